@@ -1,0 +1,1 @@
+//! Embedded demo deployment: zones × replicas behind a health-checking load balancer.

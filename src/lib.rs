@@ -1,0 +1,8 @@
+//! shakeout: inject real faults into a deployment, measure it with open-loop
+//! probes, and judge what was measured against the SLA.
+//!
+//! Data flows one way: spec → plan → engine → events → analysis → verdict → reports.
+
+pub mod demo;
+pub mod proxy;
+pub mod spec;

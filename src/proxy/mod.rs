@@ -1,0 +1,1 @@
+//! Built-in TCP fault proxy with a Toxiproxy-compatible HTTP API.

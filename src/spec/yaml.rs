@@ -1,0 +1,1 @@
+//! YAML loading that keeps source positions.
