@@ -3,6 +3,10 @@
 //!
 //! Data flows one way: spec → plan → engine → events → analysis → verdict → reports.
 
+pub mod analysis;
 pub mod demo;
 pub mod proxy;
+pub mod record;
+pub mod report;
 pub mod spec;
+pub mod verdict;

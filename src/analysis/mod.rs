@@ -1,0 +1,549 @@
+//! Pure functions from a [`Recording`] to the figures users gate releases on.
+//!
+//! Terms, defined once (the README repeats them):
+//! - *outage*: a maximal run of failed samples ordered by intended send time. It starts
+//!   at the first failed sample's intended time and ends at the intended time of the
+//!   first successful sample after it (or at the end of the measured span).
+//! - *downtime*: the sum of a probe's outages.
+//! - *time to detect*: injection → intended time of the first failed sample after it.
+//! - *recovery time*: injection → intended time of the first success that begins a
+//!   run of K successes (default 3) with no failure after it during the fault's
+//!   effect window; 0 when no sample failed. The effect window runs from injection to
+//!   the next injection that starts after this fault was reverted, or the run's end.
+//! - *latency* percentiles are over successful samples, measured from the intended
+//!   send time (so scheduler or target stalls cannot hide).
+//! - *error budget*: `(1 − objective) × period` of downtime; the run spends its
+//!   worst probe's downtime.
+
+use crate::record::{Event, Recording, Sample};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Inputs the analysis needs beyond the recording.
+#[derive(Debug, Clone)]
+pub struct AnalysisConfig {
+    pub recovery_successes: u32,
+    pub error_budget: Option<BudgetConfig>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct BudgetConfig {
+    pub objective_pct: f64,
+    pub period_us: u64,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig { recovery_successes: 3, error_budget: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Planned run length.
+    pub duration_ms: f64,
+    /// End of the measured span (shorter than planned when aborted).
+    pub measured_ms: f64,
+    pub aborted: Option<Abort>,
+    pub probes: Vec<ProbeAnalysis>,
+    pub faults: Vec<FaultAnalysis>,
+    pub error_budget: Option<ErrorBudget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Abort {
+    pub at_ms: f64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeAnalysis {
+    pub name: String,
+    pub kind: String,
+    pub target: String,
+    pub interval_ms: f64,
+    pub total: u64,
+    pub failed: u64,
+    pub availability_pct: f64,
+    pub downtime_ms: f64,
+    pub longest_outage_ms: f64,
+    pub outages: Vec<Outage>,
+    pub latency_ms: Percentiles,
+    pub phases: Vec<Phase>,
+    /// Failure reasons and how often each happened.
+    pub errors: BTreeMap<String, u64>,
+    /// Scheduler lateness (actual send − intended send) over all samples.
+    pub send_lateness_ms: Percentiles,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outage {
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub duration_ms: f64,
+    pub failed_samples: u64,
+    pub first_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub p999: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+impl Percentiles {
+    /// The named statistic: `p50`, `p90`, `p95`, `p99`, `p999` or `max`.
+    pub fn get(&self, stat: &str) -> Option<f64> {
+        match stat {
+            "p50" => self.p50,
+            "p90" => self.p90,
+            "p95" => self.p95,
+            "p99" => self.p99,
+            "p999" => self.p999,
+            "max" => self.max,
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    /// `before`, `during <fault>`, `after`, or `whole run` when there were no faults.
+    pub name: String,
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub total: u64,
+    pub failed: u64,
+    pub availability_pct: f64,
+    pub latency_ms: Percentiles,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultAnalysis {
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+    pub planned_at_ms: f64,
+    pub planned_duration_ms: f64,
+    pub injected_at_ms: Option<f64>,
+    pub reverted_at_ms: Option<f64>,
+    /// First failure after injection, over all probes.
+    pub detect_ms: Option<f64>,
+    /// Worst recovery over all probes; `None` with `recovered == false` = not recovered.
+    pub recovery_ms: Option<f64>,
+    pub recovered: bool,
+    pub per_probe: Vec<FaultProbe>,
+    pub errors: Vec<String>,
+    /// Asked-vs-achieved measurements taken while the fault was active.
+    pub checks: Vec<FaultEffect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultProbe {
+    pub probe: String,
+    pub failed: u64,
+    pub detect_ms: Option<f64>,
+    pub recovery_ms: Option<f64>,
+    pub recovered: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultEffect {
+    pub metric: String,
+    pub asked: f64,
+    pub achieved: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBudget {
+    pub objective_pct: f64,
+    pub period_ms: f64,
+    pub allowed_ms: f64,
+    pub spent_ms: f64,
+    pub spent_pct: f64,
+    /// The probe whose downtime was charged (the worst one).
+    pub probe: Option<String>,
+}
+
+pub fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// Analyse a whole recording.
+pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
+    let started = rec.started.clone();
+    let duration_us = started.as_ref().map_or(0, |s| s.duration_us);
+    let probe_infos = started.as_ref().map(|s| s.probes.clone()).unwrap_or_default();
+    let fault_infos = started.as_ref().map(|s| s.faults.clone()).unwrap_or_default();
+
+    let mut by_probe: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
+    for s in &rec.samples {
+        by_probe.entry(s.probe.as_str()).or_default().push(s);
+    }
+    for samples in by_probe.values_mut() {
+        samples.sort_by_key(|s| (s.due_us, s.seq));
+    }
+
+    let measured_end_us = measured_end(rec, duration_us, &probe_infos);
+    let windows = fault_windows(rec, &fault_infos, measured_end_us);
+
+    let probes: Vec<ProbeAnalysis> = probe_infos
+        .iter()
+        .map(|info| {
+            let samples = by_probe.get(info.name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            analyse_probe(info, samples, measured_end_us, &windows)
+        })
+        .collect();
+
+    let faults = fault_infos
+        .iter()
+        .zip(&windows)
+        .map(|(info, w)| analyse_fault(info, w, &probe_infos, &by_probe, rec, cfg.recovery_successes))
+        .collect();
+
+    let error_budget = cfg.error_budget.map(|b| {
+        let allowed_ms = (1.0 - b.objective_pct / 100.0) * us_to_ms(b.period_us);
+        let worst = probes
+            .iter()
+            .max_by(|a, b| a.downtime_ms.total_cmp(&b.downtime_ms));
+        let spent_ms = worst.map_or(0.0, |p| p.downtime_ms);
+        ErrorBudget {
+            objective_pct: b.objective_pct,
+            period_ms: us_to_ms(b.period_us),
+            allowed_ms,
+            spent_ms,
+            spent_pct: if allowed_ms > 0.0 { spent_ms / allowed_ms * 100.0 } else if spent_ms > 0.0 { f64::INFINITY } else { 0.0 },
+            probe: worst.map(|p| p.name.clone()),
+        }
+    });
+
+    Analysis {
+        duration_ms: us_to_ms(duration_us),
+        measured_ms: us_to_ms(measured_end_us),
+        aborted: rec
+            .aborted
+            .as_ref()
+            .map(|(t, reason)| Abort { at_ms: us_to_ms(*t), reason: reason.clone() }),
+        probes,
+        faults,
+        error_budget,
+    }
+}
+
+/// End of the span the samples cover: the planned duration, or — for an aborted or
+/// killed run — just past the last sample that was due.
+fn measured_end(rec: &Recording, duration_us: u64, probes: &[crate::record::ProbeInfo]) -> u64 {
+    if rec.aborted.is_none() && rec.finished_us.is_some() {
+        return duration_us;
+    }
+    let last = rec
+        .samples
+        .iter()
+        .map(|s| {
+            let interval = probes.iter().find(|p| p.name == s.probe).map_or(0, |p| p.interval_us);
+            s.due_us + interval
+        })
+        .max()
+        .unwrap_or(0);
+    let abort_us = rec.aborted.as_ref().map_or(0, |(t, _)| *t);
+    last.max(abort_us).min(duration_us)
+}
+
+#[derive(Debug, Clone, Default)]
+struct FaultWindow {
+    name: String,
+    injected_us: Option<u64>,
+    reverted_us: Option<u64>,
+    /// End of the window in which failures are charged to this fault.
+    effect_end_us: u64,
+}
+
+fn fault_windows(
+    rec: &Recording,
+    faults: &[crate::record::FaultInfo],
+    end_us: u64,
+) -> Vec<FaultWindow> {
+    let mut windows: Vec<FaultWindow> = faults
+        .iter()
+        .map(|f| FaultWindow { name: f.name.clone(), ..FaultWindow::default() })
+        .collect();
+    for ev in &rec.fault_events {
+        let (name, t, injected) = match ev {
+            Event::FaultInjected { fault, t_us } => (fault, *t_us, true),
+            Event::FaultReverted { fault, t_us } => (fault, *t_us, false),
+            _ => continue,
+        };
+        if let Some(i) = faults.iter().position(|f| &f.name == name) {
+            if injected {
+                windows[i].injected_us.get_or_insert(t);
+            } else {
+                windows[i].reverted_us = Some(t);
+            }
+        }
+    }
+    let injections: Vec<u64> = windows.iter().filter_map(|w| w.injected_us).collect();
+    for w in &mut windows {
+        let reverted = w.reverted_us.unwrap_or(end_us);
+        w.effect_end_us = injections
+            .iter()
+            .copied()
+            .filter(|&t| t >= reverted && Some(t) != w.injected_us)
+            .min()
+            .unwrap_or(end_us)
+            .max(w.injected_us.unwrap_or(0));
+    }
+    windows
+}
+
+fn analyse_probe(
+    info: &crate::record::ProbeInfo,
+    samples: &[&Sample],
+    end_us: u64,
+    windows: &[FaultWindow],
+) -> ProbeAnalysis {
+    let total = samples.len() as u64;
+    let failed = samples.iter().filter(|s| !s.ok).count() as u64;
+    let outages = outages(samples, end_us);
+    let downtime_ms = outages.iter().map(|o| o.duration_ms).sum();
+    let longest_outage_ms = outages.iter().map(|o| o.duration_ms).fold(0.0, f64::max);
+    let mut errors = BTreeMap::new();
+    for s in samples.iter().filter(|s| !s.ok) {
+        *errors
+            .entry(s.error.clone().unwrap_or_else(|| "failed".into()))
+            .or_insert(0) += 1;
+    }
+    ProbeAnalysis {
+        name: info.name.clone(),
+        kind: info.kind.clone(),
+        target: info.target.clone(),
+        interval_ms: us_to_ms(info.interval_us),
+        total,
+        failed,
+        availability_pct: availability(total, failed),
+        downtime_ms,
+        longest_outage_ms,
+        outages,
+        latency_ms: latency_percentiles(samples.iter().copied()),
+        phases: phases(samples, end_us, windows),
+        errors,
+        send_lateness_ms: percentiles(samples.iter().map(|s| s.late_us)),
+    }
+}
+
+pub fn availability(total: u64, failed: u64) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    (total - failed) as f64 / total as f64 * 100.0
+}
+
+/// Maximal runs of failed samples. `samples` must be sorted by intended time.
+pub fn outages(samples: &[&Sample], end_us: u64) -> Vec<Outage> {
+    let mut out = Vec::new();
+    let mut current: Option<(u64, u64, Option<String>)> = None; // start, count, first error
+    for s in samples {
+        match (&mut current, s.ok) {
+            (None, false) => current = Some((s.due_us, 1, s.error.clone())),
+            (Some((_, n, _)), false) => *n += 1,
+            (Some((start, n, err)), true) => {
+                out.push(make_outage(*start, s.due_us, *n, err.take()));
+                current = None;
+            }
+            (None, true) => {}
+        }
+    }
+    if let Some((start, n, err)) = current {
+        out.push(make_outage(start, end_us.max(start), n, err));
+    }
+    out
+}
+
+fn make_outage(start_us: u64, end_us: u64, n: u64, first_error: Option<String>) -> Outage {
+    Outage {
+        start_ms: us_to_ms(start_us),
+        end_ms: us_to_ms(end_us),
+        duration_ms: us_to_ms(end_us - start_us),
+        failed_samples: n,
+        first_error,
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // 1 µs .. 1 h at 3 significant figures; values above are clamped, never dropped.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static histogram bounds are valid")
+}
+
+/// Percentiles of a stream of microsecond values, reported in milliseconds.
+pub fn percentiles(values: impl Iterator<Item = u64>) -> Percentiles {
+    let mut h = new_histogram();
+    for v in values {
+        h.saturating_record(v.max(1));
+    }
+    from_histogram(&h)
+}
+
+fn latency_percentiles<'a>(samples: impl Iterator<Item = &'a Sample>) -> Percentiles {
+    percentiles(samples.filter(|s| s.ok).map(|s| s.latency_us))
+}
+
+fn from_histogram(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles::default();
+    }
+    let q = |q: f64| Some(us_to_ms(h.value_at_quantile(q)));
+    Percentiles {
+        count: h.len(),
+        p50: q(0.50),
+        p90: q(0.90),
+        p95: q(0.95),
+        p99: q(0.99),
+        p999: q(0.999),
+        max: Some(us_to_ms(h.max())),
+        mean: Some(h.mean() / 1000.0),
+    }
+}
+
+fn phases(samples: &[&Sample], end_us: u64, windows: &[FaultWindow]) -> Vec<Phase> {
+    let injected: Vec<(&str, u64, u64)> = windows
+        .iter()
+        .filter_map(|w| w.injected_us.map(|t| (w.name.as_str(), t, w.reverted_us.unwrap_or(end_us))))
+        .collect();
+    let phase = |name: String, from: u64, to: u64| {
+        let inside: Vec<&Sample> = samples
+            .iter()
+            .copied()
+            .filter(|s| s.due_us >= from && s.due_us < to)
+            .collect();
+        let total = inside.len() as u64;
+        let failed = inside.iter().filter(|s| !s.ok).count() as u64;
+        Phase {
+            name,
+            start_ms: us_to_ms(from),
+            end_ms: us_to_ms(to),
+            total,
+            failed,
+            availability_pct: availability(total, failed),
+            latency_ms: latency_percentiles(inside.into_iter()),
+        }
+    };
+    if injected.is_empty() {
+        return vec![phase("whole run".into(), 0, end_us)];
+    }
+    let first = injected.iter().map(|x| x.1).min().unwrap_or(0);
+    let last = injected.iter().map(|x| x.2).max().unwrap_or(end_us);
+    let mut out = vec![phase("before".into(), 0, first)];
+    for &(name, from, to) in &injected {
+        out.push(phase(format!("during {name}"), from, to));
+    }
+    out.push(phase("after".into(), last, end_us.max(last)));
+    out
+}
+
+/// Detection and recovery of one fault as seen by one probe's samples (sorted by time).
+pub fn detect_and_recover(
+    samples: &[&Sample],
+    injected_us: u64,
+    effect_end_us: u64,
+    k: u32,
+) -> (u64, Option<u64>, Option<u64>) {
+    let window: Vec<&Sample> = samples
+        .iter()
+        .copied()
+        .filter(|s| s.due_us >= injected_us && s.due_us < effect_end_us)
+        .collect();
+    let failed = window.iter().filter(|s| !s.ok).count() as u64;
+    let detect = window.iter().find(|s| !s.ok).map(|s| s.due_us - injected_us);
+    let recovery = match window.iter().rposition(|s| !s.ok) {
+        None => Some(0),
+        Some(last_failure) => {
+            let after = &window[last_failure + 1..];
+            if after.len() >= k.max(1) as usize {
+                Some(after[0].due_us - injected_us)
+            } else {
+                None
+            }
+        }
+    };
+    (failed, detect, recovery)
+}
+
+fn analyse_fault(
+    info: &crate::record::FaultInfo,
+    w: &FaultWindow,
+    probes: &[crate::record::ProbeInfo],
+    by_probe: &BTreeMap<&str, Vec<&Sample>>,
+    rec: &Recording,
+    k: u32,
+) -> FaultAnalysis {
+    let mut per_probe = Vec::new();
+    if let Some(injected) = w.injected_us {
+        for p in probes {
+            let samples = by_probe.get(p.name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let (failed, detect, recovery) = detect_and_recover(samples, injected, w.effect_end_us, k);
+            per_probe.push(FaultProbe {
+                probe: p.name.clone(),
+                failed,
+                detect_ms: detect.map(us_to_ms),
+                recovery_ms: recovery.map(us_to_ms),
+                recovered: recovery.is_some(),
+            });
+        }
+    }
+    let recovered = w.injected_us.is_some() && per_probe.iter().all(|p| p.recovered);
+    let recovery_ms = if recovered {
+        per_probe.iter().filter_map(|p| p.recovery_ms).fold(Some(0.0), |a, b| a.map(|a: f64| a.max(b)))
+    } else {
+        None
+    };
+    let mut errors = Vec::new();
+    let mut checks = Vec::new();
+    for ev in &rec.fault_events {
+        match ev {
+            Event::FaultFailed { fault, phase, error, .. } if fault == &info.name => {
+                errors.push(format!("{phase:?} failed: {error}").to_lowercase_first());
+            }
+            Event::FaultCheck { fault, metric, asked, achieved, .. } if fault == &info.name => {
+                checks.push(FaultEffect { metric: metric.clone(), asked: *asked, achieved: *achieved });
+            }
+            _ => {}
+        }
+    }
+    FaultAnalysis {
+        name: info.name.clone(),
+        kind: info.kind.clone(),
+        description: info.description.clone(),
+        planned_at_ms: us_to_ms(info.at_us),
+        planned_duration_ms: us_to_ms(info.duration_us),
+        injected_at_ms: w.injected_us.map(us_to_ms),
+        reverted_at_ms: w.reverted_us.map(us_to_ms),
+        detect_ms: per_probe.iter().filter_map(|p| p.detect_ms).reduce(f64::min),
+        recovery_ms,
+        recovered,
+        per_probe,
+        errors,
+        checks,
+    }
+}
+
+trait LowerFirst {
+    fn to_lowercase_first(self) -> String;
+}
+impl LowerFirst for String {
+    fn to_lowercase_first(self) -> String {
+        let mut chars = self.chars();
+        match chars.next() {
+            Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
+            None => self,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,172 @@
+//! The event log of a run — the truth every report is rendered from.
+//!
+//! Every event carries a monotonic offset from one run start, in microseconds.
+//! Samples carry their *intended* send time (`due_us`), so an outage is attributed
+//! to when the request should have gone out, whatever the target did to it.
+
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+
+/// One line of `events.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted(RunStarted),
+    Sample(Sample),
+    FaultInjecting { fault: String, t_us: u64 },
+    FaultInjected { fault: String, t_us: u64 },
+    FaultReverted { fault: String, t_us: u64 },
+    FaultFailed { fault: String, t_us: u64, phase: FaultPhase, error: String },
+    /// A measurement of what an active fault actually did (asked vs achieved).
+    FaultCheck { fault: String, t_us: u64, metric: String, asked: f64, achieved: f64 },
+    Aborted { t_us: u64, reason: String },
+    RunFinished { t_us: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultPhase {
+    Inject,
+    Revert,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub experiment: String,
+    pub run_id: String,
+    /// Wall-clock start, RFC 3339 (for humans; all arithmetic uses the offsets).
+    pub started_at: String,
+    pub duration_us: u64,
+    pub probes: Vec<ProbeInfo>,
+    pub faults: Vec<FaultInfo>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeInfo {
+    pub name: String,
+    pub kind: String,
+    pub target: String,
+    pub interval_us: u64,
+    pub timeout_us: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultInfo {
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+    pub at_us: u64,
+    pub duration_us: u64,
+}
+
+/// One probe sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub probe: String,
+    pub seq: u64,
+    /// Intended send time: `seq × interval` after run start.
+    pub due_us: u64,
+    /// How late the request actually left (scheduler lateness).
+    #[serde(default)]
+    pub late_us: u64,
+    /// From the intended send time to the outcome (success, failure or deadline).
+    pub latency_us: u64,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Everything a run recorded, in memory.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recording {
+    pub started: Option<RunStarted>,
+    pub samples: Vec<Sample>,
+    pub fault_events: Vec<Event>,
+    pub aborted: Option<(u64, String)>,
+    pub finished_us: Option<u64>,
+}
+
+impl Recording {
+    pub fn push(&mut self, event: Event) {
+        match event {
+            Event::RunStarted(s) => self.started = Some(s),
+            Event::Sample(s) => self.samples.push(s),
+            Event::Aborted { t_us, reason } => self.aborted = Some((t_us, reason)),
+            Event::RunFinished { t_us } => self.finished_us = Some(t_us),
+            other => self.fault_events.push(other),
+        }
+    }
+
+    /// Read an `events.jsonl`. A torn last line (the run was killed mid-write) is ignored;
+    /// any other bad line is an error naming its line number.
+    pub fn read(path: &Path) -> Result<Recording, RecordError> {
+        let file = std::fs::File::open(path).map_err(|e| RecordError::Io(path.display().to_string(), e))?;
+        let mut recording = Recording::default();
+        let lines: Vec<String> = BufReader::new(file)
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(|e| RecordError::Io(path.display().to_string(), e))?;
+        let last = lines.len();
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Event>(line) {
+                Ok(ev) => recording.push(ev),
+                Err(_) if i + 1 == last => break,
+                Err(e) => {
+                    return Err(RecordError::Parse(format!("{}:{}: {e}", path.display(), i + 1)))
+                }
+            }
+        }
+        if recording.started.is_none() {
+            return Err(RecordError::Parse(format!(
+                "{}: no run_started event; is this a shakeout events.jsonl?",
+                path.display()
+            )));
+        }
+        Ok(recording)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+    #[error("{0}")]
+    Parse(String),
+}
+
+/// Appends events as JSON lines, flushing often so a killed run keeps what it measured.
+pub struct EventWriter {
+    out: std::io::BufWriter<std::fs::File>,
+    unflushed: usize,
+}
+
+impl EventWriter {
+    pub fn create(path: &Path) -> std::io::Result<EventWriter> {
+        let file = std::fs::File::create(path)?;
+        Ok(EventWriter { out: std::io::BufWriter::with_capacity(1 << 16, file), unflushed: 0 })
+    }
+
+    pub fn write(&mut self, event: &Event) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, event)?;
+        self.out.write_all(b"\n")?;
+        self.unflushed += 1;
+        // Fault events are rare and matter most after a crash: flush them at once.
+        if !matches!(event, Event::Sample(_)) || self.unflushed >= 256 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.unflushed = 0;
+        self.out.flush()
+    }
+}

@@ -1,0 +1,187 @@
+//! Value types written as strings in specs: durations (`250ms`, `10s`, `1h`) and
+//! percentages (`99.95%`).
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use std::fmt;
+use std::time::Duration;
+
+/// A duration written with a unit: `250ms`, `10s`, `1m30s`, `1h`, `30d`, `500us`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    pub fn parse(text: &str) -> Result<Dur, String> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err("expected a duration like \"250ms\" or \"10s\", found an empty string".into());
+        }
+        if trimmed.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            return Err(format!(
+                "`{trimmed}` has no unit; write it like \"{trimmed}s\" or \"{trimmed}ms\""
+            ));
+        }
+        humantime::parse_duration(trimmed)
+            .map(Dur)
+            .map_err(|e| format!("`{trimmed}` is not a duration like \"250ms\" or \"10s\" ({e})"))
+    }
+
+    pub fn as_ms_f64(&self) -> f64 {
+        self.0.as_secs_f64() * 1000.0
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_duration(self.0))
+    }
+}
+
+/// Compact human form: `1m30s`, `250ms`, `1.5ms`.
+pub fn format_duration(d: Duration) -> String {
+    let total_ms = d.as_secs_f64() * 1000.0;
+    if d.is_zero() {
+        return "0s".into();
+    }
+    if total_ms < 1.0 {
+        return format!("{}us", d.as_micros());
+    }
+    if total_ms < 1000.0 {
+        let ms = total_ms;
+        return if (ms - ms.round()).abs() < 1e-9 {
+            format!("{}ms", ms.round() as u64)
+        } else {
+            format!("{ms:.1}ms")
+        };
+    }
+    if d.subsec_millis() != 0 && d.as_secs() < 60 {
+        return format!("{:.3}s", d.as_secs_f64()).trim_end_matches('0').to_string();
+    }
+    humantime::format_duration(Duration::from_secs(d.as_secs()))
+        .to_string()
+        .replace(' ', "")
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration like \"250ms\" or \"10s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
+                Dur::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "`{v}` has no unit; write it like \"{v}s\" or \"{v}ms\""
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
+                Err(E::custom(format!("`{v}` is not a duration like \"250ms\"")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "`{v}` has no unit; write it like \"{v}s\" or \"{v}ms\""
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+/// A percentage, written `99.95%` (or a bare number `99.95`). Stored as percent (0–100).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Percent(pub f64);
+
+impl Percent {
+    pub fn parse(text: &str) -> Result<Percent, String> {
+        let t = text.trim();
+        let number = t.strip_suffix('%').unwrap_or(t).trim();
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("`{t}` is not a percentage like \"99.95%\""))?;
+        Percent::checked(value)
+    }
+
+    fn checked(value: f64) -> Result<Percent, String> {
+        if !(0.0..=100.0).contains(&value) || value.is_nan() {
+            return Err(format!("{value}% is outside 0%..100%"));
+        }
+        Ok(Percent(value))
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Percent;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a percentage like \"99.95%\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Percent, E> {
+                Percent::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Percent, E> {
+                Percent::checked(v as f64).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Percent, E> {
+                Percent::checked(v as f64).map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Percent, E> {
+                Percent::checked(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Percent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_only() {
+        assert_eq!(Dur::parse("250ms").unwrap().0, Duration::from_millis(250));
+        assert_eq!(Dur::parse("1m30s").unwrap().0, Duration::from_secs(90));
+        assert_eq!(Dur::parse("30d").unwrap().0, Duration::from_secs(30 * 86400));
+        assert!(Dur::parse("10").unwrap_err().contains("no unit"));
+        assert!(Dur::parse("ten seconds").is_err());
+    }
+
+    #[test]
+    fn durations_format_compactly() {
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format_duration(Duration::from_micros(1500)), "1.5ms");
+    }
+
+    #[test]
+    fn percentages_parse_and_bound() {
+        assert_eq!(Percent::parse("99.95%").unwrap().0, 99.95);
+        assert_eq!(Percent::parse("99").unwrap().0, 99.0);
+        assert!(Percent::parse("101%").is_err());
+        assert!(Percent::parse("lots").is_err());
+    }
+}
