@@ -5,6 +5,9 @@
 
 pub mod analysis;
 pub mod demo;
+pub mod fault;
+pub mod plan;
+pub mod probe;
 pub mod proxy;
 pub mod record;
 pub mod report;
