@@ -135,21 +135,8 @@ pub(crate) fn error_response(status: StatusCode, msg: &str) -> Response<Full<Byt
 }
 
 async fn forward(req: Request<Incoming>, inner: &Inner) -> Response<Full<Bytes>> {
-    let Some(backend) = inner.proxy.pick(&inner.backends) else {
-        return error_response(StatusCode::SERVICE_UNAVAILABLE, "no healthy backend");
-    };
-    let mut resp = forward_to(req, backend, &inner.proxy).await;
-    if let Ok(value) = HeaderValue::from_str(&backend.name) {
-        resp.headers_mut().insert(BACKEND_HEADER, value);
-    }
-    resp
-}
-
-async fn forward_to(
-    req: Request<Incoming>,
-    backend: &Backend,
-    proxy: &Proxy,
-) -> Response<Full<Bytes>> {
+    // Read the body before choosing a backend, so a client that fails to send
+    // it is not blamed on (or counted against) any backend.
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -160,6 +147,22 @@ async fn forward_to(
             )
         }
     };
+    let Some(backend) = inner.proxy.pick(&inner.backends) else {
+        return error_response(StatusCode::SERVICE_UNAVAILABLE, "no healthy backend");
+    };
+    let mut resp = forward_to(parts, body, backend, &inner.proxy).await;
+    if let Ok(value) = HeaderValue::from_str(&backend.name) {
+        resp.headers_mut().insert(BACKEND_HEADER, value);
+    }
+    resp
+}
+
+async fn forward_to(
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    backend: &Backend,
+    proxy: &Proxy,
+) -> Response<Full<Bytes>> {
     let path = parts
         .uri
         .path_and_query()
@@ -302,5 +305,30 @@ async fn probe(client: &HttpClient, uri: &Uri, timeout: Duration) -> Result<(), 
         Ok(Ok(resp)) => Err(format!("status {}", resp.status())),
         Ok(Err(e)) => Err(error_chain(&e)),
         Err(_) => Err(format!("no answer within {timeout:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_named_headers() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("connection", "keep-alive, x-session-hop"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("x-session-hop", "1"),
+            ("x-request-id", "42"),
+            ("content-type", "application/json"),
+        ] {
+            h.insert(k, HeaderValue::from_static(v));
+        }
+        strip_hop_by_hop(&mut h);
+        let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["content-type", "x-request-id"]);
     }
 }
