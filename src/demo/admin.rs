@@ -60,7 +60,7 @@ pub(crate) async fn handle(req: Request<Incoming>, inner: &Inner) -> Response<Fu
         (_, "/_shakeout/zones", _) => {
             error_response(StatusCode::METHOD_NOT_ALLOWED, "use GET /_shakeout/zones")
         }
-        (_, _, Some(_)) => error_response(
+        (_, _, Some(zone)) if !zone.is_empty() && !zone.contains('/') => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "use PUT /_shakeout/zones/{zone} with {\"mode\":\"up|crash|blackhole\"}",
         ),
