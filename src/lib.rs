@@ -5,6 +5,7 @@
 
 pub mod analysis;
 pub mod demo;
+pub mod engine;
 pub mod fault;
 pub mod plan;
 pub mod probe;
