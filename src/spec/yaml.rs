@@ -179,11 +179,12 @@ pub fn from_str<T: DeserializeOwned>(
         }
         Ok(_) | Err(de::Error::Recorded) => {}
         // The root frame positions every message, so this is a safety net.
-        Err(de::Error::Message(message)) => recorded.push(de::Recorded {
-            pos: Some(root.pos),
-            path: String::new(),
-            message,
-        }),
+        Err(de::Error::Message(message) | de::Error::UnknownField { message, .. }) => recorded
+            .push(de::Recorded {
+                pos: Some(root.pos),
+                path: String::new(),
+                message,
+            }),
     }
     if recorded.is_empty() {
         recorded.push(de::Recorded {
@@ -274,8 +275,8 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

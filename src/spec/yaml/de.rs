@@ -29,13 +29,16 @@ pub(super) enum Error {
     Recorded,
     /// Not yet positioned.
     Message(String),
+    /// `unknown field` raised by serde itself (inside tagged enums, where our
+    /// struct code does not run): the field name lets us find the key.
+    UnknownField { field: String, message: String },
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Recorded => f.write_str(RECORDED),
-            Error::Message(m) => f.write_str(m),
+            Error::Message(m) | Error::UnknownField { message: m, .. } => f.write_str(m),
         }
     }
 }
@@ -56,7 +59,10 @@ impl de::Error for Error {
     // These two are also reached through serde's internal buffering (tagged and
     // untagged enums), where our own struct/enum code does not run.
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        Error::Message(unknown("field", field, expected))
+        Error::UnknownField {
+            field: field.to_string(),
+            message: unknown("field", field, expected),
+        }
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
@@ -131,14 +137,42 @@ pub(super) fn already_recorded(e: &impl fmt::Display) -> bool {
     ACTIVE.with(|a| a.get() > 0) && e.to_string() == RECORDED
 }
 
-/// Record an unpositioned error at `pos`/`path`; pass everything else through.
-fn attach<T>(sink: &Sink, pos: Pos, path: &str, r: Result<T, Error>) -> Result<T, Error> {
+/// Record an unpositioned error at `node` (whose path is `path`); pass
+/// everything else through.
+fn attach<T>(sink: &Sink, node: &Node, path: &str, r: Result<T, Error>) -> Result<T, Error> {
     match r {
         Err(Error::Message(m)) => {
-            sink.record(Some(pos), path, m);
+            sink.record(Some(node.pos), path, m);
+            Err(Error::Recorded)
+        }
+        Err(Error::UnknownField { field, message }) => {
+            match find_key(node, &field, path) {
+                Some((pos, key_path)) => sink.record(Some(pos), &key_path, message),
+                None => sink.record(Some(node.pos), path, message),
+            }
             Err(Error::Recorded)
         }
         other => other,
+    }
+}
+
+/// First key named `name` in `node`'s subtree, in document order.
+fn find_key(node: &Node, name: &str, path: &str) -> Option<(Pos, String)> {
+    match &node.kind {
+        Kind::Map(entries) => {
+            if let Some((key, _)) = entries.iter().find(|(k, _)| k.key_text() == Some(name)) {
+                return Some((key.pos, join_key(path, name)));
+            }
+            entries.iter().find_map(|(k, v)| {
+                let text = k.key_text()?;
+                find_key(v, name, &join_key(path, text))
+            })
+        }
+        Kind::Seq(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| find_key(item, name, &join_index(path, i))),
+        Kind::Null | Kind::Scalar { .. } => None,
     }
 }
 
@@ -253,7 +287,7 @@ impl<'a> NodeDe<'a> {
     }
 
     fn attach<T>(&self, r: Result<T, Error>) -> Result<T, Error> {
-        attach(self.sink, self.node.pos, &self.path, r)
+        attach(self.sink, self.node, &self.path, r)
     }
 
     fn expected<T>(&self, what: &str) -> Result<T, Error> {
@@ -409,7 +443,7 @@ impl<'a> NodeDe<'a> {
         match &self.node.kind {
             Kind::Scalar { value, .. } => v.visit_enum(EnumDe {
                 name: value,
-                name_pos: self.node.pos,
+                name_node: self.node,
                 name_path: self.path.clone(),
                 value: None,
                 sink: self.sink,
@@ -423,7 +457,7 @@ impl<'a> NodeDe<'a> {
                 let path = join_key(&self.path, name);
                 v.visit_enum(EnumDe {
                     name,
-                    name_pos: key.pos,
+                    name_node: key,
                     name_path: path.clone(),
                     value: Some(NodeDe::new(value, path, self.sink)),
                     sink: self.sink,
@@ -577,7 +611,7 @@ impl<'de> SeqAccess<'de> for SeqDe<'_> {
         // Errors raised after the element's own deserializer returned (a
         // `deserialize_with` rejecting the value) are positioned here.
         let r = seed.deserialize(NodeDe::new(node, path.clone(), self.sink));
-        attach(self.sink, node.pos, &path, r).map(Some)
+        attach(self.sink, node, &path, r).map(Some)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -630,7 +664,7 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
             (true, Some(text)) => seed.deserialize(text.into_deserializer()),
             _ => seed.deserialize(NodeDe::new(key, path.clone(), self.sink)),
         };
-        let k = attach(self.sink, key.pos, &path, r)?;
+        let k = attach(self.sink, key, &path, r)?;
         self.value = Some((value, path));
         Ok(Some(k))
     }
@@ -640,7 +674,7 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
             return err("internal error: map value requested before its key".to_string());
         };
         let r = seed.deserialize(NodeDe::new(node, path.clone(), self.sink));
-        attach(self.sink, node.pos, &path, r)
+        attach(self.sink, node, &path, r)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -651,7 +685,8 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
 /// An enum written as `variant` (unit) or `variant: value` (single-key mapping).
 struct EnumDe<'a> {
     name: &'a str,
-    name_pos: Pos,
+    /// The scalar (or key) that names the variant.
+    name_node: &'a Node,
     name_path: String,
     /// None for the bare `variant` form.
     value: Option<NodeDe<'a>>,
@@ -669,7 +704,7 @@ impl<'de, 'a> EnumAccess<'de> for EnumDe<'a> {
         // serde checks the name against the variants (including `#[serde(other)]`
         // and aliases) and words the error via `de::Error::unknown_variant`.
         let r = seed.deserialize(self.name.into_deserializer());
-        let v = attach(self.sink, self.name_pos, &self.name_path, r)?;
+        let v = attach(self.sink, self.name_node, &self.name_path, r)?;
         Ok((
             v,
             VariantDe {

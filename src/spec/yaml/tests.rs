@@ -512,3 +512,68 @@ fn untyped_values_follow_the_yaml_core_schema() {
     // serde_json has no infinity: it becomes null, but it was read as a float.
     assert!(v["g"][1].is_null());
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[allow(dead_code)]
+enum Check {
+    Http {
+        url: String,
+        #[serde(default)]
+        expect: Option<u16>,
+    },
+    Tcp {
+        addr: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Checks {
+    #[serde(deserialize_with = "each")]
+    checks: Vec<Check>,
+}
+
+#[test]
+fn internally_tagged_enums_are_located_too() {
+    // serde buffers these through its own deserializer, so the unknown field
+    // is raised without a position and found again by name.
+    let src = "\
+checks:
+  - type: http
+    url: u
+    expct: 200
+  - type: tcpp
+    addr: a
+  - type: tcp
+";
+    let errs = errors::<Checks>(src);
+    assert_eq!(
+        brief(&errs),
+        vec![
+            (
+                4,
+                5,
+                "checks[0].expct",
+                "unknown field `expct`, did you mean `expect`?"
+            ),
+            (
+                5,
+                11,
+                "checks[1].type",
+                "unknown variant `tcpp`, did you mean `tcp`?"
+            ),
+            (7, 5, "checks[2]", "missing field `addr`"),
+        ]
+    );
+}
+
+#[test]
+fn keys_must_be_names() {
+    let errs = errors::<Experiment>("name: x\n[a]: 1\n");
+    assert_eq!(
+        brief(&errs),
+        vec![(2, 1, "", "expected a field name, found a sequence")]
+    );
+}
