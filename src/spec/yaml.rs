@@ -1,52 +1,297 @@
-//! YAML loading that keeps source positions. (Placeholder until the located deserializer lands.)
-use serde::{Deserialize, Deserializer};
+//! YAML loading that keeps source positions.
+//!
+//! serde_yaml stops at the first error and knows no position for errors found
+//! after parsing. Here the document is parsed into a tree of positioned nodes
+//! (yaml-rust2 events), and a serde `Deserializer` over that tree collects
+//! errors as it goes, each as `FILE:LINE:COL: field.path: message`:
+//!
+//! - an unknown key is reported at the key (with "did you mean"), skipped, and
+//!   the rest of the mapping is still read;
+//! - an element of a `Vec` field marked `deserialize_with = "each"` that fails
+//!   does not stop the other elements from being checked;
+//! - errors raised by serde-derive code or `deserialize_with` functions (which
+//!   carry no position) get the position and path of the node they came from.
+//!
+//! Within one struct, the first bad *value* still ends that struct: serde's
+//! derived visitors cannot continue without the value.
+//!
+//! [`SourceMap`] keeps every path's position, so later checks on the parsed
+//! spec (pure validation in `plan`) can point into the file too.
 
-pub fn each<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Vec::<T>::deserialize(d)
-}
+use std::collections::HashMap;
+use std::fmt;
 
-// ---- temporary stand-ins until the located deserializer lands ----
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+use serde::de::{Deserialize, DeserializeOwned, SeqAccess, Visitor};
+
+mod de;
+mod tree;
+
+/// 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Pos {
     pub line: usize,
     pub col: usize,
 }
-#[derive(Debug, Clone, PartialEq)]
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// One problem in a spec file.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecError {
     pub file: String,
     pub pos: Option<Pos>,
+    /// Field path such as `probes[0].http.timeout`; empty for the whole document.
     pub path: String,
     pub message: String,
 }
-impl std::fmt::Display for SpecError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(p) = self.pos {
-            write!(f, ":{}:{}", p.line, p.col)?;
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(pos) = self.pos {
+            write!(f, ":{pos}")?;
         }
-        if self.path.is_empty() {
-            write!(f, ": {}", self.message)
-        } else {
-            write!(f, ": {}: {}", self.path, self.message)
+        f.write_str(": ")?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
         }
+        f.write_str(&self.message)
     }
 }
-#[derive(Default)]
-pub struct SourceMap;
+
+impl std::error::Error for SpecError {}
+
+/// Where each field path of a document was written.
+///
+/// Paths use `.key` and `[i]`: `faults[1].at`, the root is `""`.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMap {
+    file: String,
+    entries: HashMap<String, tree::Located>,
+}
+
 impl SourceMap {
-    pub fn pos(&self, _path: &str) -> Option<Pos> {
-        None
+    /// Position of the value at `path`, or of the nearest ancestor that was
+    /// written (a defaulted field points at the mapping that omits it).
+    pub fn pos(&self, path: &str) -> Option<Pos> {
+        let mut p = path;
+        loop {
+            if let Some(e) = self.entries.get(p) {
+                return Some(e.value);
+            }
+            if p.is_empty() {
+                return None;
+            }
+            p = parent(p);
+        }
+    }
+
+    /// Position of the key of `path` (for a `[i]` path, the element itself).
+    /// No fallback: None when `path` was not written.
+    pub fn key_pos(&self, path: &str) -> Option<Pos> {
+        self.entries.get(path).and_then(|e| e.key)
+    }
+
+    /// The file name given to [`from_str`].
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// An error about `path`, positioned with [`SourceMap::pos`]: for checks
+    /// made after parsing (`faults[1].at: 90s is after the run's duration`).
+    pub fn error(&self, path: &str, message: impl Into<String>) -> SpecError {
+        SpecError {
+            file: self.file.clone(),
+            pos: self.pos(path),
+            path: path.to_string(),
+            message: message.into(),
+        }
     }
 }
-pub fn did_you_mean<'a>(_word: &str, _c: &[&'a str]) -> Option<&'a str> {
-    None
+
+/// `a.b[2]` → `a.b`, `a.b` → `a`, `a` → ``.
+fn parent(path: &str) -> &str {
+    if path.ends_with(']') {
+        if let Some(i) = path.rfind('[') {
+            return &path[..i];
+        }
+    }
+    match path.rfind('.') {
+        Some(i) => &path[..i],
+        None => "",
+    }
 }
-pub fn from_str<T: serde::de::DeserializeOwned>(file: &str, src: &str) -> Result<(T, SourceMap), Vec<SpecError>> {
-    serde_yaml::from_str(src).map(|t| (t, SourceMap)).map_err(|e| {
-        vec![SpecError { file: file.into(), pos: None, path: String::new(), message: e.to_string() }]
-    })
+
+fn join_key(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
 }
+
+fn join_index(parent: &str, i: usize) -> String {
+    format!("{parent}[{i}]")
+}
+
+/// Parse `src` (named `file` in messages) and deserialize it into T, collecting every error.
+///
+/// Errors come back sorted by position. Any recorded error makes the result
+/// `Err`, even when deserialization itself got through (unknown keys are
+/// skipped, bad `each` elements left out).
+pub fn from_str<T: DeserializeOwned>(
+    file: &str,
+    src: &str,
+) -> Result<(T, SourceMap), Vec<SpecError>> {
+    let mut root = tree::parse(src).map_err(|e| {
+        vec![SpecError {
+            file: file.to_string(),
+            pos: Some(e.pos),
+            path: String::new(),
+            message: format!("invalid YAML: {}", e.message),
+        }]
+    })?;
+
+    let sink = de::Sink::default();
+    let mut entries = HashMap::new();
+    let mut dups = Vec::new();
+    tree::index(&mut root, "", None, &mut entries, &mut dups);
+    for d in dups {
+        sink.record(Some(d.pos), &d.path, d.message);
+    }
+
+    let result = {
+        let _active = de::Active::enter();
+        T::deserialize(de::NodeDe::new(&root, String::new(), &sink))
+    };
+    let mut recorded = sink.into_errors();
+    match result {
+        Ok(value) if recorded.is_empty() => {
+            let map = SourceMap {
+                file: file.to_string(),
+                entries,
+            };
+            return Ok((value, map));
+        }
+        Ok(_) | Err(de::Error::Recorded) => {}
+        // The root frame positions every message, so this is a safety net.
+        Err(de::Error::Message(message) | de::Error::UnknownField { message, .. }) => recorded
+            .push(de::Recorded {
+                pos: Some(root.pos),
+                path: String::new(),
+                message,
+            }),
+    }
+    if recorded.is_empty() {
+        recorded.push(de::Recorded {
+            pos: Some(root.pos),
+            path: String::new(),
+            message: "internal error: deserialization failed without a message".to_string(),
+        });
+    }
+
+    let mut errors: Vec<SpecError> = recorded
+        .into_iter()
+        .map(|r| SpecError {
+            file: file.to_string(),
+            pos: r.pos,
+            path: r.path,
+            message: r.message,
+        })
+        .collect();
+    // Unpositioned errors last; stable, so same-position errors keep their order.
+    errors.sort_by_key(|e| (e.pos.is_none(), e.pos));
+    errors.dedup();
+    Err(errors)
+}
+
+/// For `#[serde(default, deserialize_with = "crate::spec::yaml::each")]` on `Vec<T>` fields:
+/// deserializes each element independently so that an error in element 0 does not hide errors in element 1.
+///
+/// Under [`from_str`], a failed element has already been recorded with its
+/// position, so it is left out and the next element is read. With any other
+/// deserializer (serde_yaml, serde_json) this is exactly `Vec<T>`: the first
+/// error is returned.
+pub fn each<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Each<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Each<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            // Capped like serde's own Vec impl: the hint comes from the input.
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            loop {
+                match seq.next_element::<T>() {
+                    Ok(Some(v)) => out.push(v),
+                    Ok(None) => return Ok(out),
+                    Err(e) if de::already_recorded(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
+    d.deserialize_seq(Each(std::marker::PhantomData))
+}
+
+/// Nearest valid name by edit distance (None when nothing is close).
+///
+/// A case-insensitive exact match wins; otherwise the smallest
+/// optimal-string-alignment distance (a swap of two letters counts as one
+/// edit) within `max(1, len/3) + 1`, the first candidate winning ties.
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let lower = word.to_lowercase();
+    if let Some(c) = candidates.iter().find(|c| c.to_lowercase() == lower) {
+        return Some(c);
+    }
+    let limit = (word.chars().count() / 3).max(1) + 1;
+    candidates
+        .iter()
+        .map(|c| (distance(&lower, &c.to_lowercase()), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Optimal string alignment distance: Levenshtein plus adjacent transpositions.
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // rows[i][j] = distance between a[..i] and b[..j]
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = d;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests;
