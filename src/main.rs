@@ -1,1 +1,245 @@
-fn main(){}
+//! Thin binary: parse arguments, call the library, map the outcome to an exit code.
+
+use clap::Parser;
+use shakeout::cli::{Cli, Command, DemoCommand, RunArgs};
+use shakeout::engine::{self, exit, journal, RunOptions};
+use shakeout::report::RunFiles;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::INVALID } else { exit::PASS };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    init_logging(cli.verbose);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::HARNESS as u8);
+        }
+    };
+    let code = rt.block_on(dispatch(cli.command));
+    // Do not wait for lingering connection tasks: everything that matters is reverted and written.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    ExitCode::from(code as u8)
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("shakeout={default},warn")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+async fn dispatch(cmd: Command) -> i32 {
+    match cmd {
+        Command::Validate { files } => validate(&files),
+        Command::Plan { file } => match shakeout::plan::load(&file) {
+            Ok((plan, _)) => {
+                print!("{}", shakeout::plan::describe(&plan));
+                exit::PASS
+            }
+            Err(errors) => print_spec_errors(&errors),
+        },
+        Command::Run(args) => run(args).await,
+        Command::Rollback { dir } => rollback(&dir).await,
+        Command::Report { dir } => rerender(&dir),
+        Command::Demo { command: DemoCommand::Serve { listen, zones, replicas_per_zone, health_interval, pid_file } } => {
+            demo_serve(listen, zones, replicas_per_zone, health_interval, pid_file).await
+        }
+    }
+}
+
+fn print_spec_errors(errors: &[shakeout::spec::yaml::SpecError]) -> i32 {
+    for e in errors {
+        eprintln!("{e}");
+    }
+    eprintln!("{} error{}", errors.len(), if errors.len() == 1 { "" } else { "s" });
+    exit::INVALID
+}
+
+fn validate(files: &[PathBuf]) -> i32 {
+    let mut all = Vec::new();
+    for f in files {
+        match shakeout::plan::load(f) {
+            Ok(_) => println!("{}: ok", f.display()),
+            Err(errors) => all.extend(errors),
+        }
+    }
+    if all.is_empty() {
+        exit::PASS
+    } else {
+        print_spec_errors(&all)
+    }
+}
+
+async fn run(args: RunArgs) -> i32 {
+    let (plan, text) = match shakeout::plan::load(&args.file) {
+        Ok(x) => x,
+        Err(errors) => return print_spec_errors(&errors),
+    };
+    let run_id = engine::run_id(&plan.name);
+    let files = match &args.out {
+        Some(dir) => RunFiles { report_dir: dir.clone(), chart_dir: dir.clone() },
+        None => RunFiles { report_dir: Path::new("reports").join(&run_id), chart_dir: Path::new("charts").join(&run_id) },
+    };
+    let opts = RunOptions {
+        run_id,
+        files: files.clone(),
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        spec_text: Some(text),
+    };
+    // The engine runs in its own task so that a panic anywhere in it is caught here and
+    // the journal reverts whatever it had applied.
+    let handle = tokio::spawn(async move { engine::run(&plan, opts).await });
+    match handle.await {
+        Ok(Ok(outcome)) => {
+            let r = &outcome.report;
+            if args.json {
+                if let Ok(json) = serde_json::to_string_pretty(r) {
+                    println!("{json}");
+                }
+            }
+            eprintln!("{}", shakeout::report::summary(r));
+            for e in &r.errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("report: {}", files.report_dir.join("report.md").display());
+            outcome.exit_code
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            exit::HARNESS
+        }
+        Err(join) => {
+            eprintln!("error: internal error (panic) during the run: {join}");
+            match journal::rollback(&files.report_dir).await {
+                Ok(r) if r.failed.is_empty() => {
+                    for (fault, note) in r.reverted {
+                        eprintln!("reverted `{fault}`: {note}");
+                    }
+                    exit::HARNESS
+                }
+                Ok(r) => {
+                    for (fault, err, fix) in r.failed {
+                        eprintln!("error: could not revert `{fault}`: {err}\n  still broken: {fix}");
+                    }
+                    exit::REVERT_FAILED
+                }
+                Err(e) => {
+                    eprintln!("error: {e}; run `shakeout rollback {}`", files.report_dir.display());
+                    exit::REVERT_FAILED
+                }
+            }
+        }
+    }
+}
+
+async fn rollback(dir: &Path) -> i32 {
+    match journal::rollback(dir).await {
+        Ok(r) => {
+            if r.reverted.is_empty() && r.failed.is_empty() {
+                println!("nothing to revert: every fault in {} is already reverted", dir.join(journal::FILE_NAME).display());
+            }
+            for (fault, note) in &r.reverted {
+                println!("reverted `{fault}`: {note}");
+            }
+            for (fault, err, fix) in &r.failed {
+                eprintln!("error: could not revert `{fault}`: {err}\n  still broken: {fix}");
+            }
+            if r.failed.is_empty() {
+                exit::PASS
+            } else {
+                exit::REVERT_FAILED
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::INVALID
+        }
+    }
+}
+
+fn rerender(dir: &Path) -> i32 {
+    match shakeout::report::rerender(dir) {
+        Ok(report) => {
+            eprintln!("{}", shakeout::report::summary(&report));
+            exit::PASS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::INVALID
+        }
+    }
+}
+
+async fn demo_serve(
+    listen: std::net::SocketAddr,
+    zones: Vec<String>,
+    replicas_per_zone: u32,
+    health_interval: std::time::Duration,
+    pid_file: Option<PathBuf>,
+) -> i32 {
+    use shakeout::demo::{Demo, DemoConfig, HealthCheck};
+    let cfg = DemoConfig {
+        listen,
+        zones,
+        replicas_per_zone,
+        health: HealthCheck { interval: health_interval, ..HealthCheck::default() },
+        backend_timeout: std::time::Duration::from_secs(1),
+    };
+    let demo = match Demo::start(cfg).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::HARNESS;
+        }
+    };
+    eprintln!(
+        "demo deployment on http://{} (admin: GET/PUT http://{}/_shakeout/zones); Ctrl-C to stop",
+        demo.addr(),
+        demo.addr()
+    );
+    for (zone, mode) in demo.zones() {
+        eprintln!("  zone {zone}: {mode}");
+    }
+    if let Some(path) = &pid_file {
+        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            demo.shutdown().await;
+            return exit::HARNESS;
+        }
+    }
+    wait_for_shutdown_signal().await;
+    demo.shutdown().await;
+    if let Some(path) = &pid_file {
+        let _ = std::fs::remove_file(path);
+    }
+    exit::PASS
+}
+
+async fn wait_for_shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -624,3 +624,138 @@ fn compile_fault(
     };
     Some(FaultPlan { name: f.name.clone(), at: f.at.0, duration: f.duration.0, kind })
 }
+
+/// Read, parse and compile one experiment file. Returns the plan and the file's text.
+pub fn load(path: &std::path::Path) -> Result<(Plan, String), Vec<SpecError>> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![SpecError { file: file.clone(), pos: None, path: String::new(), message: format!("cannot read: {e}") }]
+    })?;
+    let (exp, map) = crate::spec::yaml::from_str::<Experiment>(&file, &text)?;
+    let plan = compile(&exp, &file, &map)?;
+    Ok((plan, text))
+}
+
+/// The plan in words: what is injected when, on which targets, what each probe does,
+/// and which SLA checks will be judged. Used by `shakeout plan`.
+pub fn describe(plan: &Plan) -> String {
+    use crate::spec::units::format_duration as d;
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(o, "experiment `{}`{}", plan.name, plan.source.as_ref().map(|s| format!(" ({s})")).unwrap_or_default());
+    if let Some(desc) = &plan.description {
+        let _ = writeln!(o, "  {desc}");
+    }
+    let _ = writeln!(o, "duration {}", d(plan.duration));
+    let _ = writeln!(o, "\ntarget:");
+    match &plan.target {
+        None => {
+            let _ = writeln!(o, "  none (probe-only: nothing is started or changed)");
+        }
+        Some(TargetPlan::Demo(t)) => {
+            let who = if t.external { "already running (driven through its admin API)" } else { "started and stopped by the run" };
+            let _ = writeln!(
+                o,
+                "  demo deployment at {}: zones {} × {} replicas, {who}\n  balancer health checks every {} (timeout {}), unhealthy after {}, healthy after {}; backend timeout {}",
+                t.listen,
+                t.zones.join(", "),
+                t.replicas_per_zone,
+                d(t.health_interval),
+                d(t.health_timeout),
+                t.unhealthy_threshold,
+                t.healthy_threshold,
+                d(t.backend_timeout)
+            );
+        }
+    }
+    if !plan.proxies.is_empty() {
+        let _ = writeln!(o, "\nproxies (started before the probes):");
+        for p in &plan.proxies {
+            let _ = writeln!(o, "  {}: {} -> {}", p.name, p.listen, p.upstream);
+        }
+    }
+    let _ = writeln!(o, "\nprobes (open loop: sample n is sent at n × interval, whatever happened to n-1):");
+    for p in &plan.probes {
+        let samples = plan.duration.as_micros() / p.interval.as_micros().max(1);
+        let success = match &p.kind {
+            ProbeKind::Http(h) => format!(
+                "success = status {}",
+                h.expect.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" or ")
+            ),
+            ProbeKind::Tcp { .. } => "success = connection established".into(),
+        };
+        let _ = writeln!(
+            o,
+            "  {}: {} {} every {}, timeout {}, {success} (~{samples} samples)",
+            p.name,
+            p.kind.kind_name(),
+            p.kind.target(),
+            d(p.interval),
+            d(p.timeout)
+        );
+    }
+    let _ = writeln!(o, "\ntimeline:");
+    let mut events: Vec<(Duration, u8, String)> = Vec::new();
+    for f in &plan.faults {
+        events.push((f.at, 1, format!("inject `{}` [{}]: {}", f.name, f.kind.kind_name(), f.kind.describe())));
+        events.push((f.at + f.duration, 0, format!("revert `{}`", f.name)));
+    }
+    events.sort();
+    let _ = writeln!(o, "  {:>8}  start target and probes", "0s");
+    for (t, _, what) in events {
+        let _ = writeln!(o, "  {:>8}  {what}", d(t));
+    }
+    let _ = writeln!(o, "  {:>8}  stop probes, revert anything still applied, write reports", d(plan.duration));
+    for g in &plan.guardrails {
+        let who = g.probe.as_deref().map(|p| format!("probe `{p}`")).unwrap_or_else(|| "any probe".into());
+        let mut conds = Vec::new();
+        if let Some(m) = g.max_outage {
+            conds.push(format!("fails for longer than {}", d(m)));
+        }
+        if let Some(m) = g.max_failures {
+            conds.push(format!("reaches {m} failed samples"));
+        }
+        let _ = writeln!(o, "  guardrail: abort (and revert) when {who} {}", conds.join(" or "));
+    }
+    let _ = writeln!(o, "\nSLA checks (judged after the run):");
+    let t = &plan.thresholds;
+    let probes = plan.probes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+    let mut any = false;
+    if let Some(a) = t.availability_pct {
+        any = true;
+        let _ = writeln!(o, "  availability >= {a}% for each probe ({probes})");
+    }
+    for (stat, limit) in &t.latency {
+        any = true;
+        let _ = writeln!(o, "  latency {stat} <= {} for each probe ({probes}), successful samples", d(*limit));
+    }
+    if let Some(m) = t.max_outage {
+        any = true;
+        let _ = writeln!(o, "  longest outage <= {} for each probe ({probes})", d(m));
+    }
+    if let Some(r) = t.recovery_time {
+        any = true;
+        for f in &plan.faults {
+            let _ = writeln!(o, "  recovery time <= {} for fault `{}` ({} consecutive successes)", d(r), f.name, t.recovery_successes);
+        }
+        if plan.faults.is_empty() {
+            let _ = writeln!(o, "  recovery time <= {} (no faults: nothing to judge)", d(r));
+        }
+    }
+    if let Some(b) = &plan.budget {
+        let allowed = Duration::from_micros(((1.0 - b.objective_pct / 100.0) * b.period_us as f64) as u64);
+        let spent = t.budget_max_spent_pct.map(|m| format!("; check: this run spends <= {m}% of it")).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "  error budget: {}% over {} allows {} of downtime{spent}",
+            b.objective_pct,
+            d(Duration::from_micros(b.period_us)),
+            d(allowed)
+        );
+        any |= t.budget_max_spent_pct.is_some();
+    }
+    if !any {
+        let _ = writeln!(o, "  none: the run reports figures but every run passes");
+    }
+    o
+}
