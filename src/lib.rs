@@ -4,6 +4,7 @@
 //! Data flows one way: spec → plan → engine → events → analysis → verdict → reports.
 
 pub mod analysis;
+pub mod chart;
 pub mod demo;
 pub mod proxy;
 pub mod record;
