@@ -41,12 +41,11 @@ fn write_all_writes_every_file_and_json_round_trips() {
             p.display()
         );
     }
-    let json = std::fs::read_to_string(&files.report_dir.join("report.json")).expect("read json");
+    let json = std::fs::read_to_string(files.report_dir.join("report.json")).expect("read json");
     let back: Report = serde_json::from_str(&json).expect("parse json");
     assert_eq!(back, f.report);
-    let html = std::fs::read_to_string(&files.report_dir.join("report.html")).expect("read html");
-    let timeline =
-        std::fs::read_to_string(&files.chart_dir.join("timeline.svg")).expect("read svg");
+    let html = std::fs::read_to_string(files.report_dir.join("report.html")).expect("read html");
+    let timeline = std::fs::read_to_string(files.chart_dir.join("timeline.svg")).expect("read svg");
     assert!(html.contains(&timeline), "charts are inlined in the page");
 }
 
