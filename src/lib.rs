@@ -4,6 +4,7 @@
 //! Data flows one way: spec → plan → engine → events → analysis → verdict → reports.
 
 pub mod analysis;
+pub mod chart;
 pub mod cli;
 pub mod demo;
 pub mod engine;

@@ -4,8 +4,14 @@
 //! `report.json` is the machine contract; see [`Report`] and `SCHEMA_VERSION`.
 
 use crate::analysis::{Abort, Analysis, ErrorBudget, FaultAnalysis, ProbeAnalysis};
-use crate::verdict::{Check, Outcome};
+use crate::record::Recording;
+use crate::verdict::{fmt_ms, Check, Outcome};
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub mod html;
+pub mod junit;
+pub mod markdown;
 
 /// Bumped on any incompatible change to `report.json`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -73,3 +79,228 @@ impl Report {
         }
     }
 }
+
+/// Where [`write_all`] puts a run's renderings. The two may be the same directory.
+#[derive(Debug, Clone)]
+pub struct RunFiles {
+    pub report_dir: PathBuf,
+    pub chart_dir: PathBuf,
+}
+
+/// Render every report and chart of a run and write them out, returning each path written.
+///
+/// `report.json` is written first: it is the machine contract, so if a later rendering
+/// fails the data CI gates on is already on disk.
+pub fn write_all(
+    r: &Report,
+    rec: &Recording,
+    a: &Analysis,
+    files: &RunFiles,
+) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(&files.report_dir)?;
+    std::fs::create_dir_all(&files.chart_dir)?;
+    let mut written = Vec::new();
+    let mut write = |dir: &Path, name: &str, text: &str| -> std::io::Result<()> {
+        let path = dir.join(name);
+        std::fs::write(&path, text)?;
+        written.push(path);
+        Ok(())
+    };
+
+    let json = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+    write(&files.report_dir, "report.json", &(json + "\n"))?;
+    write(&files.report_dir, "report.md", &markdown::render(r))?;
+    write(&files.report_dir, "junit.xml", &junit::render(r))?;
+
+    // Charts are rendered once and used twice: as files and inlined into the HTML page.
+    let mut charts = vec![(
+        "Timeline".to_string(),
+        "timeline.svg".to_string(),
+        crate::chart::timeline(rec, a),
+    )];
+    let mut used = std::collections::BTreeSet::new();
+    for p in &a.probes {
+        let mut stem = sanitize_file_stem(&p.name);
+        // Distinct probe names can sanitise to the same stem (`a/b`, `a:b`): keep both files.
+        let mut n = 2;
+        while !used.insert(stem.clone()) {
+            stem = format!("{}-{n}", sanitize_file_stem(&p.name));
+            n += 1;
+        }
+        charts.push((
+            format!("Latency: {}", p.name),
+            format!("latency-{stem}.svg"),
+            crate::chart::latency(rec, a, &p.name),
+        ));
+    }
+    for (_, file, svg) in &charts {
+        write(&files.chart_dir, file, svg)?;
+    }
+    let inline: Vec<(String, String)> = charts.into_iter().map(|(t, _, svg)| (t, svg)).collect();
+    write(&files.report_dir, "report.html", &html::render(r, &inline))?;
+    Ok(written)
+}
+
+/// A probe name made safe as part of a file name on any OS.
+pub fn sanitize_file_stem(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // A leading dot would hide the file; an empty stem would collide with nothing useful.
+    let s = s.trim_start_matches('.').to_string();
+    if s.is_empty() {
+        "probe".into()
+    } else {
+        s
+    }
+}
+
+/// Escape text for XML, HTML and SVG (element content and quoted attributes alike).
+///
+/// Control characters other than tab/newline/CR are not allowed in XML 1.0 even as
+/// character references, and error messages from targets can contain them, so they
+/// become U+FFFD rather than making the whole document unparseable.
+pub fn escape_xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The verdict as a word, shared by every rendering.
+pub fn verdict_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "PASS",
+        Outcome::Fail => "FAIL",
+        Outcome::Aborted => "ABORTED",
+        Outcome::Error => "ERROR",
+    }
+}
+
+/// What a check is about: its probe, its fault, or nothing for run-wide checks.
+pub fn check_subject(c: &Check) -> String {
+    match (&c.probe, &c.fault) {
+        (Some(p), Some(f)) => format!("{p} / {f}"),
+        (Some(p), None) => p.clone(),
+        (None, Some(f)) => f.clone(),
+        (None, None) => String::new(),
+    }
+}
+
+/// An offset from run start, with fixed millisecond precision so columns line up.
+pub fn fmt_offset(ms: f64) -> String {
+    if ms < 60_000.0 {
+        format!("{:.3}s", ms / 1000.0)
+    } else {
+        let m = (ms / 60_000.0).floor();
+        format!("{}m{:06.3}s", m as u64, (ms - m * 60_000.0) / 1000.0)
+    }
+}
+
+/// A length of time for people: `250.0ms`, `12.300s`, `21m36s`, `30d`.
+pub fn fmt_span(ms: f64) -> String {
+    if !ms.is_finite() {
+        return "∞".into();
+    }
+    if ms < 60_000.0 {
+        return fmt_ms(ms);
+    }
+    let mut secs = (ms / 1000.0).round() as u64;
+    let mut out = String::new();
+    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if secs >= len {
+            out.push_str(&format!("{}{unit}", secs / len));
+            secs %= len;
+        }
+    }
+    out
+}
+
+pub fn fmt_pct(v: f64) -> String {
+    format!("{v:.3}%")
+}
+
+/// A number without a trailing `.0` and at most three decimals: `99.95`, `30`.
+pub fn fmt_num(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn fmt_opt_ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".into(), fmt_ms)
+}
+
+/// Recovery of a fault in words.
+pub fn fmt_recovery(f: &FaultAnalysis) -> String {
+    match (f.injected_at_ms, f.recovery_ms) {
+        (None, _) => "not injected".into(),
+        (Some(_), Some(v)) => fmt_ms(v),
+        (Some(_), None) => "not recovered".into(),
+    }
+}
+
+/// The error-budget sentence: `spent 0.012% of the 21m36s budget (99.95% over 30d)`.
+pub fn budget_sentence(b: &ErrorBudget) -> String {
+    let spent_pct = if b.spent_pct.is_finite() {
+        fmt_pct(b.spent_pct)
+    } else {
+        "all".into()
+    };
+    // The probe name is left to the caller, which knows how to escape it.
+    format!(
+        "spent {spent_pct} of the {} budget ({}% over {})",
+        fmt_span(b.allowed_ms),
+        fmt_num(b.objective_pct),
+        fmt_span(b.period_ms)
+    )
+}
+
+/// One-line definitions shown under every human report, so numbers are not misread.
+pub const DEFINITIONS: &[(&str, &str)] = &[
+    (
+        "Outage",
+        "a maximal run of failed samples by intended send time, from the first failed sample \
+         to the next successful one (or the end of the measured span).",
+    ),
+    (
+        "Recovery time",
+        "injection to the first success that begins K consecutive successes (default 3) with \
+         no failure after it while the fault can still have effect; 0 when no sample failed.",
+    ),
+    (
+        "Time to detect",
+        "injection to the intended send time of the first failed sample after it.",
+    ),
+    (
+        "Latency",
+        "over successful samples, measured from the intended send time.",
+    ),
+];
+
+#[cfg(test)]
+pub(crate) mod test_support;
+
+#[cfg(test)]
+mod tests;
