@@ -276,15 +276,7 @@ fn finish(
     let checks = verdict::judge(&analysis, &plan.thresholds);
     let harness = !errors.is_empty() || !revert_failures.is_empty();
     let outcome = verdict::outcome(&analysis, &checks, harness);
-    let exit_code = if !revert_failures.is_empty() {
-        exit::REVERT_FAILED
-    } else {
-        match outcome {
-            Outcome::Pass => exit::PASS,
-            Outcome::Fail | Outcome::Aborted => exit::FAIL,
-            Outcome::Error => exit::HARNESS,
-        }
-    };
+    let exit_code = exit_code(outcome, !revert_failures.is_empty());
     errors.extend(revert_failures);
     let report = Report::new(
         plan.name.clone(),
@@ -306,6 +298,18 @@ fn finish(
         }
     };
     RunOutcome { report, exit_code, written }
+}
+
+/// The exit code of a run with this outcome.
+pub fn exit_code(outcome: Outcome, revert_failed: bool) -> i32 {
+    if revert_failed {
+        return exit::REVERT_FAILED;
+    }
+    match outcome {
+        Outcome::Pass => exit::PASS,
+        Outcome::Fail | Outcome::Aborted => exit::FAIL,
+        Outcome::Error => exit::HARNESS,
+    }
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
