@@ -376,4 +376,23 @@ mod tests {
         assert!(page.contains("<figcaption>Latency: a&lt;b</figcaption>"));
         assert!(!page.contains("a<b"));
     }
+
+    #[test]
+    fn aborted_run_and_harness_errors_are_shown() {
+        let mut r = fixture().report;
+        r.verdict = Outcome::Aborted;
+        r.aborted = Some(crate::analysis::Abort {
+            at_ms: 3200.0,
+            reason: "Ctrl-C".into(),
+        });
+        r.errors = vec!["revert failed: <timeout>".into()];
+        let page = render(&r, &[]);
+        assert!(page.contains("<span class=\"badge aborted\">ABORTED</span>"));
+        assert!(
+            page.contains("<dt>Aborted</dt><dd>at 3.200s: Ctrl-C</dd>"),
+            "{page}"
+        );
+        assert!(page.contains("<li>revert failed: &lt;timeout&gt;</li>"));
+        assert!(!page.contains("<h2>Charts</h2>"));
+    }
 }
