@@ -347,7 +347,7 @@ pub fn timeline(rec: &Recording, a: &Analysis) -> String {
                 hex(RED),
                 crate::report::fmt_offset(o.start_ms),
                 crate::report::fmt_offset(o.end_ms),
-                crate::verdict::fmt_ms(o.duration_ms),
+                crate::report::fmt_dur(o.duration_ms),
                 x(o.first_error.as_deref().unwrap_or("failed")),
             );
         }
@@ -478,11 +478,33 @@ pub fn latency(rec: &Recording, a: &Analysis, probe: &str) -> String {
             plot_top + PLOT_H / 2.0
         );
     }
+    // Percentile lines go under the dots, so samples sitting on a percentile stay visible.
+    // The p99 label moves up if it would sit on the p50 label.
+    if let Some(p) = pct {
+        let mut last_label_y = f64::INFINITY;
+        for (name, v, color) in [("p50", p.p50, "#1a7f37"), ("p99", p.p99, "#bc4c00")] {
+            let Some(v) = v else { continue };
+            let py = y(v);
+            let ly = (py + 4.0).min(last_label_y - 13.0);
+            last_label_y = ly;
+            let _ = writeln!(
+                svg,
+                "<line class=\"{name}\" x1=\"{LEFT}\" y1=\"{py:.1}\" x2=\"{:.1}\" y2=\"{py:.1}\" stroke=\"{color}\" \
+                 stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\
+                 <text x=\"{:.1}\" y=\"{ly:.1}\" font-size=\"11\" fill=\"{color}\">{name} {}</text>",
+                WIDTH - RIGHT,
+                WIDTH - RIGHT + 4.0,
+                crate::report::fmt_dur(v)
+            );
+        }
+    }
     // One dot per occupied pixel: identical pixels add nothing to the picture but bytes.
     let dots: BTreeSet<(i64, i64)> = ok
         .iter()
         .map(|&(t, v)| ((xs.px(t) * 2.0).round() as i64, (y(v) * 2.0).round() as i64))
         .collect();
+    // Few samples get bigger dots: each one matters and nothing overlaps.
+    let dot = if dots.len() < 500 { 4.5 } else { 3.0 };
     let mut d = String::new();
     for (px2, py2) in &dots {
         let _ = write!(d, "M{} {}h0", *px2 as f64 / 2.0, *py2 as f64 / 2.0);
@@ -490,7 +512,7 @@ pub fn latency(rec: &Recording, a: &Analysis, probe: &str) -> String {
     if !d.is_empty() {
         let _ = writeln!(
             svg,
-            "<path class=\"ok\" d=\"{d}\" stroke=\"#0969da\" stroke-opacity=\"0.7\" stroke-width=\"3\" stroke-linecap=\"round\"/>"
+            "<path class=\"ok\" d=\"{d}\" stroke=\"#0969da\" stroke-opacity=\"0.7\" stroke-width=\"{dot}\" stroke-linecap=\"round\"/>"
         );
     }
     let fails: BTreeSet<i64> = samples
@@ -510,25 +532,6 @@ pub fn latency(rec: &Recording, a: &Analysis, probe: &str) -> String {
         );
     }
 
-    // Percentile lines; the p99 label moves up if it would sit on the p50 label.
-    if let Some(p) = pct {
-        let mut last_label_y = f64::INFINITY;
-        for (name, v, color) in [("p50", p.p50, "#1a7f37"), ("p99", p.p99, "#bc4c00")] {
-            let Some(v) = v else { continue };
-            let py = y(v);
-            let ly = (py + 4.0).min(last_label_y - 13.0);
-            last_label_y = ly;
-            let _ = writeln!(
-                svg,
-                "<line class=\"{name}\" x1=\"{LEFT}\" y1=\"{py:.1}\" x2=\"{:.1}\" y2=\"{py:.1}\" stroke=\"{color}\" \
-                 stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\
-                 <text x=\"{:.1}\" y=\"{ly:.1}\" font-size=\"11\" fill=\"{color}\">{name} {}</text>",
-                WIDTH - RIGHT,
-                WIDTH - RIGHT + 4.0,
-                crate::verdict::fmt_ms(v)
-            );
-        }
-    }
     draw_abort(&mut svg, a, xs, strip_top, plot_bottom);
     svg.push_str("</svg>\n");
     svg

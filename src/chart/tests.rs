@@ -47,6 +47,13 @@ fn timeline_has_one_band_per_outage_and_fault_labels() {
         failed.attribute("d").map(|d| d.matches('M').count()),
         Some(5)
     );
+    let ok_marks: usize = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("ok"))
+        .filter_map(|n| n.attribute("d"))
+        .map(|d| d.matches('M').count())
+        .sum();
+    assert_eq!(ok_marks, 75);
 }
 
 #[test]

@@ -2,10 +2,10 @@
 //! content as `report.md`, for opening from a CI artifact without a network.
 
 use super::{
-    budget_sentence, check_subject, escape_xml as x, fmt_num, fmt_offset, fmt_opt_ms, fmt_pct,
-    fmt_recovery, fmt_span, verdict_word, Report, DEFINITIONS,
+    budget_sentence, check_subject, escape_xml as x, fmt_dur, fmt_num, fmt_offset, fmt_opt_ms,
+    fmt_pct, fmt_recovery, fmt_span, verdict_word, Report, DEFINITIONS,
 };
-use crate::verdict::{fmt_ms, Outcome};
+use crate::verdict::Outcome;
 use std::fmt::Write;
 
 const CSS: &str = "\
@@ -143,8 +143,8 @@ pub fn render(r: &Report, charts: &[(String, String)]) -> String {
                     p.total.to_string(),
                     p.failed.to_string(),
                     fmt_pct(p.availability_pct),
-                    fmt_ms(p.downtime_ms),
-                    fmt_ms(p.longest_outage_ms),
+                    fmt_dur(p.downtime_ms),
+                    fmt_dur(p.longest_outage_ms),
                     fmt_opt_ms(p.latency_ms.p50),
                     fmt_opt_ms(p.latency_ms.p99),
                     fmt_opt_ms(p.latency_ms.max),
@@ -177,7 +177,7 @@ pub fn render(r: &Report, charts: &[(String, String)]) -> String {
                     &[
                         fmt_offset(o.start_ms),
                         fmt_offset(o.end_ms),
-                        fmt_ms(o.duration_ms),
+                        fmt_dur(o.duration_ms),
                         o.failed_samples.to_string(),
                     ],
                 );
@@ -209,7 +209,7 @@ pub fn render(r: &Report, charts: &[(String, String)]) -> String {
         for f in &r.faults {
             let detect = match (f.injected_at_ms, f.detect_ms) {
                 (None, _) => "–".to_string(),
-                (Some(_), Some(d)) => fmt_ms(d),
+                (Some(_), Some(d)) => fmt_dur(d),
                 (Some(_), None) => "no failures".to_string(),
             };
             let _ = write!(h, "<tr><td>{}</td><td>{}</td>", x(&f.name), x(&f.kind));
@@ -375,5 +375,24 @@ mod tests {
         assert!(page.contains("<td>a&lt;b&amp;&quot;c&quot;</td>"), "{page}");
         assert!(page.contains("<figcaption>Latency: a&lt;b</figcaption>"));
         assert!(!page.contains("a<b"));
+    }
+
+    #[test]
+    fn aborted_run_and_harness_errors_are_shown() {
+        let mut r = fixture().report;
+        r.verdict = Outcome::Aborted;
+        r.aborted = Some(crate::analysis::Abort {
+            at_ms: 3200.0,
+            reason: "Ctrl-C".into(),
+        });
+        r.errors = vec!["revert failed: <timeout>".into()];
+        let page = render(&r, &[]);
+        assert!(page.contains("<span class=\"badge aborted\">ABORTED</span>"));
+        assert!(
+            page.contains("<dt>Aborted</dt><dd>at 3.200s: Ctrl-C</dd>"),
+            "{page}"
+        );
+        assert!(page.contains("<li>revert failed: &lt;timeout&gt;</li>"));
+        assert!(!page.contains("<h2>Charts</h2>"));
     }
 }

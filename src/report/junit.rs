@@ -101,10 +101,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "      <property name=\"{k}\" value=\"{}\"/>", x(&v));
     }
     out.push_str("    </properties>\n");
-    // Test cases sit one level deeper than the suite.
-    for line in cases.lines() {
-        let _ = writeln!(out, "  {line}");
-    }
+    out.push_str(&cases);
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }

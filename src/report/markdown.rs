@@ -1,10 +1,9 @@
 //! `report.md`: the run for people, sized to paste into a pull-request comment.
 
 use super::{
-    budget_sentence, check_subject, fmt_num, fmt_offset, fmt_opt_ms, fmt_pct, fmt_recovery,
-    fmt_span, verdict_word, Report, DEFINITIONS,
+    budget_sentence, check_subject, fmt_dur, fmt_num, fmt_offset, fmt_opt_ms, fmt_pct,
+    fmt_recovery, fmt_span, verdict_word, Report, DEFINITIONS,
 };
-use crate::verdict::fmt_ms;
 use std::fmt::Write;
 
 /// Render the whole report as GitHub-flavoured Markdown.
@@ -123,8 +122,8 @@ fn probes(md: &mut String, r: &Report) {
             p.total,
             p.failed,
             fmt_pct(p.availability_pct),
-            fmt_ms(p.downtime_ms),
-            fmt_ms(p.longest_outage_ms),
+            fmt_dur(p.downtime_ms),
+            fmt_dur(p.longest_outage_ms),
             fmt_opt_ms(p.latency_ms.p50),
             fmt_opt_ms(p.latency_ms.p99),
             fmt_opt_ms(p.latency_ms.max),
@@ -139,14 +138,20 @@ fn outages(md: &mut String, r: &Report) {
     }
     md.push_str("## Outages\n\nTimes are offsets from the run start.\n\n");
     for p in r.probes.iter().filter(|p| !p.outages.is_empty()) {
-        let _ = writeln!(md, "**{}** ({} outages)\n", esc(&p.name), p.outages.len());
+        let n = p.outages.len();
+        let _ = writeln!(
+            md,
+            "**{}** ({n} outage{})\n",
+            esc(&p.name),
+            if n == 1 { "" } else { "s" }
+        );
         for o in &p.outages {
             let _ = write!(
                 md,
                 "- {} → {} ({}, {} failed samples)",
                 fmt_offset(o.start_ms),
                 fmt_offset(o.end_ms),
-                fmt_ms(o.duration_ms),
+                fmt_dur(o.duration_ms),
                 o.failed_samples
             );
             match &o.first_error {
@@ -172,7 +177,7 @@ fn faults(md: &mut String, r: &Report) {
     for f in &r.faults {
         let detect = match (f.injected_at_ms, f.detect_ms) {
             (None, _) => "–".to_string(),
-            (Some(_), Some(d)) => fmt_ms(d),
+            (Some(_), Some(d)) => fmt_dur(d),
             (Some(_), None) => "no failures".to_string(),
         };
         let _ = writeln!(
@@ -311,7 +316,13 @@ mod tests {
             "{md}"
         );
         // db never failed, so it gets no outage list.
+        assert!(md.contains("**api** (1 outage)\n"), "{md}");
         assert!(!md.contains("**db** ("), "{md}");
+        // A probe without outages has zero downtime, not `-0.0ms`.
+        assert!(
+            md.contains("| db | 40 | 0 | 100.000% | 0.0ms | 0.0ms |"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -222,7 +222,7 @@ pub fn fmt_span(ms: f64) -> String {
         return "∞".into();
     }
     if ms < 60_000.0 {
-        return fmt_ms(ms);
+        return fmt_dur(ms);
     }
     let mut secs = (ms / 1000.0).round() as u64;
     let mut out = String::new();
@@ -233,6 +233,12 @@ pub fn fmt_span(ms: f64) -> String {
         }
     }
     out
+}
+
+/// [`fmt_ms`] for report figures. Sums over nothing are `-0.0` in Rust (e.g. the
+/// downtime of a probe without outages), which should read as plain zero.
+pub fn fmt_dur(ms: f64) -> String {
+    fmt_ms(ms + 0.0)
 }
 
 pub fn fmt_pct(v: f64) -> String {
@@ -251,14 +257,14 @@ pub fn fmt_num(v: f64) -> String {
 }
 
 pub fn fmt_opt_ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".into(), fmt_ms)
+    v.map_or_else(|| "–".into(), fmt_dur)
 }
 
 /// Recovery of a fault in words.
 pub fn fmt_recovery(f: &FaultAnalysis) -> String {
     match (f.injected_at_ms, f.recovery_ms) {
         (None, _) => "not injected".into(),
-        (Some(_), Some(v)) => fmt_ms(v),
+        (Some(_), Some(v)) => fmt_dur(v),
         (Some(_), None) => "not recovered".into(),
     }
 }
