@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "shakeout", version, about = "Break things on purpose, measure, and judge against your SLA.")]
+#[command(
+    name = "shakeout",
+    version,
+    about = "Break things on purpose, measure, and judge against your SLA."
+)]
 pub struct Cli {
     /// More logging on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

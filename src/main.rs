@@ -12,13 +12,20 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit::INVALID } else { exit::PASS };
+            let code = if e.use_stderr() {
+                exit::INVALID
+            } else {
+                exit::PASS
+            };
             let _ = e.print();
             return ExitCode::from(code as u8);
         }
     };
     init_logging(cli.verbose);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -39,7 +46,11 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("shakeout={default},warn")));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 async fn dispatch(cmd: Command) -> i32 {
@@ -55,9 +66,16 @@ async fn dispatch(cmd: Command) -> i32 {
         Command::Run(args) => run(args).await,
         Command::Rollback { dir } => rollback(&dir).await,
         Command::Report { dir } => rerender(&dir),
-        Command::Demo { command: DemoCommand::Serve { listen, zones, replicas_per_zone, health_interval, pid_file } } => {
-            demo_serve(listen, zones, replicas_per_zone, health_interval, pid_file).await
-        }
+        Command::Demo {
+            command:
+                DemoCommand::Serve {
+                    listen,
+                    zones,
+                    replicas_per_zone,
+                    health_interval,
+                    pid_file,
+                },
+        } => demo_serve(listen, zones, replicas_per_zone, health_interval, pid_file).await,
     }
 }
 
@@ -65,7 +83,11 @@ fn print_spec_errors(errors: &[shakeout::spec::yaml::SpecError]) -> i32 {
     for e in errors {
         eprintln!("{e}");
     }
-    eprintln!("{} error{}", errors.len(), if errors.len() == 1 { "" } else { "s" });
+    eprintln!(
+        "{} error{}",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
     exit::INVALID
 }
 
@@ -91,8 +113,14 @@ async fn run(args: RunArgs) -> i32 {
     };
     let run_id = engine::run_id(&plan.name);
     let files = match &args.out {
-        Some(dir) => RunFiles { report_dir: dir.clone(), chart_dir: dir.clone() },
-        None => RunFiles { report_dir: Path::new("reports").join(&run_id), chart_dir: Path::new("charts").join(&run_id) },
+        Some(dir) => RunFiles {
+            report_dir: dir.clone(),
+            chart_dir: dir.clone(),
+        },
+        None => RunFiles {
+            report_dir: Path::new("reports").join(&run_id),
+            chart_dir: Path::new("charts").join(&run_id),
+        },
     };
     let opts = RunOptions {
         run_id,
@@ -133,12 +161,17 @@ async fn run(args: RunArgs) -> i32 {
                 }
                 Ok(r) => {
                     for (fault, err, fix) in r.failed {
-                        eprintln!("error: could not revert `{fault}`: {err}\n  still broken: {fix}");
+                        eprintln!(
+                            "error: could not revert `{fault}`: {err}\n  still broken: {fix}"
+                        );
                     }
                     exit::REVERT_FAILED
                 }
                 Err(e) => {
-                    eprintln!("error: {e}; run `shakeout rollback {}`", files.report_dir.display());
+                    eprintln!(
+                        "error: {e}; run `shakeout rollback {}`",
+                        files.report_dir.display()
+                    );
                     exit::REVERT_FAILED
                 }
             }
@@ -150,7 +183,10 @@ async fn rollback(dir: &Path) -> i32 {
     match journal::rollback(dir).await {
         Ok(r) => {
             if r.reverted.is_empty() && r.failed.is_empty() {
-                println!("nothing to revert: every fault in {} is already reverted", dir.join(journal::FILE_NAME).display());
+                println!(
+                    "nothing to revert: every fault in {} is already reverted",
+                    dir.join(journal::FILE_NAME).display()
+                );
             }
             for (fault, note) in &r.reverted {
                 println!("reverted `{fault}`: {note}");
@@ -196,7 +232,10 @@ async fn demo_serve(
         listen,
         zones,
         replicas_per_zone,
-        health: HealthCheck { interval: health_interval, ..HealthCheck::default() },
+        health: HealthCheck {
+            interval: health_interval,
+            ..HealthCheck::default()
+        },
         backend_timeout: std::time::Duration::from_secs(1),
     };
     let demo = match Demo::start(cfg).await {

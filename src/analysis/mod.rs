@@ -35,7 +35,10 @@ pub struct BudgetConfig {
 
 impl Default for AnalysisConfig {
     fn default() -> Self {
-        AnalysisConfig { recovery_successes: 3, error_budget: None }
+        AnalysisConfig {
+            recovery_successes: 3,
+            error_budget: None,
+        }
     }
 }
 
@@ -180,8 +183,14 @@ pub fn us_to_ms(us: u64) -> f64 {
 pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
     let started = rec.started.clone();
     let duration_us = started.as_ref().map_or(0, |s| s.duration_us);
-    let probe_infos = started.as_ref().map(|s| s.probes.clone()).unwrap_or_default();
-    let fault_infos = started.as_ref().map(|s| s.faults.clone()).unwrap_or_default();
+    let probe_infos = started
+        .as_ref()
+        .map(|s| s.probes.clone())
+        .unwrap_or_default();
+    let fault_infos = started
+        .as_ref()
+        .map(|s| s.faults.clone())
+        .unwrap_or_default();
 
     let mut by_probe: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
     for s in &rec.samples {
@@ -197,7 +206,10 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
     let probes: Vec<ProbeAnalysis> = probe_infos
         .iter()
         .map(|info| {
-            let samples = by_probe.get(info.name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let samples = by_probe
+                .get(info.name.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             analyse_probe(info, samples, measured_end_us, &windows)
         })
         .collect();
@@ -205,7 +217,16 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
     let faults = fault_infos
         .iter()
         .zip(&windows)
-        .map(|(info, w)| analyse_fault(info, w, &probe_infos, &by_probe, rec, cfg.recovery_successes))
+        .map(|(info, w)| {
+            analyse_fault(
+                info,
+                w,
+                &probe_infos,
+                &by_probe,
+                rec,
+                cfg.recovery_successes,
+            )
+        })
         .collect();
 
     let error_budget = cfg.error_budget.map(|b| {
@@ -219,7 +240,13 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
             period_ms: us_to_ms(b.period_us),
             allowed_ms,
             spent_ms,
-            spent_pct: if allowed_ms > 0.0 { spent_ms / allowed_ms * 100.0 } else if spent_ms > 0.0 { f64::INFINITY } else { 0.0 },
+            spent_pct: if allowed_ms > 0.0 {
+                spent_ms / allowed_ms * 100.0
+            } else if spent_ms > 0.0 {
+                f64::INFINITY
+            } else {
+                0.0
+            },
             probe: worst.map(|p| p.name.clone()),
         }
     });
@@ -227,10 +254,10 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
     Analysis {
         duration_ms: us_to_ms(duration_us),
         measured_ms: us_to_ms(measured_end_us),
-        aborted: rec
-            .aborted
-            .as_ref()
-            .map(|(t, reason)| Abort { at_ms: us_to_ms(*t), reason: reason.clone() }),
+        aborted: rec.aborted.as_ref().map(|(t, reason)| Abort {
+            at_ms: us_to_ms(*t),
+            reason: reason.clone(),
+        }),
         probes,
         faults,
         error_budget,
@@ -247,7 +274,10 @@ fn measured_end(rec: &Recording, duration_us: u64, probes: &[crate::record::Prob
         .samples
         .iter()
         .map(|s| {
-            let interval = probes.iter().find(|p| p.name == s.probe).map_or(0, |p| p.interval_us);
+            let interval = probes
+                .iter()
+                .find(|p| p.name == s.probe)
+                .map_or(0, |p| p.interval_us);
             s.due_us + interval
         })
         .max()
@@ -272,7 +302,10 @@ fn fault_windows(
 ) -> Vec<FaultWindow> {
     let mut windows: Vec<FaultWindow> = faults
         .iter()
-        .map(|f| FaultWindow { name: f.name.clone(), ..FaultWindow::default() })
+        .map(|f| FaultWindow {
+            name: f.name.clone(),
+            ..FaultWindow::default()
+        })
         .collect();
     for ev in &rec.fault_events {
         let (name, t, injected) = match ev {
@@ -311,7 +344,11 @@ fn analyse_probe(
     let total = samples.len() as u64;
     let failed = samples.iter().filter(|s| !s.ok).count() as u64;
     let outages = outages(samples, end_us);
-    let downtime_ms = outages.iter().map(|o| o.duration_ms).sum();
+    // Folding from +0.0 (an empty f64 sum is -0.0, which would reach report.json).
+    let downtime_ms = outages
+        .iter()
+        .map(|o| o.duration_ms)
+        .fold(0.0, |a, b| a + b);
     let longest_outage_ms = outages.iter().map(|o| o.duration_ms).fold(0.0, f64::max);
     let mut errors = BTreeMap::new();
     for s in samples.iter().filter(|s| !s.ok) {
@@ -413,7 +450,10 @@ fn from_histogram(h: &Histogram<u64>) -> Percentiles {
 fn phases(samples: &[&Sample], end_us: u64, windows: &[FaultWindow]) -> Vec<Phase> {
     let injected: Vec<(&str, u64, u64)> = windows
         .iter()
-        .filter_map(|w| w.injected_us.map(|t| (w.name.as_str(), t, w.reverted_us.unwrap_or(end_us))))
+        .filter_map(|w| {
+            w.injected_us
+                .map(|t| (w.name.as_str(), t, w.reverted_us.unwrap_or(end_us)))
+        })
         .collect();
     let phase = |name: String, from: u64, to: u64| {
         let inside: Vec<&Sample> = samples
@@ -459,7 +499,10 @@ pub fn detect_and_recover(
         .filter(|s| s.due_us >= injected_us && s.due_us < effect_end_us)
         .collect();
     let failed = window.iter().filter(|s| !s.ok).count() as u64;
-    let detect = window.iter().find(|s| !s.ok).map(|s| s.due_us - injected_us);
+    let detect = window
+        .iter()
+        .find(|s| !s.ok)
+        .map(|s| s.due_us - injected_us);
     let recovery = match window.iter().rposition(|s| !s.ok) {
         None => Some(0),
         Some(last_failure) => {
@@ -485,8 +528,12 @@ fn analyse_fault(
     let mut per_probe = Vec::new();
     if let Some(injected) = w.injected_us {
         for p in probes {
-            let samples = by_probe.get(p.name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            let (failed, detect, recovery) = detect_and_recover(samples, injected, w.effect_end_us, k);
+            let samples = by_probe
+                .get(p.name.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let (failed, detect, recovery) =
+                detect_and_recover(samples, injected, w.effect_end_us, k);
             per_probe.push(FaultProbe {
                 probe: p.name.clone(),
                 failed,
@@ -498,7 +545,12 @@ fn analyse_fault(
     }
     let recovered = w.injected_us.is_some() && per_probe.iter().all(|p| p.recovered);
     let recovery_ms = if recovered {
-        per_probe.iter().filter_map(|p| p.recovery_ms).fold(Some(0.0), |a, b| a.map(|a: f64| a.max(b)))
+        Some(
+            per_probe
+                .iter()
+                .filter_map(|p| p.recovery_ms)
+                .fold(0.0, f64::max),
+        )
     } else {
         None
     };
@@ -506,11 +558,26 @@ fn analyse_fault(
     let mut checks = Vec::new();
     for ev in &rec.fault_events {
         match ev {
-            Event::FaultFailed { fault, phase, error, .. } if fault == &info.name => {
+            Event::FaultFailed {
+                fault,
+                phase,
+                error,
+                ..
+            } if fault == &info.name => {
                 errors.push(format!("{phase:?} failed: {error}").to_lowercase_first());
             }
-            Event::FaultCheck { fault, metric, asked, achieved, .. } if fault == &info.name => {
-                checks.push(FaultEffect { metric: metric.clone(), asked: *asked, achieved: *achieved });
+            Event::FaultCheck {
+                fault,
+                metric,
+                asked,
+                achieved,
+                ..
+            } if fault == &info.name => {
+                checks.push(FaultEffect {
+                    metric: metric.clone(),
+                    asked: *asked,
+                    achieved: *achieved,
+                });
             }
             _ => {}
         }
@@ -523,7 +590,10 @@ fn analyse_fault(
         planned_duration_ms: us_to_ms(info.duration_us),
         injected_at_ms: w.injected_us.map(us_to_ms),
         reverted_at_ms: w.reverted_us.map(us_to_ms),
-        detect_ms: per_probe.iter().filter_map(|p| p.detect_ms).reduce(f64::min),
+        detect_ms: per_probe
+            .iter()
+            .filter_map(|p| p.detect_ms)
+            .reduce(f64::min),
         recovery_ms,
         recovered,
         per_probe,

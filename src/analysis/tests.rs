@@ -51,17 +51,30 @@ fn synthetic(
         }));
     }
     for (n, at, until) in faults {
-        rec.push(Event::FaultInjected { fault: n.to_string(), t_us: at * MS });
-        rec.push(Event::FaultReverted { fault: n.to_string(), t_us: until * MS });
+        rec.push(Event::FaultInjected {
+            fault: n.to_string(),
+            t_us: at * MS,
+        });
+        rec.push(Event::FaultReverted {
+            fault: n.to_string(),
+            t_us: until * MS,
+        });
     }
-    rec.push(Event::RunFinished { t_us: duration_ms * MS });
+    rec.push(Event::RunFinished {
+        t_us: duration_ms * MS,
+    });
     rec
 }
 
 #[test]
 fn one_outage_has_exact_bounds_and_downtime() {
     // Down from 1000 ms (inclusive) to 1500 ms (exclusive), 100 ms interval.
-    let rec = synthetic(3000, 100, |t| !(1000..1500).contains(&t), &[("f", 950, 2000)]);
+    let rec = synthetic(
+        3000,
+        100,
+        |t| !(1000..1500).contains(&t),
+        &[("f", 950, 2000)],
+    );
     let a = analyse(&rec, &AnalysisConfig::default());
     let p = &a.probes[0];
     assert_eq!(p.total, 30);
@@ -92,11 +105,19 @@ fn flapping_recovery_counts_from_after_the_last_failure() {
 #[test]
 fn recovery_needs_k_successes_before_the_window_ends() {
     // Failing until 2800; only 2 successes (2800, 2900) before the end: with K=3 not recovered.
-    let rec = synthetic(3000, 100, |t| !(1000..2800).contains(&t), &[("f", 1000, 2000)]);
+    let rec = synthetic(
+        3000,
+        100,
+        |t| !(1000..2800).contains(&t),
+        &[("f", 1000, 2000)],
+    );
     let a = analyse(&rec, &AnalysisConfig::default());
     assert!(!a.faults[0].recovered);
     assert_eq!(a.faults[0].recovery_ms, None);
-    let k2 = AnalysisConfig { recovery_successes: 2, error_budget: None };
+    let k2 = AnalysisConfig {
+        recovery_successes: 2,
+        error_budget: None,
+    };
     let a2 = analyse(&rec, &k2);
     assert_eq!(a2.faults[0].recovery_ms, Some(1800.0));
 }
@@ -123,7 +144,12 @@ fn outage_still_open_at_the_end_runs_to_the_end() {
 
 #[test]
 fn phases_split_before_during_after() {
-    let rec = synthetic(3000, 100, |t| !(1000..1500).contains(&t), &[("lose-a", 1000, 2000)]);
+    let rec = synthetic(
+        3000,
+        100,
+        |t| !(1000..1500).contains(&t),
+        &[("lose-a", 1000, 2000)],
+    );
     let a = analyse(&rec, &AnalysisConfig::default());
     let names: Vec<&str> = a.probes[0].phases.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["before", "during lose-a", "after"]);
@@ -149,7 +175,10 @@ fn error_budget_share_of_period() {
     let rec = synthetic(3000, 100, |t| !(1000..1500).contains(&t), &[]);
     let cfg = AnalysisConfig {
         recovery_successes: 3,
-        error_budget: Some(BudgetConfig { objective_pct: 99.95, period_us: 30 * 86_400 * 1_000_000 }),
+        error_budget: Some(BudgetConfig {
+            objective_pct: 99.95,
+            period_us: 30 * 86_400 * 1_000_000,
+        }),
     };
     let b = analyse(&rec, &cfg).error_budget.unwrap();
     assert!((b.allowed_ms - 1_296_000.0).abs() < 1e-6);
@@ -160,7 +189,12 @@ fn error_budget_share_of_period() {
 #[test]
 fn later_fault_cuts_the_earlier_effect_window() {
     // f1 1000..1500, f2 2000..2500; failures 2000..2300 belong to f2 only.
-    let rec = synthetic(4000, 100, |t| !(2000..2300).contains(&t), &[("f1", 1000, 1500), ("f2", 2000, 2500)]);
+    let rec = synthetic(
+        4000,
+        100,
+        |t| !(2000..2300).contains(&t),
+        &[("f1", 1000, 1500), ("f2", 2000, 2500)],
+    );
     let a = analyse(&rec, &AnalysisConfig::default());
     assert_eq!(a.faults[0].recovery_ms, Some(0.0));
     assert_eq!(a.faults[1].recovery_ms, Some(300.0));

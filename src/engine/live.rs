@@ -91,7 +91,10 @@ impl Live {
             if let Some(max) = g.max_failures {
                 if p.failed >= max {
                     p.tripped = true;
-                    return Some(format!("guardrail: probe `{}` reached {} failed samples (max_failures {max})", p.name, p.failed));
+                    return Some(format!(
+                        "guardrail: probe `{}` reached {} failed samples (max_failures {max})",
+                        p.name, p.failed
+                    ));
                 }
             }
         }
@@ -110,10 +113,18 @@ impl Live {
 
     fn line(&self, total: Duration) -> String {
         let elapsed = self.start.elapsed().min(total);
-        let mut out = format!("[{:>6.1}s/{:.1}s]", elapsed.as_secs_f64(), total.as_secs_f64());
+        let mut out = format!(
+            "[{:>6.1}s/{:.1}s]",
+            elapsed.as_secs_f64(),
+            total.as_secs_f64()
+        );
         if let Ok(probes) = self.probes.lock() {
             for p in probes.iter() {
-                let ok = if p.total == 0 { 100.0 } else { (p.total - p.failed) as f64 / p.total as f64 * 100.0 };
+                let ok = if p.total == 0 {
+                    100.0
+                } else {
+                    (p.total - p.failed) as f64 / p.total as f64 * 100.0
+                };
                 out.push_str(&format!(" {} {ok:.2}% ok ({} samples)", p.name, p.total));
             }
         }
@@ -121,7 +132,10 @@ impl Live {
             if f.is_empty() {
                 out.push_str(" | no fault active");
             } else {
-                out.push_str(&format!(" | active: {}", f.iter().cloned().collect::<Vec<_>>().join(", ")));
+                out.push_str(&format!(
+                    " | active: {}",
+                    f.iter().cloned().collect::<Vec<_>>().join(", ")
+                ));
             }
         }
         out

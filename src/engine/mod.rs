@@ -50,7 +50,11 @@ pub struct RunOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("cannot create {path}: {source}")]
-    Io { path: String, #[source] source: std::io::Error },
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
     #[error("cannot start the demo target: {0}")]
@@ -70,10 +74,18 @@ pub enum Stop {
 
 /// UTC timestamp + experiment name, safe as a directory name.
 pub fn run_id(experiment: &str) -> String {
-    let ts = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(['-', ':'], "");
+    let ts = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(['-', ':'], "");
     let name: String = experiment
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     format!("{ts}-{name}")
 }
@@ -96,15 +108,23 @@ struct Faults {
 pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineError> {
     let files = &opts.files;
     for dir in [&files.report_dir, &files.chart_dir] {
-        std::fs::create_dir_all(dir).map_err(|source| EngineError::Io { path: dir.display().to_string(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| EngineError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
     }
     if let Some(text) = &opts.spec_text {
         let path = files.report_dir.join("experiment.yaml");
-        std::fs::write(&path, text).map_err(|source| EngineError::Io { path: path.display().to_string(), source })?;
+        std::fs::write(&path, text).map_err(|source| EngineError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
     }
     let events_path = files.report_dir.join("events.jsonl");
-    let mut writer = EventWriter::create(&events_path)
-        .map_err(|source| EngineError::Io { path: events_path.display().to_string(), source })?;
+    let mut writer = EventWriter::create(&events_path).map_err(|source| EngineError::Io {
+        path: events_path.display().to_string(),
+        source,
+    })?;
     let faults = Arc::new(Faults {
         active: Mutex::new(Vec::new()),
         journal: Mutex::new(Journal::open(&files.report_dir)?),
@@ -176,7 +196,10 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     };
     let first = Event::RunStarted(run_started);
     if let Err(source) = writer.write(&first) {
-        return Err(EngineError::Io { path: events_path.display().to_string(), source });
+        return Err(EngineError::Io {
+            path: events_path.display().to_string(),
+            source,
+        });
     }
 
     let (tx, rx) = mpsc::unbounded_channel::<Event>();
@@ -184,20 +207,38 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     let start = Instant::now();
     let live = Arc::new(live::Live::new(plan, start));
 
-    let recorder = tokio::spawn(record(rx, writer, first, Arc::clone(&live), stop_tx.clone()));
+    let recorder = tokio::spawn(record(
+        rx,
+        writer,
+        first,
+        Arc::clone(&live),
+        stop_tx.clone(),
+    ));
     let signals = tokio::spawn(watch_signals(stop_tx.clone()));
-    let progress = opts.progress.then(|| tokio::spawn(live::progress_line(Arc::clone(&live), plan.duration)));
+    let progress = opts
+        .progress
+        .then(|| tokio::spawn(live::progress_line(Arc::clone(&live), plan.duration)));
 
     let stop_flag = Arc::new(AtomicBool::new(false));
     let sched = {
-        let (rt, tx, stop_flag, duration) = (tokio::runtime::Handle::current(), tx.clone(), Arc::clone(&stop_flag), plan.duration);
+        let (rt, tx, stop_flag, duration) = (
+            tokio::runtime::Handle::current(),
+            tx.clone(),
+            Arc::clone(&stop_flag),
+            plan.duration,
+        );
         std::thread::Builder::new()
             .name("shakeout-scheduler".into())
             .spawn(move || scheduler::run(start, duration, probes, rt, tx, stop_flag))
-            .map_err(|source| EngineError::Io { path: "scheduler thread".into(), source })?
+            .map_err(|source| EngineError::Io {
+                path: "scheduler thread".into(),
+                source,
+            })?
     };
 
-    let ctx = FaultContext { run_dir: files.report_dir.clone() };
+    let ctx = FaultContext {
+        run_dir: files.report_dir.clone(),
+    };
     let controller = tokio::spawn(fault_timeline(
         plan.faults.clone(),
         start,
@@ -221,7 +262,11 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     match controller.await {
         Ok(()) => {}
         Err(e) => {
-            let what = if e.is_panic() { panic_message(e.into_panic()) } else { "cancelled".into() };
+            let what = if e.is_panic() {
+                panic_message(e.into_panic())
+            } else {
+                "cancelled".into()
+            };
             harness_errors.push(format!("internal error in the fault controller: {what}"));
         }
     }
@@ -232,7 +277,10 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     let stop_state = stop_rx.borrow().clone();
     match &stop_state {
         Some(Stop::Abort(reason)) | Some(Stop::Harness(reason)) => {
-            let _ = tx.send(Event::Aborted { t_us: t_end, reason: reason.clone() });
+            let _ = tx.send(Event::Aborted {
+                t_us: t_end,
+                reason: reason.clone(),
+            });
         }
         None => {
             let _ = tx.send(Event::RunFinished { t_us: t_end });
@@ -259,8 +307,19 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
         d.shutdown().await;
     }
 
-    let revert_failures = faults.revert_failures.lock().map(|v| v.clone()).unwrap_or_default();
-    Ok(finish(plan, &opts, recording, harness_errors, revert_failures, started_at))
+    let revert_failures = faults
+        .revert_failures
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    Ok(finish(
+        plan,
+        &opts,
+        recording,
+        harness_errors,
+        revert_failures,
+        started_at,
+    ))
 }
 
 fn finish(
@@ -271,7 +330,10 @@ fn finish(
     revert_failures: Vec<String>,
     started_at: String,
 ) -> RunOutcome {
-    let cfg = AnalysisConfig { recovery_successes: plan.thresholds.recovery_successes, error_budget: plan.budget };
+    let cfg = AnalysisConfig {
+        recovery_successes: plan.thresholds.recovery_successes,
+        error_budget: plan.budget,
+    };
     let analysis = analysis::analyse(&recording, &cfg);
     let checks = verdict::judge(&analysis, &plan.thresholds);
     let harness = !errors.is_empty() || !revert_failures.is_empty();
@@ -297,7 +359,11 @@ fn finish(
             Vec::new()
         }
     };
-    RunOutcome { report, exit_code, written }
+    RunOutcome {
+        report,
+        exit_code,
+        written,
+    }
 }
 
 /// The exit code of a run with this outcome.
@@ -362,7 +428,10 @@ async fn record(
 
 async fn watch_signals(stop: watch::Sender<Option<Stop>>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         tracing::warn!("cannot install signal handlers; Ctrl-C will not revert faults");
         return;
     };
@@ -447,24 +516,53 @@ async fn inject_one(
     start: Instant,
 ) -> Result<(), String> {
     let fail = |phase: FaultPhase, error: String| {
-        let _ = tx.send(Event::FaultFailed { fault: f.name.clone(), t_us: t_us(start), phase, error: error.clone() });
+        let _ = tx.send(Event::FaultFailed {
+            fault: f.name.clone(),
+            t_us: t_us(start),
+            phase,
+            error: error.clone(),
+        });
         format!("fault `{}` could not be injected: {error}", f.name)
     };
-    let undo = fault::prepare(&f.name, &f.kind, ctx).await.map_err(|e| fail(FaultPhase::Inject, e.to_string()))?;
+    let undo = fault::prepare(&f.name, &f.kind, ctx)
+        .await
+        .map_err(|e| fail(FaultPhase::Inject, e.to_string()))?;
     // Journal first, then change the target.
-    let entry = Entry::Applying { id, fault: f.name.clone(), undo: undo.clone(), at: journal::now_rfc3339() };
-    let journaled = faults.journal.lock().map_err(|_| "journal lock poisoned".to_string()).and_then(|mut j| {
-        j.append(&entry).map_err(|e| e.to_string())
-    });
-    journaled.map_err(|e| fail(FaultPhase::Inject, format!("not injected: cannot journal it first ({e})")))?;
+    let entry = Entry::Applying {
+        id,
+        fault: f.name.clone(),
+        undo: undo.clone(),
+        at: journal::now_rfc3339(),
+    };
+    let journaled = faults
+        .journal
+        .lock()
+        .map_err(|_| "journal lock poisoned".to_string())
+        .and_then(|mut j| j.append(&entry).map_err(|e| e.to_string()));
+    journaled.map_err(|e| {
+        fail(
+            FaultPhase::Inject,
+            format!("not injected: cannot journal it first ({e})"),
+        )
+    })?;
     if let Ok(mut a) = faults.active.lock() {
-        a.push(Active { id, name: f.name.clone(), undo: undo.clone() });
+        a.push(Active {
+            id,
+            name: f.name.clone(),
+            undo: undo.clone(),
+        });
     }
-    let _ = tx.send(Event::FaultInjecting { fault: f.name.clone(), t_us: t_us(start) });
+    let _ = tx.send(Event::FaultInjecting {
+        fault: f.name.clone(),
+        t_us: t_us(start),
+    });
     tracing::info!("injecting `{}`: {}", f.name, f.kind.describe());
     match fault::inject(&f.kind, &undo).await {
         Ok(()) => {
-            let _ = tx.send(Event::FaultInjected { fault: f.name.clone(), t_us: t_us(start) });
+            let _ = tx.send(Event::FaultInjected {
+                fault: f.name.clone(),
+                t_us: t_us(start),
+            });
             Ok(())
         }
         Err(e) => {
@@ -485,9 +583,17 @@ async fn revert_one(faults: &Faults, id: u32, tx: &mpsc::UnboundedSender<Event>,
     match active.undo.apply().await {
         Ok(note) => {
             tracing::info!("reverted `{}`: {note}", active.name);
-            let _ = tx.send(Event::FaultReverted { fault: active.name.clone(), t_us: t_us(start) });
+            let _ = tx.send(Event::FaultReverted {
+                fault: active.name.clone(),
+                t_us: t_us(start),
+            });
             if let Ok(mut j) = faults.journal.lock() {
-                if let Err(e) = j.append(&Entry::Reverted { id, fault: active.name.clone(), note, at: journal::now_rfc3339() }) {
+                if let Err(e) = j.append(&Entry::Reverted {
+                    id,
+                    fault: active.name.clone(),
+                    note,
+                    at: journal::now_rfc3339(),
+                }) {
                     tracing::warn!("reverted `{}` but could not journal it: {e}", active.name);
                 }
             }
@@ -501,7 +607,12 @@ async fn revert_one(faults: &Faults, id: u32, tx: &mpsc::UnboundedSender<Event>,
                 error: e.to_string(),
             });
             if let Ok(mut j) = faults.journal.lock() {
-                let _ = j.append(&Entry::RevertFailed { id, fault: active.name.clone(), error: e.to_string(), at: journal::now_rfc3339() });
+                let _ = j.append(&Entry::RevertFailed {
+                    id,
+                    fault: active.name.clone(),
+                    error: e.to_string(),
+                    at: journal::now_rfc3339(),
+                });
             }
             if let Ok(mut f) = faults.revert_failures.lock() {
                 f.push(format!(
@@ -515,9 +626,18 @@ async fn revert_one(faults: &Faults, id: u32, tx: &mpsc::UnboundedSender<Event>,
 }
 
 /// Revert every active fault, newest first.
-async fn revert_all(faults: &Faults, tx: &mpsc::UnboundedSender<Event>, start: Instant, live: &live::Live) {
+async fn revert_all(
+    faults: &Faults,
+    tx: &mpsc::UnboundedSender<Event>,
+    start: Instant,
+    live: &live::Live,
+) {
     loop {
-        let last = faults.active.lock().ok().and_then(|a| a.last().map(|x| (x.id, x.name.clone())));
+        let last = faults
+            .active
+            .lock()
+            .ok()
+            .and_then(|a| a.last().map(|x| (x.id, x.name.clone())));
         let Some((id, name)) = last else { break };
         revert_one(faults, id, tx, start).await;
         live.set_fault(&name, false);

@@ -36,8 +36,9 @@ pub fn run(
     events: UnboundedSender<Event>,
     stop: Arc<AtomicBool>,
 ) -> u64 {
-    let mut heap: BinaryHeap<Reverse<(Duration, usize, u64)>> =
-        (0..probes.len()).map(|i| Reverse((Duration::ZERO, i, 0))).collect();
+    let mut heap: BinaryHeap<Reverse<(Duration, usize, u64)>> = (0..probes.len())
+        .map(|i| Reverse((Duration::ZERO, i, 0)))
+        .collect();
     let mut started = 0u64;
     while let Some(Reverse((offset, idx, seq))) = heap.pop() {
         if offset >= duration {
@@ -64,7 +65,10 @@ pub fn run(
             let deadline = tokio::time::Instant::from_std(due + timeout);
             let result = match tokio::time::timeout_at(deadline, probe.check(seq)).await {
                 Ok(r) => r,
-                Err(_) => Err(format!("timeout after {}", crate::spec::units::format_duration(timeout))),
+                Err(_) => Err(format!(
+                    "timeout after {}",
+                    crate::spec::units::format_duration(timeout)
+                )),
             };
             let done = Instant::now();
             let ok = result.is_ok();
@@ -74,8 +78,10 @@ pub fn run(
                 due_us: offset.as_micros() as u64,
                 late_us: sent.saturating_duration_since(due).as_micros() as u64,
                 // A timed-out sample is charged exactly its deadline.
-                latency_us: done.saturating_duration_since(due).min(if ok { Duration::MAX } else { timeout }).as_micros()
-                    as u64,
+                latency_us: done
+                    .saturating_duration_since(due)
+                    .min(if ok { Duration::MAX } else { timeout })
+                    .as_micros() as u64,
                 ok,
                 error: result.err(),
             };

@@ -76,7 +76,12 @@ pub struct FaultContext {
 /// Resolve the target of a planned fault and say how to undo it. Changes nothing.
 pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result<Undo, FaultError> {
     match kind {
-        FaultKind::AzLoss { lb, zone, in_process, .. } => Ok(Undo::DemoZoneUp(demo::ZoneRef {
+        FaultKind::AzLoss {
+            lb,
+            zone,
+            in_process,
+            ..
+        } => Ok(Undo::DemoZoneUp(demo::ZoneRef {
             lb: *lb,
             zone: zone.clone(),
             in_process: *in_process,
@@ -89,9 +94,12 @@ pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result
 pub async fn inject(kind: &FaultKind, undo: &Undo) -> Result<(), FaultError> {
     match (kind, undo) {
         (FaultKind::AzLoss { lb, zone, mode, .. }, _) => demo::zone_down(*lb, zone, *mode).await,
-        (FaultKind::Process { action, .. }, Undo::Resume(p) | Undo::Restart(process::RestartSpec { process: p, .. })) => {
-            process::inject(p, action)
-        }
-        (FaultKind::Process { .. }, _) => Err(FaultError::Target("internal: process fault with a foreign undo".into())),
+        (
+            FaultKind::Process { action, .. },
+            Undo::Resume(p) | Undo::Restart(process::RestartSpec { process: p, .. }),
+        ) => process::inject(p, action),
+        (FaultKind::Process { .. }, _) => Err(FaultError::Target(
+            "internal: process fault with a foreign undo".into(),
+        )),
     }
 }

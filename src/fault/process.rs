@@ -48,7 +48,9 @@ fn liveness(pid: i32) -> Liveness {
             if fields.first() == Some(&"Z") || fields.first() == Some(&"X") {
                 return Liveness::Dead;
             }
-            Liveness::Alive { start_time: fields.get(19).and_then(|s| s.parse().ok()) }
+            Liveness::Alive {
+                start_time: fields.get(19).and_then(|s| s.parse().ok()),
+            }
         }
         Err(_) => {
             // No /proc entry: fall back to kill(pid, 0).
@@ -66,19 +68,29 @@ fn liveness(pid: i32) -> Liveness {
 /// True when `p` still names the same, living process.
 fn is_same_alive(p: &ProcessRef) -> bool {
     match liveness(p.pid) {
-        Liveness::Alive { start_time } => p.start_time.is_none() || start_time.is_none() || start_time == p.start_time,
+        Liveness::Alive { start_time } => {
+            p.start_time.is_none() || start_time.is_none() || start_time == p.start_time
+        }
         Liveness::Dead => false,
     }
 }
 
 fn read_pid_file(path: &Path) -> Result<i32, FaultError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| FaultError::Io { what: format!("cannot read pid file {}", path.display()), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| FaultError::Io {
+        what: format!("cannot read pid file {}", path.display()),
+        source,
+    })?;
     text.trim()
         .parse::<i32>()
         .ok()
         .filter(|p| *p > 1)
-        .ok_or_else(|| FaultError::Target(format!("pid file {} does not hold a pid: `{}`", path.display(), text.trim())))
+        .ok_or_else(|| {
+            FaultError::Target(format!(
+                "pid file {} does not hold a pid: `{}`",
+                path.display(),
+                text.trim()
+            ))
+        })
 }
 
 fn signal(pid: i32, sig: i32) -> Result<(), std::io::Error> {
@@ -90,7 +102,12 @@ fn signal(pid: i32, sig: i32) -> Result<(), std::io::Error> {
     }
 }
 
-pub fn prepare(name: &str, source: &PidSource, action: &ProcessPlanAction, ctx: &FaultContext) -> Result<Undo, FaultError> {
+pub fn prepare(
+    name: &str,
+    source: &PidSource,
+    action: &ProcessPlanAction,
+    ctx: &FaultContext,
+) -> Result<Undo, FaultError> {
     let (pid, pid_file) = match source {
         PidSource::Pid(p) => (*p, None),
         PidSource::File(f) => (read_pid_file(f)?, Some(f.clone())),
@@ -105,8 +122,10 @@ pub fn prepare(name: &str, source: &PidSource, action: &ProcessPlanAction, ctx: 
         ProcessPlanAction::Kill { restart, .. } => Undo::Restart(RestartSpec {
             process,
             argv: restart.clone(),
-            cwd: std::env::current_dir()
-                .map_err(|source| FaultError::Io { what: "cannot read the current directory".into(), source })?,
+            cwd: std::env::current_dir().map_err(|source| FaultError::Io {
+                what: "cannot read the current directory".into(),
+                source,
+            })?,
             log: ctx.run_dir.join(format!("restart-{}.log", sanitize(name))),
             pid_file: pid_file.map(|f| absolute(&f)),
         }),
@@ -114,22 +133,38 @@ pub fn prepare(name: &str, source: &PidSource, action: &ProcessPlanAction, ctx: 
 }
 
 fn absolute(p: &Path) -> PathBuf {
-    std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    std::env::current_dir()
+        .map(|d| d.join(p))
+        .unwrap_or_else(|_| p.to_path_buf())
 }
 
 fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 pub fn inject(p: &ProcessRef, action: &ProcessPlanAction) -> Result<(), FaultError> {
     if !is_same_alive(p) {
-        return Err(FaultError::Target(format!("process {} is no longer running", p.pid)));
+        return Err(FaultError::Target(format!(
+            "process {} is no longer running",
+            p.pid
+        )));
     }
     let sig = match action {
         ProcessPlanAction::Pause => libc::SIGSTOP,
         ProcessPlanAction::Kill { signal, .. } => *signal,
     };
-    signal(p.pid, sig).map_err(|source| FaultError::Io { what: format!("cannot signal process {}", p.pid), source })?;
+    signal(p.pid, sig).map_err(|source| FaultError::Io {
+        what: format!("cannot signal process {}", p.pid),
+        source,
+    })?;
     if let ProcessPlanAction::Kill { signal: sig, .. } = action {
         // The fault is "the process is gone": wait until it is, so the timeline is honest.
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -151,19 +186,27 @@ pub fn resume(p: &ProcessRef) -> Result<String, FaultError> {
     if !is_same_alive(p) {
         return Ok(format!("nothing to do: process {} has exited", p.pid));
     }
-    signal(p.pid, libc::SIGCONT)
-        .map_err(|source| FaultError::Io { what: format!("cannot resume process {}", p.pid), source })?;
+    signal(p.pid, libc::SIGCONT).map_err(|source| FaultError::Io {
+        what: format!("cannot resume process {}", p.pid),
+        source,
+    })?;
     Ok(format!("resumed process {}", p.pid))
 }
 
 pub async fn restart(r: &RestartSpec) -> Result<String, FaultError> {
     if is_same_alive(&r.process) {
-        return Ok(format!("nothing to do: process {} is still running", r.process.pid));
+        return Ok(format!(
+            "nothing to do: process {} is still running",
+            r.process.pid
+        ));
     }
     if let Some(file) = &r.pid_file {
         if let Ok(pid) = read_pid_file(file) {
             if pid != r.process.pid && matches!(liveness(pid), Liveness::Alive { .. }) {
-                return Ok(format!("nothing to do: already back as process {pid} ({})", file.display()));
+                return Ok(format!(
+                    "nothing to do: already back as process {pid} ({})",
+                    file.display()
+                ));
             }
         }
     }
@@ -172,10 +215,14 @@ pub async fn restart(r: &RestartSpec) -> Result<String, FaultError> {
         .append(true)
         .open(&r.log)
         .or_else(|_| std::fs::File::create("/dev/null"))
-        .map_err(|source| FaultError::Io { what: format!("cannot open {}", r.log.display()), source })?;
-    let log_err = log
-        .try_clone()
-        .map_err(|source| FaultError::Io { what: format!("cannot open {}", r.log.display()), source })?;
+        .map_err(|source| FaultError::Io {
+            what: format!("cannot open {}", r.log.display()),
+            source,
+        })?;
+    let log_err = log.try_clone().map_err(|source| FaultError::Io {
+        what: format!("cannot open {}", r.log.display()),
+        source,
+    })?;
     let mut cmd = std::process::Command::new(&r.argv[0]);
     cmd.args(&r.argv[1..])
         .current_dir(&r.cwd)
@@ -185,9 +232,10 @@ pub async fn restart(r: &RestartSpec) -> Result<String, FaultError> {
     // Its own process group: the restarted service must outlive this run and must not
     // receive the Ctrl-C meant for shakeout.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd
-        .spawn()
-        .map_err(|source| FaultError::Io { what: format!("cannot run `{}`", r.argv.join(" ")), source })?;
+    let mut child = cmd.spawn().map_err(|source| FaultError::Io {
+        what: format!("cannot run `{}`", r.argv.join(" ")),
+        source,
+    })?;
     // A restart command that fails at once (typo, missing binary) must not count as a revert.
     tokio::time::sleep(Duration::from_millis(100)).await;
     match child.try_wait() {
@@ -196,6 +244,10 @@ pub async fn restart(r: &RestartSpec) -> Result<String, FaultError> {
             r.argv.join(" "),
             r.log.display()
         ))),
-        _ => Ok(format!("restarted `{}` as process {}", r.argv.join(" "), child.id())),
+        _ => Ok(format!(
+            "restarted `{}` as process {}",
+            r.argv.join(" "),
+            child.id()
+        )),
     }
 }

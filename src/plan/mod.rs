@@ -105,9 +105,16 @@ impl StatusPattern {
     fn parse(text: &str) -> Option<StatusPattern> {
         let t = text.trim();
         if let Some(d) = t.strip_suffix("xx").or_else(|| t.strip_suffix("XX")) {
-            return d.parse::<u16>().ok().filter(|d| (1..=5).contains(d)).map(StatusPattern::Class);
+            return d
+                .parse::<u16>()
+                .ok()
+                .filter(|d| (1..=5).contains(d))
+                .map(StatusPattern::Class);
         }
-        t.parse::<u16>().ok().filter(|c| (100..=599).contains(c)).map(StatusPattern::Code)
+        t.parse::<u16>()
+            .ok()
+            .filter(|c| (100..=599).contains(c))
+            .map(StatusPattern::Code)
     }
 }
 
@@ -131,8 +138,16 @@ pub struct FaultPlan {
 /// The closed set of fault kinds. Adding a backend = one variant here + one module in `fault/`.
 #[derive(Debug, Clone, Serialize)]
 pub enum FaultKind {
-    AzLoss { lb: SocketAddr, zone: String, mode: AzLossMode, in_process: bool },
-    Process { pid: PidSource, action: ProcessPlanAction },
+    AzLoss {
+        lb: SocketAddr,
+        zone: String,
+        mode: AzLossMode,
+        in_process: bool,
+    },
+    Process {
+        pid: PidSource,
+        action: ProcessPlanAction,
+    },
 }
 
 impl FaultKind {
@@ -155,7 +170,11 @@ impl FaultKind {
             FaultKind::Process { pid, action } => match action {
                 ProcessPlanAction::Pause => format!("pause {pid} (SIGSTOP; revert SIGCONT)"),
                 ProcessPlanAction::Kill { signal, restart } => {
-                    format!("kill {pid} with SIG{}; revert: run `{}`", signal_name(*signal), restart.join(" "))
+                    format!(
+                        "kill {pid} with SIG{}; revert: run `{}`",
+                        signal_name(*signal),
+                        restart.join(" ")
+                    )
                 }
             },
         }
@@ -228,7 +247,11 @@ impl Errors<'_> {
 
 /// Compile a parsed experiment. `file` names the source in messages.
 pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Vec<SpecError>> {
-    let mut e = Errors { file, map, list: Vec::new() };
+    let mut e = Errors {
+        file,
+        map,
+        list: Vec::new(),
+    };
     let duration = exp.duration.0;
     if exp.name.trim().is_empty() {
         e.at("name", "must not be empty");
@@ -245,7 +268,10 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
     });
     if let Some(b) = &exp.sla.error_budget {
         if b.objective.0 >= 100.0 {
-            e.at("sla.error_budget.objective", "an objective of 100% leaves no budget to spend");
+            e.at(
+                "sla.error_budget.objective",
+                "an objective of 100% leaves no budget to spend",
+            );
         }
         if b.period.0.is_zero() {
             e.at("sla.error_budget.period", "must be longer than 0s");
@@ -253,7 +279,10 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
     }
 
     if exp.probes.is_empty() {
-        e.at("probes", "an experiment needs at least one probe: it is how the run measures anything");
+        e.at(
+            "probes",
+            "an experiment needs at least one probe: it is how the run measures anything",
+        );
     }
     let mut names = BTreeSet::new();
     let probes: Vec<ProbePlan> = exp
@@ -262,7 +291,10 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
         .enumerate()
         .filter_map(|(i, p)| {
             if !names.insert(p.name.as_str()) {
-                e.at(format!("probes[{i}].name"), format!("duplicate probe name `{}`", p.name));
+                e.at(
+                    format!("probes[{i}].name"),
+                    format!("duplicate probe name `{}`", p.name),
+                );
             }
             compile_probe(p, &format!("probes[{i}]"), duration, &mut e)
         })
@@ -276,13 +308,20 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
         .filter_map(|(i, p)| {
             let path = format!("proxies[{i}]");
             if !proxy_names.insert(p.name.as_str()) {
-                e.at(format!("{path}.name"), format!("duplicate proxy name `{}`", p.name));
+                e.at(
+                    format!("{path}.name"),
+                    format!("duplicate proxy name `{}`", p.name),
+                );
             }
             let listen = loopback_addr(&p.listen, &format!("{path}.listen"), &mut e);
             if p.upstream.trim().is_empty() {
                 e.at(format!("{path}.upstream"), "must be host:port");
             }
-            Some(ProxyPlan { name: p.name.clone(), listen: listen?, upstream: p.upstream.clone() })
+            Some(ProxyPlan {
+                name: p.name.clone(),
+                listen: listen?,
+                upstream: p.upstream.clone(),
+            })
         })
         .collect();
 
@@ -293,9 +332,18 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
         .enumerate()
         .filter_map(|(i, f)| {
             if !fault_names.insert(f.name.as_str()) {
-                e.at(format!("faults[{i}].name"), format!("duplicate fault name `{}`", f.name));
+                e.at(
+                    format!("faults[{i}].name"),
+                    format!("duplicate fault name `{}`", f.name),
+                );
             }
-            compile_fault(f, &format!("faults[{i}]"), duration, target.as_ref(), &mut e)
+            compile_fault(
+                f,
+                &format!("faults[{i}]"),
+                duration,
+                target.as_ref(),
+                &mut e,
+            )
         })
         .collect();
 
@@ -307,13 +355,23 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
             if let Some(p) = &g.probe {
                 if !names.contains(p.as_str()) {
                     let all: Vec<&str> = names.iter().copied().collect();
-                    e.at(format!("guardrails[{i}].probe"), unknown_name("probe", p, &all));
+                    e.at(
+                        format!("guardrails[{i}].probe"),
+                        unknown_name("probe", p, &all),
+                    );
                 }
             }
             if g.max_outage.is_none() && g.max_failures.is_none() {
-                e.at(format!("guardrails[{i}]"), "give `max_outage` or `max_failures`");
+                e.at(
+                    format!("guardrails[{i}]"),
+                    "give `max_outage` or `max_failures`",
+                );
             }
-            Guardrail { probe: g.probe.clone(), max_outage: g.max_outage.map(|d| d.0), max_failures: g.max_failures }
+            Guardrail {
+                probe: g.probe.clone(),
+                max_outage: g.max_outage.map(|d| d.0),
+                max_failures: g.max_failures,
+            }
         })
         .collect();
 
@@ -340,7 +398,10 @@ fn unknown_name(what: &str, name: &str, valid: &[&str]) -> String {
     match did_you_mean(name, valid) {
         Some(s) => format!("no {what} named `{name}`, did you mean `{s}`?"),
         None if valid.is_empty() => format!("no {what} named `{name}`: none is defined"),
-        None => format!("no {what} named `{name}`; {what}s are: {}", valid.join(", ")),
+        None => format!(
+            "no {what} named `{name}`; {what}s are: {}",
+            valid.join(", ")
+        ),
     }
 }
 
@@ -348,11 +409,18 @@ fn unknown_name(what: &str, name: &str, valid: &[&str]) -> String {
 /// names another address explicitly; parse `host:port` where host is an IP.
 fn loopback_addr(text: &str, path: &str, e: &mut Errors) -> Option<SocketAddr> {
     let t = text.trim();
-    let with_host = if t.starts_with(':') { format!("127.0.0.1{t}") } else { t.replace("localhost:", "127.0.0.1:") };
+    let with_host = if t.starts_with(':') {
+        format!("127.0.0.1{t}")
+    } else {
+        t.replace("localhost:", "127.0.0.1:")
+    };
     match with_host.parse::<SocketAddr>() {
         Ok(a) => Some(a),
         Err(_) => {
-            e.at(path, format!("`{t}` is not an address like 127.0.0.1:18080"));
+            e.at(
+                path,
+                format!("`{t}` is not an address like 127.0.0.1:18080"),
+            );
             None
         }
     }
@@ -370,7 +438,10 @@ fn compile_target(t: &spec::Target, e: &mut Errors) -> Option<TargetPlan> {
     let mut seen = BTreeSet::new();
     for (i, z) in d.zones.iter().enumerate() {
         if z.trim().is_empty() || !seen.insert(z.as_str()) {
-            e.at(format!("target.demo.zones[{i}]"), format!("zone names must be unique and non-empty (`{z}`)"));
+            e.at(
+                format!("target.demo.zones[{i}]"),
+                format!("zone names must be unique and non-empty (`{z}`)"),
+            );
         }
     }
     if d.replicas_per_zone == 0 || d.replicas_per_zone > 64 {
@@ -385,7 +456,10 @@ fn compile_target(t: &spec::Target, e: &mut Errors) -> Option<TargetPlan> {
     let health_interval = hc.interval.map_or(Duration::from_millis(500), |d| d.0);
     let health_timeout = hc.timeout.map_or(Duration::from_millis(250), |d| d.0);
     if health_interval.is_zero() {
-        e.at("target.demo.health_check.interval", "must be longer than 0s");
+        e.at(
+            "target.demo.health_check.interval",
+            "must be longer than 0s",
+        );
     }
     if health_timeout.is_zero() {
         e.at("target.demo.health_check.timeout", "must be longer than 0s");
@@ -393,10 +467,16 @@ fn compile_target(t: &spec::Target, e: &mut Errors) -> Option<TargetPlan> {
     let unhealthy_threshold = hc.unhealthy_threshold.unwrap_or(2);
     let healthy_threshold = hc.healthy_threshold.unwrap_or(2);
     if unhealthy_threshold == 0 {
-        e.at("target.demo.health_check.unhealthy_threshold", "must be at least 1");
+        e.at(
+            "target.demo.health_check.unhealthy_threshold",
+            "must be at least 1",
+        );
     }
     if healthy_threshold == 0 {
-        e.at("target.demo.health_check.healthy_threshold", "must be at least 1");
+        e.at(
+            "target.demo.health_check.healthy_threshold",
+            "must be at least 1",
+        );
     }
     Some(TargetPlan::Demo(DemoPlan {
         listen: listen?,
@@ -433,17 +513,31 @@ fn compile_sla(s: &spec::Sla, e: &mut Errors) -> Thresholds {
         recovery_successes: k.max(1),
         max_outage: s.max_outage.map(|d| d.0),
         latency,
-        budget_max_spent_pct: s.error_budget.as_ref().and_then(|b| b.max_spent.map(|p| p.0)),
+        budget_max_spent_pct: s
+            .error_budget
+            .as_ref()
+            .and_then(|b| b.max_spent.map(|p| p.0)),
     }
 }
 
-fn compile_probe(p: &spec::ProbeSpec, path: &str, run: Duration, e: &mut Errors) -> Option<ProbePlan> {
+fn compile_probe(
+    p: &spec::ProbeSpec,
+    path: &str,
+    run: Duration,
+    e: &mut Errors,
+) -> Option<ProbePlan> {
     if p.name.trim().is_empty() {
         e.at(format!("{path}.name"), "must not be empty");
     }
-    let set = [p.http.is_some(), p.tcp.is_some()].iter().filter(|x| **x).count();
+    let set = [p.http.is_some(), p.tcp.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
     if set != 1 {
-        e.at(path, format!("give exactly one probe kind (`http` or `tcp`), found {set}"));
+        e.at(
+            path,
+            format!("give exactly one probe kind (`http` or `tcp`), found {set}"),
+        );
         return None;
     }
     let (interval, timeout, kind, kpath) = if let Some(h) = &p.http {
@@ -454,9 +548,14 @@ fn compile_probe(p: &spec::ProbeSpec, path: &str, run: Duration, e: &mut Errors)
         let t = p.tcp.as_ref()?;
         let kpath = format!("{path}.tcp");
         let kind = if t.address.contains(':') {
-            Some(ProbeKind::Tcp { address: t.address.clone() })
+            Some(ProbeKind::Tcp {
+                address: t.address.clone(),
+            })
         } else {
-            e.at(format!("{kpath}.address"), format!("`{}` is not host:port", t.address));
+            e.at(
+                format!("{kpath}.address"),
+                format!("`{}` is not host:port", t.address),
+            );
             None
         };
         (t.interval, t.timeout, kind, kpath)
@@ -466,12 +565,20 @@ fn compile_probe(p: &spec::ProbeSpec, path: &str, run: Duration, e: &mut Errors)
     if interval < Duration::from_micros(100) {
         e.at(format!("{kpath}.interval"), "must be at least 100us");
     } else if run.as_micros() / interval.as_micros() > 50_000_000 {
-        e.at(format!("{kpath}.interval"), "would take more than 50 million samples; use a longer interval");
+        e.at(
+            format!("{kpath}.interval"),
+            "would take more than 50 million samples; use a longer interval",
+        );
     }
     if timeout.is_zero() {
         e.at(format!("{kpath}.timeout"), "must be longer than 0s");
     }
-    Some(ProbePlan { name: p.name.clone(), interval, timeout, kind: kind? })
+    Some(ProbePlan {
+        name: p.name.clone(),
+        interval,
+        timeout,
+        kind: kind?,
+    })
 }
 
 fn compile_http(h: &spec::HttpProbeSpec, path: &str, e: &mut Errors) -> Option<HttpProbePlan> {
@@ -479,7 +586,10 @@ fn compile_http(h: &spec::HttpProbeSpec, path: &str, e: &mut Errors) -> Option<H
     match h.url.parse::<hyper::Uri>() {
         Ok(uri) => {
             if uri.scheme_str() != Some("http") {
-                e.at(format!("{path}.url"), format!("`{}`: only http:// URLs are supported", h.url));
+                e.at(
+                    format!("{path}.url"),
+                    format!("`{}`: only http:// URLs are supported", h.url),
+                );
                 ok = false;
             } else if uri.host().is_none() {
                 e.at(format!("{path}.url"), format!("`{}` has no host", h.url));
@@ -487,15 +597,27 @@ fn compile_http(h: &spec::HttpProbeSpec, path: &str, e: &mut Errors) -> Option<H
             }
         }
         Err(err) => {
-            e.at(format!("{path}.url"), format!("`{}` is not a URL ({err})", h.url));
+            e.at(
+                format!("{path}.url"),
+                format!("`{}` is not a URL ({err})", h.url),
+            );
             ok = false;
         }
     }
-    let method = h.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+    let method = h
+        .method
+        .clone()
+        .unwrap_or_else(|| "GET".into())
+        .to_ascii_uppercase();
     const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
     if !METHODS.contains(&method.as_str()) {
-        let hint = did_you_mean(&method, &METHODS).map(|m| format!(", did you mean `{m}`?")).unwrap_or_default();
-        e.at(format!("{path}.method"), format!("unknown method `{method}`{hint}"));
+        let hint = did_you_mean(&method, &METHODS)
+            .map(|m| format!(", did you mean `{m}`?"))
+            .unwrap_or_default();
+        e.at(
+            format!("{path}.method"),
+            format!("unknown method `{method}`{hint}"),
+        );
         ok = false;
     }
     for name in h.headers.keys() {
@@ -512,8 +634,15 @@ fn compile_http(h: &spec::HttpProbeSpec, path: &str, e: &mut Errors) -> Option<H
                 match StatusPattern::parse(s) {
                     Some(p) => out.push(p),
                     None => {
-                        let sub = if list.0.len() > 1 { format!("[{i}]") } else { String::new() };
-                        e.at(format!("{path}.expect_status{sub}"), format!("`{s}` is not a status code (100-599) or class like 2xx"));
+                        let sub = if list.0.len() > 1 {
+                            format!("[{i}]")
+                        } else {
+                            String::new()
+                        };
+                        e.at(
+                            format!("{path}.expect_status{sub}"),
+                            format!("`{s}` is not a status code (100-599) or class like 2xx"),
+                        );
                         ok = false;
                     }
                 }
@@ -528,7 +657,11 @@ fn compile_http(h: &spec::HttpProbeSpec, path: &str, e: &mut Errors) -> Option<H
     ok.then(|| HttpProbePlan {
         url: h.url.clone(),
         method,
-        headers: h.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        headers: h
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         body: h.body.clone(),
         expect,
     })
@@ -542,19 +675,37 @@ fn compile_fault(
     e: &mut Errors,
 ) -> Option<FaultPlan> {
     if f.at.0 >= run {
-        e.at(format!("{path}.at"), format!("{} is not before the end of the run ({})", f.at, crate::spec::Dur(run)));
+        e.at(
+            format!("{path}.at"),
+            format!(
+                "{} is not before the end of the run ({})",
+                f.at,
+                crate::spec::Dur(run)
+            ),
+        );
     } else if f.at.0 + f.duration.0 > run {
         e.at(
             format!("{path}.duration"),
-            format!("{} from {} ends after the run's duration {}", f.duration, f.at, crate::spec::Dur(run)),
+            format!(
+                "{} from {} ends after the run's duration {}",
+                f.duration,
+                f.at,
+                crate::spec::Dur(run)
+            ),
         );
     }
     if f.duration.0.is_zero() {
         e.at(format!("{path}.duration"), "must be longer than 0s");
     }
-    let set = [f.az_loss.is_some(), f.process.is_some()].iter().filter(|x| **x).count();
+    let set = [f.az_loss.is_some(), f.process.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
     if set != 1 {
-        e.at(path, format!("give exactly one fault kind (`az_loss`, `process`), found {set}"));
+        e.at(
+            path,
+            format!("give exactly one fault kind (`az_loss`, `process`), found {set}"),
+        );
         return None;
     }
     let kind = if let Some(az) = &f.az_loss {
@@ -563,10 +714,18 @@ fn compile_fault(
             Some(TargetPlan::Demo(d)) => {
                 if !d.zones.contains(&az.zone) {
                     let zones: Vec<&str> = d.zones.iter().map(String::as_str).collect();
-                    e.at(format!("{kpath}.zone"), unknown_name("zone", &az.zone, &zones));
+                    e.at(
+                        format!("{kpath}.zone"),
+                        unknown_name("zone", &az.zone, &zones),
+                    );
                     return None;
                 }
-                FaultKind::AzLoss { lb: d.listen, zone: az.zone.clone(), mode: az.mode, in_process: !d.external }
+                FaultKind::AzLoss {
+                    lb: d.listen,
+                    zone: az.zone.clone(),
+                    mode: az.mode,
+                    in_process: !d.external,
+                }
             }
             None => {
                 e.at(kpath, "az_loss needs a target with zones (`target: demo:`)");
@@ -579,7 +738,10 @@ fn compile_fault(
         let pid = match (p.pid, &p.pid_file) {
             (Some(pid), None) if pid > 1 => PidSource::Pid(pid),
             (Some(pid), None) => {
-                e.at(format!("{kpath}.pid"), format!("{pid} is not a process shakeout may signal"));
+                e.at(
+                    format!("{kpath}.pid"),
+                    format!("{pid} is not a process shakeout may signal"),
+                );
                 return None;
             }
             (None, Some(file)) => PidSource::File(file.clone()),
@@ -591,24 +753,37 @@ fn compile_fault(
         let action = match p.action {
             ProcessAction::Pause => {
                 if p.restart.is_some() || p.signal.is_some() {
-                    e.at(kpath.clone(), "`restart` and `signal` only apply to `action: kill`");
+                    e.at(
+                        kpath.clone(),
+                        "`restart` and `signal` only apply to `action: kill`",
+                    );
                 }
                 ProcessPlanAction::Pause
             }
             ProcessAction::Kill => {
-                let signal = match p.signal.as_deref().map(|s| s.trim_start_matches("SIG").to_ascii_uppercase()) {
+                let signal = match p
+                    .signal
+                    .as_deref()
+                    .map(|s| s.trim_start_matches("SIG").to_ascii_uppercase())
+                {
                     None => libc::SIGKILL,
                     Some(s) if s == "KILL" => libc::SIGKILL,
                     Some(s) if s == "TERM" => libc::SIGTERM,
                     Some(s) if s == "INT" => libc::SIGINT,
                     Some(s) => {
-                        e.at(format!("{kpath}.signal"), format!("`{s}` is not one of KILL, TERM, INT"));
+                        e.at(
+                            format!("{kpath}.signal"),
+                            format!("`{s}` is not one of KILL, TERM, INT"),
+                        );
                         libc::SIGKILL
                     }
                 };
                 match &p.restart {
                     Some(argv) if !argv.is_empty() && !argv[0].is_empty() => {
-                        ProcessPlanAction::Kill { signal, restart: argv.clone() }
+                        ProcessPlanAction::Kill {
+                            signal,
+                            restart: argv.clone(),
+                        }
                     }
                     _ => {
                         e.at(
@@ -622,14 +797,24 @@ fn compile_fault(
         };
         FaultKind::Process { pid, action }
     };
-    Some(FaultPlan { name: f.name.clone(), at: f.at.0, duration: f.duration.0, kind })
+    Some(FaultPlan {
+        name: f.name.clone(),
+        at: f.at.0,
+        duration: f.duration.0,
+        kind,
+    })
 }
 
 /// Read, parse and compile one experiment file. Returns the plan and the file's text.
 pub fn load(path: &std::path::Path) -> Result<(Plan, String), Vec<SpecError>> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![SpecError { file: file.clone(), pos: None, path: String::new(), message: format!("cannot read: {e}") }]
+        vec![SpecError {
+            file: file.clone(),
+            pos: None,
+            path: String::new(),
+            message: format!("cannot read: {e}"),
+        }]
     })?;
     let (exp, map) = crate::spec::yaml::from_str::<Experiment>(&file, &text)?;
     let plan = compile(&exp, &file, &map)?;
@@ -642,7 +827,15 @@ pub fn describe(plan: &Plan) -> String {
     use crate::spec::units::format_duration as d;
     use std::fmt::Write;
     let mut o = String::new();
-    let _ = writeln!(o, "experiment `{}`{}", plan.name, plan.source.as_ref().map(|s| format!(" ({s})")).unwrap_or_default());
+    let _ = writeln!(
+        o,
+        "experiment `{}`{}",
+        plan.name,
+        plan.source
+            .as_ref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default()
+    );
     if let Some(desc) = &plan.description {
         let _ = writeln!(o, "  {desc}");
     }
@@ -653,7 +846,11 @@ pub fn describe(plan: &Plan) -> String {
             let _ = writeln!(o, "  none (probe-only: nothing is started or changed)");
         }
         Some(TargetPlan::Demo(t)) => {
-            let who = if t.external { "already running (driven through its admin API)" } else { "started and stopped by the run" };
+            let who = if t.external {
+                "already running (driven through its admin API)"
+            } else {
+                "started and stopped by the run"
+            };
             let _ = writeln!(
                 o,
                 "  demo deployment at {}: zones {} × {} replicas, {who}\n  balancer health checks every {} (timeout {}), unhealthy after {}, healthy after {}; backend timeout {}",
@@ -674,13 +871,20 @@ pub fn describe(plan: &Plan) -> String {
             let _ = writeln!(o, "  {}: {} -> {}", p.name, p.listen, p.upstream);
         }
     }
-    let _ = writeln!(o, "\nprobes (open loop: sample n is sent at n × interval, whatever happened to n-1):");
+    let _ = writeln!(
+        o,
+        "\nprobes (open loop: sample n is sent at n × interval, whatever happened to n-1):"
+    );
     for p in &plan.probes {
         let samples = plan.duration.as_micros() / p.interval.as_micros().max(1);
         let success = match &p.kind {
             ProbeKind::Http(h) => format!(
                 "success = status {}",
-                h.expect.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" or ")
+                h.expect
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             ),
             ProbeKind::Tcp { .. } => "success = connection established".into(),
         };
@@ -697,7 +901,16 @@ pub fn describe(plan: &Plan) -> String {
     let _ = writeln!(o, "\ntimeline:");
     let mut events: Vec<(Duration, u8, String)> = Vec::new();
     for f in &plan.faults {
-        events.push((f.at, 1, format!("inject `{}` [{}]: {}", f.name, f.kind.kind_name(), f.kind.describe())));
+        events.push((
+            f.at,
+            1,
+            format!(
+                "inject `{}` [{}]: {}",
+                f.name,
+                f.kind.kind_name(),
+                f.kind.describe()
+            ),
+        ));
         events.push((f.at + f.duration, 0, format!("revert `{}`", f.name)));
     }
     events.sort();
@@ -705,9 +918,17 @@ pub fn describe(plan: &Plan) -> String {
     for (t, _, what) in events {
         let _ = writeln!(o, "  {:>8}  {what}", d(t));
     }
-    let _ = writeln!(o, "  {:>8}  stop probes, revert anything still applied, write reports", d(plan.duration));
+    let _ = writeln!(
+        o,
+        "  {:>8}  stop probes, revert anything still applied, write reports",
+        d(plan.duration)
+    );
     for g in &plan.guardrails {
-        let who = g.probe.as_deref().map(|p| format!("probe `{p}`")).unwrap_or_else(|| "any probe".into());
+        let who = g
+            .probe
+            .as_deref()
+            .map(|p| format!("probe `{p}`"))
+            .unwrap_or_else(|| "any probe".into());
         let mut conds = Vec::new();
         if let Some(m) = g.max_outage {
             conds.push(format!("fails for longer than {}", d(m)));
@@ -715,11 +936,20 @@ pub fn describe(plan: &Plan) -> String {
         if let Some(m) = g.max_failures {
             conds.push(format!("reaches {m} failed samples"));
         }
-        let _ = writeln!(o, "  guardrail: abort (and revert) when {who} {}", conds.join(" or "));
+        let _ = writeln!(
+            o,
+            "  guardrail: abort (and revert) when {who} {}",
+            conds.join(" or ")
+        );
     }
     let _ = writeln!(o, "\nSLA checks (judged after the run):");
     let t = &plan.thresholds;
-    let probes = plan.probes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+    let probes = plan
+        .probes
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut any = false;
     if let Some(a) = t.availability_pct {
         any = true;
@@ -727,7 +957,11 @@ pub fn describe(plan: &Plan) -> String {
     }
     for (stat, limit) in &t.latency {
         any = true;
-        let _ = writeln!(o, "  latency {stat} <= {} for each probe ({probes}), successful samples", d(*limit));
+        let _ = writeln!(
+            o,
+            "  latency {stat} <= {} for each probe ({probes}), successful samples",
+            d(*limit)
+        );
     }
     if let Some(m) = t.max_outage {
         any = true;
@@ -736,15 +970,29 @@ pub fn describe(plan: &Plan) -> String {
     if let Some(r) = t.recovery_time {
         any = true;
         for f in &plan.faults {
-            let _ = writeln!(o, "  recovery time <= {} for fault `{}` ({} consecutive successes)", d(r), f.name, t.recovery_successes);
+            let _ = writeln!(
+                o,
+                "  recovery time <= {} for fault `{}` ({} consecutive successes)",
+                d(r),
+                f.name,
+                t.recovery_successes
+            );
         }
         if plan.faults.is_empty() {
-            let _ = writeln!(o, "  recovery time <= {} (no faults: nothing to judge)", d(r));
+            let _ = writeln!(
+                o,
+                "  recovery time <= {} (no faults: nothing to judge)",
+                d(r)
+            );
         }
     }
     if let Some(b) = &plan.budget {
-        let allowed = Duration::from_micros(((1.0 - b.objective_pct / 100.0) * b.period_us as f64) as u64);
-        let spent = t.budget_max_spent_pct.map(|m| format!("; check: this run spends <= {m}% of it")).unwrap_or_default();
+        let allowed =
+            Duration::from_micros(((1.0 - b.objective_pct / 100.0) * b.period_us as f64) as u64);
+        let spent = t
+            .budget_max_spent_pct
+            .map(|m| format!("; check: this run spends <= {m}% of it"))
+            .unwrap_or_default();
         let _ = writeln!(
             o,
             "  error budget: {}% over {} allows {} of downtime{spent}",

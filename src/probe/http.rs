@@ -22,11 +22,15 @@ pub struct HttpProbe {
 
 impl HttpProbe {
     pub fn new(plan: &HttpProbePlan, timeout: Duration) -> Result<HttpProbe, String> {
-        let uri: Uri = plan.url.parse().map_err(|e| format!("bad url `{}`: {e}", plan.url))?;
+        let uri: Uri = plan
+            .url
+            .parse()
+            .map_err(|e| format!("bad url `{}`: {e}", plan.url))?;
         let method = Method::from_bytes(plan.method.as_bytes()).map_err(|e| e.to_string())?;
         let mut headers = Vec::new();
         for (k, v) in &plan.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header `{k}`: {e}"))?;
+            let name =
+                HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header `{k}`: {e}"))?;
             let value = HeaderValue::from_str(v).map_err(|e| format!("header `{k}`: {e}"))?;
             headers.push((name, value));
         }
@@ -48,12 +52,20 @@ impl HttpProbe {
     }
 
     pub async fn check(&self) -> Result<(), String> {
-        let mut builder = Request::builder().method(self.method.clone()).uri(self.uri.clone());
+        let mut builder = Request::builder()
+            .method(self.method.clone())
+            .uri(self.uri.clone());
         for (k, v) in &self.headers {
             builder = builder.header(k, v);
         }
-        let req = builder.body(Full::new(self.body.clone())).map_err(|e| e.to_string())?;
-        let resp = self.client.request(req).await.map_err(|e| client_reason(&e))?;
+        let req = builder
+            .body(Full::new(self.body.clone()))
+            .map_err(|e| e.to_string())?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| client_reason(&e))?;
         let status = resp.status().as_u16();
         // Read the whole body: a response that dies half-way is a failure too.
         resp.into_body()

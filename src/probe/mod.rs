@@ -9,7 +9,7 @@ use crate::plan::{ProbeKind, ProbePlan};
 /// One probe, built from its plan. Shared by every in-flight sample (open loop), so
 /// `check` takes `&self`.
 pub enum Probe {
-    Http(http::HttpProbe),
+    Http(Box<http::HttpProbe>),
     Tcp(tcp::TcpProbe),
 }
 
@@ -22,9 +22,14 @@ pub enum ProbeError {
 impl Probe {
     pub fn build(plan: &ProbePlan) -> Result<Probe, ProbeError> {
         Ok(match &plan.kind {
-            ProbeKind::Http(h) => Probe::Http(http::HttpProbe::new(h, plan.timeout).map_err(|message| {
-                ProbeError::Setup { probe: plan.name.clone(), message }
-            })?),
+            ProbeKind::Http(h) => {
+                let probe =
+                    http::HttpProbe::new(h, plan.timeout).map_err(|message| ProbeError::Setup {
+                        probe: plan.name.clone(),
+                        message,
+                    })?;
+                Probe::Http(Box::new(probe))
+            }
             ProbeKind::Tcp { address } => Probe::Tcp(tcp::TcpProbe::new(address.clone())),
         })
     }

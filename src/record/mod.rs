@@ -14,14 +14,39 @@ use std::path::Path;
 pub enum Event {
     RunStarted(RunStarted),
     Sample(Sample),
-    FaultInjecting { fault: String, t_us: u64 },
-    FaultInjected { fault: String, t_us: u64 },
-    FaultReverted { fault: String, t_us: u64 },
-    FaultFailed { fault: String, t_us: u64, phase: FaultPhase, error: String },
+    FaultInjecting {
+        fault: String,
+        t_us: u64,
+    },
+    FaultInjected {
+        fault: String,
+        t_us: u64,
+    },
+    FaultReverted {
+        fault: String,
+        t_us: u64,
+    },
+    FaultFailed {
+        fault: String,
+        t_us: u64,
+        phase: FaultPhase,
+        error: String,
+    },
     /// A measurement of what an active fault actually did (asked vs achieved).
-    FaultCheck { fault: String, t_us: u64, metric: String, asked: f64, achieved: f64 },
-    Aborted { t_us: u64, reason: String },
-    RunFinished { t_us: u64 },
+    FaultCheck {
+        fault: String,
+        t_us: u64,
+        metric: String,
+        asked: f64,
+        achieved: f64,
+    },
+    Aborted {
+        t_us: u64,
+        reason: String,
+    },
+    RunFinished {
+        t_us: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,7 +130,8 @@ impl Recording {
     /// Read an `events.jsonl`. A torn last line (the run was killed mid-write) is ignored;
     /// any other bad line is an error naming its line number.
     pub fn read(path: &Path) -> Result<Recording, RecordError> {
-        let file = std::fs::File::open(path).map_err(|e| RecordError::Io(path.display().to_string(), e))?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| RecordError::Io(path.display().to_string(), e))?;
         let mut recording = Recording::default();
         let lines: Vec<String> = BufReader::new(file)
             .lines()
@@ -120,7 +146,11 @@ impl Recording {
                 Ok(ev) => recording.push(ev),
                 Err(_) if i + 1 == last => break,
                 Err(e) => {
-                    return Err(RecordError::Parse(format!("{}:{}: {e}", path.display(), i + 1)))
+                    return Err(RecordError::Parse(format!(
+                        "{}:{}: {e}",
+                        path.display(),
+                        i + 1
+                    )))
                 }
             }
         }
@@ -151,7 +181,10 @@ pub struct EventWriter {
 impl EventWriter {
     pub fn create(path: &Path) -> std::io::Result<EventWriter> {
         let file = std::fs::File::create(path)?;
-        Ok(EventWriter { out: std::io::BufWriter::with_capacity(1 << 16, file), unflushed: 0 })
+        Ok(EventWriter {
+            out: std::io::BufWriter::with_capacity(1 << 16, file),
+            unflushed: 0,
+        })
     }
 
     pub fn write(&mut self, event: &Event) -> std::io::Result<()> {

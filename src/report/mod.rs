@@ -4,10 +4,10 @@
 //! `report.json` is the machine contract; see [`Report`] and `SCHEMA_VERSION`.
 
 mod rerender;
-pub use rerender::{rerender, summary, RerenderError};
 use crate::analysis::{Abort, Analysis, ErrorBudget, FaultAnalysis, ProbeAnalysis};
 use crate::record::Recording;
 use crate::verdict::{fmt_ms, Check, Outcome};
+pub use rerender::{rerender, summary, RerenderError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -21,7 +21,11 @@ pub enum RerenderError {
 /// or `dir` itself for a run written with `--out`.
 fn chart_dir(dir: &Path) -> PathBuf {
     let parent = dir.parent();
-    match (parent.and_then(|p| p.file_name()), parent.and_then(|p| p.parent()), dir.file_name()) {
+    match (
+        parent.and_then(|p| p.file_name()),
+        parent.and_then(|p| p.parent()),
+        dir.file_name(),
+    ) {
         (Some(name), Some(root), Some(id)) if name == "reports" => root.join("charts").join(id),
         _ => dir.to_path_buf(),
     }
@@ -31,19 +35,37 @@ pub fn rerender(dir: &Path) -> Result<Report, RerenderError> {
     let rec = Recording::read(&dir.join("events.jsonl"))?;
     let spec_path = dir.join("experiment.yaml");
     let (plan, _) = crate::plan::load(&spec_path).map_err(|errors| {
-        RerenderError::Spec(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+        RerenderError::Spec(
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
     })?;
-    let started = rec.started.clone().unwrap_or_else(|| unreachable_started());
-    let cfg = AnalysisConfig { recovery_successes: plan.thresholds.recovery_successes, error_budget: plan.budget };
+    let started = rec
+        .started
+        .clone()
+        .ok_or_else(|| RerenderError::Spec("events.jsonl has no run_started event".into()))?;
+    let cfg = AnalysisConfig {
+        recovery_successes: plan.thresholds.recovery_successes,
+        error_budget: plan.budget,
+    };
     let a = analysis::analyse(&rec, &cfg);
     let checks = verdict::judge(&a, &plan.thresholds);
     // Harness errors are not in the event log as such; keep what the original report said.
-    let previous: Option<Report> =
-        std::fs::read(dir.join("report.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let revert_failed = rec
-        .fault_events
-        .iter()
-        .any(|e| matches!(e, Event::FaultFailed { phase: FaultPhase::Revert, .. }));
+    let previous: Option<Report> = std::fs::read(dir.join("report.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let revert_failed = rec.fault_events.iter().any(|e| {
+        matches!(
+            e,
+            Event::FaultFailed {
+                phase: FaultPhase::Revert,
+                ..
+            }
+        )
+    });
     let errors = previous.map(|p| p.errors).unwrap_or_default();
     let outcome = verdict::outcome(&a, &checks, !errors.is_empty() || revert_failed);
     let report = Report::new(
@@ -58,22 +80,16 @@ pub fn rerender(dir: &Path) -> Result<Report, RerenderError> {
         crate::engine::exit_code(outcome, revert_failed),
         errors,
     );
-    write_all(&report, &rec, &a, &RunFiles { report_dir: dir.to_path_buf(), chart_dir: chart_dir(dir) })?;
+    write_all(
+        &report,
+        &rec,
+        &a,
+        &RunFiles {
+            report_dir: dir.to_path_buf(),
+            chart_dir: chart_dir(dir),
+        },
+    )?;
     Ok(report)
-}
-
-fn unreachable_started() -> crate::record::RunStarted {
-    // Recording::read refuses a log without run_started, so this is never used.
-    crate::record::RunStarted {
-        experiment: String::new(),
-        run_id: String::new(),
-        started_at: String::new(),
-        duration_us: 0,
-        probes: Vec::new(),
-        faults: Vec::new(),
-        description: None,
-        source: None,
-    }
 }
 
 /// A few lines for the terminal: the verdict and each SLA check.
@@ -82,7 +98,11 @@ pub fn summary(r: &Report) -> String {
     let passed = r.sla.iter().filter(|c| c.pass).count();
     out.push_str(&format!(": {passed}/{} SLA checks passed", r.sla.len()));
     if let Some(a) = &r.aborted {
-        out.push_str(&format!(" (aborted at {:.1}s: {})", a.at_ms / 1000.0, a.reason));
+        out.push_str(&format!(
+            " (aborted at {:.1}s: {})",
+            a.at_ms / 1000.0,
+            a.reason
+        ));
     }
     for c in &r.sla {
         out.push_str(&format!(

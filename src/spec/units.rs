@@ -14,7 +14,9 @@ impl Dur {
     pub fn parse(text: &str) -> Result<Dur, String> {
         let trimmed = text.trim();
         if trimmed.is_empty() {
-            return Err("expected a duration like \"250ms\" or \"10s\", found an empty string".into());
+            return Err(
+                "expected a duration like \"250ms\" or \"10s\", found an empty string".into(),
+            );
         }
         if trimmed.chars().all(|c| c.is_ascii_digit() || c == '.') {
             return Err(format!(
@@ -55,7 +57,8 @@ pub fn format_duration(d: Duration) -> String {
         };
     }
     if d.subsec_millis() != 0 && d.as_secs() < 60 {
-        return format!("{:.3}s", d.as_secs_f64()).trim_end_matches('0').to_string();
+        let secs = format!("{:.3}", d.as_secs_f64());
+        return format!("{}s", secs.trim_end_matches('0').trim_end_matches('.'));
     }
     humantime::format_duration(Duration::from_secs(d.as_secs()))
         .to_string()
@@ -164,7 +167,10 @@ mod tests {
     fn durations_parse_with_units_only() {
         assert_eq!(Dur::parse("250ms").unwrap().0, Duration::from_millis(250));
         assert_eq!(Dur::parse("1m30s").unwrap().0, Duration::from_secs(90));
-        assert_eq!(Dur::parse("30d").unwrap().0, Duration::from_secs(30 * 86400));
+        assert_eq!(
+            Dur::parse("30d").unwrap().0,
+            Duration::from_secs(30 * 86400)
+        );
         assert!(Dur::parse("10").unwrap_err().contains("no unit"));
         assert!(Dur::parse("ten seconds").is_err());
     }
