@@ -25,11 +25,12 @@ pub struct Experiment {
     #[serde(default)]
     pub description: Option<String>,
     /// Total run time; probes run for all of it, faults happen inside it.
+    #[serde(deserialize_with = "yaml::or_default")]
     pub duration: Dur,
     /// What the run starts or acts on. Optional: a probe-only experiment is a steady-state check.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::or_default")]
     pub target: Option<Target>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::or_default")]
     pub sla: Sla,
     #[serde(default, deserialize_with = "yaml::each")]
     pub probes: Vec<ProbeSpec>,
@@ -60,7 +61,7 @@ pub struct DemoTarget {
     pub zones: Vec<String>,
     #[serde(default = "default_replicas")]
     pub replicas_per_zone: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::or_default")]
     pub health_check: Option<HealthCheckSpec>,
     /// How long the balancer waits for a replica before answering 504.
     #[serde(default)]
@@ -119,7 +120,7 @@ pub struct Sla {
     pub latency_p999: Option<Dur>,
     #[serde(default)]
     pub latency_max: Option<Dur>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::or_default")]
     pub error_budget: Option<ErrorBudgetSpec>,
 }
 

@@ -247,21 +247,39 @@ where
     d.deserialize_seq(Each(std::marker::PhantomData))
 }
 
+/// For `#[serde(default, deserialize_with = "crate::spec::yaml::or_default")]` on a
+/// whole section (`sla`, `target`): an error inside the section is recorded and the
+/// section reads as its default, so the sections after it are still checked. With any
+/// other deserializer the error is returned as usual.
+pub fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    match T::deserialize(d) {
+        Ok(v) => Ok(v),
+        Err(e) if de::already_recorded(&e) => Ok(T::default()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Nearest valid name by edit distance (None when nothing is close).
 ///
 /// A case-insensitive exact match wins; otherwise the smallest
 /// optimal-string-alignment distance (a swap of two letters counts as one
-/// edit) within `max(1, len/3) + 1`, the first candidate winning ties.
+/// edit) within `max(1, len/3) + 1`, the first candidate winning ties. A suggestion
+/// must keep at least one character of the word (`d` is not "almost `a`").
 pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let lower = word.to_lowercase();
     if let Some(c) = candidates.iter().find(|c| c.to_lowercase() == lower) {
         return Some(c);
     }
-    let limit = (word.chars().count() / 3).max(1) + 1;
+    let len = word.chars().count();
+    let limit = (len / 3).max(1) + 1;
     candidates
         .iter()
         .map(|c| (distance(&lower, &c.to_lowercase()), *c))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, _)| *d <= limit && *d < len)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }

@@ -1,0 +1,105 @@
+//! Helpers for end-to-end tests of the real binary on real experiment files.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_shakeout"))
+}
+
+pub fn shakeout(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().expect("run shakeout")
+}
+
+pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(bin());
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn shakeout")
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+pub fn write_spec(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write spec");
+    p
+}
+
+pub fn read_report(dir: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(dir.join("report.json")).expect("report.json exists");
+    serde_json::from_slice(&bytes).expect("report.json parses")
+}
+
+/// Process state letter from /proc (R, S, T = stopped, Z, ...), or None when gone.
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().next()?.chars().next()
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A process to pause and kill: `sleep 120`, killed and reaped on drop.
+pub struct Victim(pub Child);
+
+impl Victim {
+    pub fn start() -> Victim {
+        Victim(Command::new("sleep").arg("120").spawn().expect("spawn sleep"))
+    }
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+    pub fn is_stopped(&self) -> bool {
+        proc_state(self.pid()) == Some('T')
+    }
+}
+
+impl Drop for Victim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn signal(child: &Child, sig: i32) {
+    // SAFETY: plain kill(2) on our own child.
+    let rc = unsafe { libc::kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0, "kill({}, {sig})", child.id());
+}
+
+/// Wait for a child with a bound; kills it and fails the test when it overruns.
+pub fn wait_output(mut child: Child, timeout: Duration) -> Output {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!("shakeout did not finish within {timeout:?}:\n{}", text(&out));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
