@@ -12,8 +12,13 @@ fn every_example_experiment_validates() {
         .map(|p| p.display().to_string())
         .collect();
     files.sort();
-    assert!(files.len() >= 3, "expected at least three examples, found {files:?}");
-    let args: Vec<&str> = std::iter::once("validate").chain(files.iter().map(String::as_str)).collect();
+    assert!(
+        files.len() >= 3,
+        "expected at least three examples, found {files:?}"
+    );
+    let args: Vec<&str> = std::iter::once("validate")
+        .chain(files.iter().map(String::as_str))
+        .collect();
     let out = shakeout(&args);
     assert_eq!(code(&out), 0, "{}", text(&out));
     for f in &files {
@@ -91,7 +96,10 @@ guardrails:
     ];
     let all = text(&out);
     for line in &expected {
-        assert!(all.contains(line.as_str()), "missing:\n  {line}\nin:\n{all}");
+        assert!(
+            all.contains(line.as_str()),
+            "missing:\n  {line}\nin:\n{all}"
+        );
     }
 }
 
@@ -148,7 +156,9 @@ faults:
     let all = text(&out);
     let f = spec.display().to_string();
     for needle in [
-        format!("{f}:12:12: probes[0].http.url: `ftp://127.0.0.1/`: only http:// URLs are supported"),
+        format!(
+            "{f}:12:12: probes[0].http.url: `ftp://127.0.0.1/`: only http:// URLs are supported"
+        ),
         format!("{f}:13:11: probes[1].name: duplicate probe name `web`"),
         format!("{f}:18:9: faults[0].at: 30s is not before the end of the run (20s)"),
         format!("{f}:26:13: faults[1].az_loss.zone: no zone named `d`; zones are: a, b"),
@@ -165,7 +175,11 @@ fn yaml_syntax_and_type_errors_have_positions() {
     let spec = write_spec(dir.path(), "syntax.yaml", "name: x\nduration: [10s\n");
     let out = shakeout(&["validate", spec.to_str().unwrap()]);
     assert_eq!(code(&out), 2);
-    assert!(text(&out).contains(&format!("{}:", spec.display())), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("{}:", spec.display())),
+        "{}",
+        text(&out)
+    );
     assert!(text(&out).contains("invalid YAML"), "{}", text(&out));
 
     let spec = write_spec(dir.path(), "types.yaml", "name: x\nduration: 10\nprobes:\n  - name: p\n    tcp:\n      address: 127.0.0.1:1\n      interval: fast\n");
@@ -173,14 +187,21 @@ fn yaml_syntax_and_type_errors_have_positions() {
     assert_eq!(code(&out), 2);
     let all = text(&out);
     assert!(all.contains(":2:11: duration: `10` has no unit"), "{all}");
-    assert!(all.contains(":7:17: probes[0].tcp.interval: `fast` is not a duration"), "{all}");
+    assert!(
+        all.contains(":7:17: probes[0].tcp.interval: `fast` is not a duration"),
+        "{all}"
+    );
 }
 
 #[test]
 fn missing_file_is_invalid_input() {
     let out = shakeout(&["validate", "/nonexistent/exp.yaml"]);
     assert_eq!(code(&out), 2);
-    assert!(text(&out).contains("/nonexistent/exp.yaml: cannot read"), "{}", text(&out));
+    assert!(
+        text(&out).contains("/nonexistent/exp.yaml: cannot read"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -190,26 +211,43 @@ fn plan_prints_the_timeline_and_checks_and_touches_nothing() {
     let all = text(&out);
     assert!(all.contains("10s  inject `lose-zone-a` [az_loss]"), "{all}");
     assert!(all.contains("25s  revert `lose-zone-a`"), "{all}");
-    assert!(all.contains("availability >= 99% for each probe (checkout)"), "{all}");
+    assert!(
+        all.contains("availability >= 99% for each probe (checkout)"),
+        "{all}"
+    );
     assert!(all.contains("latency p99 <= 250ms"), "{all}");
-    assert!(all.contains("recovery time <= 5s for fault `lose-zone-a`"), "{all}");
+    assert!(
+        all.contains("recovery time <= 5s for fault `lose-zone-a`"),
+        "{all}"
+    );
 }
 
 #[test]
 fn plan_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let text = std::fs::read_to_string("experiments/zone-loss.yaml").unwrap().replace("18080", &port.to_string());
+    let text = std::fs::read_to_string("experiments/zone-loss.yaml")
+        .unwrap()
+        .replace("18080", &port.to_string());
     let spec = write_spec(dir.path(), "z.yaml", &text);
-    let mut child = std::process::Command::new(bin()).args(["plan", spec.to_str().unwrap()]).spawn().unwrap();
+    let mut child = std::process::Command::new(bin())
+        .args(["plan", spec.to_str().unwrap()])
+        .spawn()
+        .unwrap();
     // While it runs and after: the demo's port never opens.
     for _ in 0..20 {
-        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "plan started the demo");
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "plan started the demo"
+        );
         if child.try_wait().unwrap().is_some() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert!(child.wait().unwrap().success());
-    assert!(std::fs::read_dir(dir.path()).unwrap().count() == 1, "plan wrote files");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().count() == 1,
+        "plan wrote files"
+    );
 }

@@ -250,24 +250,44 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
         Arc::clone(&live),
     ));
 
-    // Wait for the planned end or an early stop.
+    // Wait for the planned end or an early stop; a controller that dies (panic) is an
+    // early stop too: its faults are reverted by the sweep below at once.
     let mut stop_watch = stop_rx.clone();
     let end = tokio::time::Instant::from_std(start + plan.duration);
+    let mut controller = controller;
+    let mut controller_result = None;
     tokio::select! {
         _ = tokio::time::sleep_until(end) => {}
         _ = stop_watch.wait_for(|s| s.is_some()) => {}
+        r = &mut controller => controller_result = Some(r),
+    }
+    if controller_result.as_ref().is_some_and(|r| r.is_ok()) {
+        // The timeline is done before the planned end: keep measuring until the end.
+        tokio::select! {
+            _ = tokio::time::sleep_until(end) => {}
+            _ = stop_watch.wait_for(|s| s.is_some()) => {}
+        }
     }
     stop_flag.store(true, Ordering::Relaxed);
     let mut harness_errors = Vec::new();
-    match controller.await {
-        Ok(()) => {}
-        Err(e) => {
-            let what = if e.is_panic() {
-                panic_message(e.into_panic())
-            } else {
-                "cancelled".into()
-            };
-            harness_errors.push(format!("internal error in the fault controller: {what}"));
+    let controller_result = match controller_result {
+        Some(r) => r,
+        None => controller.await,
+    };
+    if let Err(e) = controller_result {
+        let what = if e.is_panic() {
+            panic_message(e.into_panic())
+        } else {
+            "cancelled".into()
+        };
+        let reason = format!("internal error in the fault controller: {what}");
+        stop_tx.send_modify(|s| {
+            if s.is_none() {
+                *s = Some(Stop::Harness(reason.clone()));
+            }
+        });
+        if !matches!(&*stop_rx.borrow(), Some(Stop::Harness(r)) if *r == reason) {
+            harness_errors.push(reason);
         }
     }
     // Safety sweep: whatever is still active — a panic, a race with the stop — is reverted here.

@@ -85,7 +85,9 @@ impl<'de> Deserialize<'de> for Dur {
                 if v >= 0 {
                     return self.visit_u64(v as u64);
                 }
-                Err(E::custom(format!("`{v}` is not a duration: it is negative")))
+                Err(E::custom(format!(
+                    "`{v}` is not a duration: it is negative"
+                )))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Dur, E> {
                 Err(E::custom(format!(

@@ -10,7 +10,10 @@ pub fn bin() -> PathBuf {
 }
 
 pub fn shakeout(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().expect("run shakeout")
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run shakeout")
 }
 
 pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Child {
@@ -27,12 +30,20 @@ pub fn code(o: &Output) -> i32 {
 }
 
 pub fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 pub fn write_spec(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -49,7 +60,12 @@ pub fn read_report(dir: &Path) -> serde_json::Value {
 /// Process state letter from /proc (R, S, T = stopped, Z, ...), or None when gone.
 pub fn proc_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().next()?.chars().next()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
 }
 
 pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
@@ -65,7 +81,12 @@ pub struct Victim(pub Child);
 
 impl Victim {
     pub fn start() -> Victim {
-        Victim(Command::new("sleep").arg("120").spawn().expect("spawn sleep"))
+        Victim(
+            Command::new("sleep")
+                .arg("120")
+                .spawn()
+                .expect("spawn sleep"),
+        )
     }
     pub fn pid(&self) -> u32 {
         self.0.id()
@@ -98,7 +119,10 @@ pub fn wait_output(mut child: Child, timeout: Duration) -> Output {
         if Instant::now() > deadline {
             let _ = child.kill();
             let out = child.wait_with_output().expect("output");
-            panic!("shakeout did not finish within {timeout:?}:\n{}", text(&out));
+            panic!(
+                "shakeout did not finish within {timeout:?}:\n{}",
+                text(&out)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
