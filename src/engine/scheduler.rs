@@ -25,6 +25,9 @@ pub struct ScheduledProbe {
 
 /// Longest single sleep, so a stop request is noticed promptly.
 const MAX_NAP: Duration = Duration::from_millis(20);
+/// Wake this long before a due time and yield until it, instead of trusting a sleep's
+/// wake-up to be exact.
+const SPIN: Duration = Duration::from_micros(30);
 
 /// Runs until every probe has scheduled its last sample due before `duration`, or
 /// `stop` is set. Returns the number of samples started.
@@ -40,6 +43,12 @@ pub fn run(
         .map(|i| Reverse((Duration::ZERO, i, 0)))
         .collect();
     let mut started = 0u64;
+    // Linux adds up to 50 µs of "timer slack" to every sleep of a normal thread; this
+    // thread's whole job is waking on time.
+    // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer slack.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+    }
     while let Some(Reverse((offset, idx, seq))) = heap.pop() {
         if offset >= duration {
             continue;
@@ -53,7 +62,13 @@ pub fn run(
             if now >= due {
                 break;
             }
-            std::thread::sleep((due - now).min(MAX_NAP));
+            let left = due - now;
+            if left > SPIN {
+                std::thread::sleep((left - SPIN).min(MAX_NAP));
+            } else {
+                // The last few microseconds: a sleep could overshoot them, a yield cannot.
+                std::thread::yield_now();
+            }
         }
         let p = &probes[idx];
         let probe = Arc::clone(&p.probe);

@@ -816,9 +816,14 @@ pub fn load(path: &std::path::Path) -> Result<(Plan, String), Vec<SpecError>> {
             message: format!("cannot read: {e}"),
         }]
     })?;
-    let (exp, map) = crate::spec::yaml::from_str::<Experiment>(&file, &text)?;
-    let plan = compile(&exp, &file, &map)?;
+    let plan = from_text(&file, &text)?;
     Ok((plan, text))
+}
+
+/// Parse and compile experiment text; `file` names it in messages.
+pub fn from_text(file: &str, text: &str) -> Result<Plan, Vec<SpecError>> {
+    let (exp, map) = crate::spec::yaml::from_str::<Experiment>(file, text)?;
+    compile(&exp, file, &map)
 }
 
 /// The plan in words: what is injected when, on which targets, what each probe does,
