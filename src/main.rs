@@ -146,6 +146,10 @@ async fn run(args: RunArgs) -> i32 {
             eprintln!("report: {}", files.report_dir.join("report.md").display());
             outcome.exit_code
         }
+        Ok(Err(e @ engine::EngineError::Unreverted { .. })) => {
+            eprintln!("error: {e}");
+            exit::INVALID
+        }
         Ok(Err(e)) => {
             eprintln!("error: {e}");
             exit::HARNESS

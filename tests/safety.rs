@@ -200,6 +200,16 @@ fn rollback_after_sigkill_resumes_the_process_and_is_idempotent() {
     let events = std::fs::read_to_string(out_dir.join("events.jsonl")).unwrap();
     assert!(events.contains("\"type\":\"fault_injected\""), "{events}");
 
+    // A new run into the same directory must not bury the unreverted fault.
+    let reuse = shakeout(&["run", &spec, "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code(&reuse), 2, "{}", text(&reuse));
+    assert!(
+        text(&reuse).contains("not all reverted (`freeze`)"),
+        "{}",
+        text(&reuse)
+    );
+    assert!(victim.is_stopped());
+
     let out = shakeout(&["rollback", out_dir.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(

@@ -61,6 +61,8 @@ pub enum EngineError {
     Demo(#[from] crate::demo::DemoError),
     #[error(transparent)]
     Probe(#[from] crate::probe::ProbeError),
+    #[error("{dir} holds a run whose faults are not all reverted ({faults}); run `shakeout rollback {dir}` first, or choose another --out")]
+    Unreverted { dir: String, faults: String },
 }
 
 /// Why a run stopped early.
@@ -117,6 +119,25 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
         let path = files.report_dir.join("experiment.yaml");
         std::fs::write(&path, text).map_err(|source| EngineError::Io {
             path: path.display().to_string(),
+            source,
+        })?;
+    }
+    // Reusing a directory must never bury a previous run's unreverted faults.
+    let old_journal = files.report_dir.join(journal::FILE_NAME);
+    if old_journal.exists() {
+        let pending = journal::pending(&files.report_dir)?;
+        if !pending.is_empty() {
+            return Err(EngineError::Unreverted {
+                dir: files.report_dir.display().to_string(),
+                faults: pending
+                    .iter()
+                    .map(|(_, f, _)| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        std::fs::remove_file(&old_journal).map_err(|source| EngineError::Io {
+            path: old_journal.display().to_string(),
             source,
         })?;
     }
