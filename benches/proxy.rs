@@ -464,51 +464,74 @@ async fn hold(path: &Path, name: &str, echo: SocketAddr) -> Result<HoldReport, B
 
 struct Results {
     label: &'static str,
-    tp1: f64,
-    tp8: f64,
-    rps: f64,
-    pp: Histogram<u64>,
+    tp1: Option<f64>,
+    tp8: Option<f64>,
+    rps: Option<f64>,
+    pp: Option<Histogram<u64>>,
+    /// Frame delay with no toxic (|delay - 0|), the measurement floor.
+    frame_base: Option<Histogram<u64>>,
+    /// |delay - 50 ms| through a 50 ms latency toxic.
     lat_err: Option<(Histogram<u64>, u64)>,
     hold: Option<HoldReport>,
 }
 
+/// Phases to run: all, or those listed in PROXY_BENCH_ONLY
+/// (comma-separated: tp, http, pp, lat, hold) to iterate on one quickly.
+fn want(phase: &str) -> bool {
+    match std::env::var("PROXY_BENCH_ONLY") {
+        Ok(v) if !v.trim().is_empty() => v.split(',').any(|p| p.trim() == phase),
+        _ => true,
+    }
+}
+
 async fn measure(path: &Path, ups: Upstreams) -> Result<Results, BoxError> {
     let label = path.label();
-    eprintln!("[{label}] throughput, 1 stream");
-    let tp1 = throughput(path.route("bench_sink", ups.sink).await?, 1).await?;
-    eprintln!("[{label}] throughput, 8 streams");
-    let tp8 = throughput(path.route("bench_sink", ups.sink).await?, 8).await?;
-    eprintln!("[{label}] HTTP, 32 connections");
-    let rps = http_rps(path.route("bench_http", ups.http).await?, 32).await?;
-    eprintln!("[{label}] ping-pong");
-    let pp = pingpong(path.route("bench_echo", ups.echo).await?).await?;
-    let (lat_err, hold_rep) = if matches!(path, Path::Direct) {
-        eprintln!("[{label}] holding {HOLD_CONNS} connections");
-        (None, Some(hold(path, "bench_hold", ups.echo).await?))
-    } else {
-        eprintln!("[{label}] latency toxic accuracy (50 ms)");
-        let addr = path.route("bench_latency", ups.echo).await?;
-        let t = ToxicSpec::new(
-            ToxicKind::Latency(Latency {
-                latency: 50,
-                jitter: 0,
-            }),
-            Stream::Downstream,
-        );
-        path.add_toxic("bench_latency", t).await?;
-        let le = latency_error(addr, Duration::from_millis(50)).await?;
-        eprintln!("[{label}] holding {HOLD_CONNS} connections with toxics added/removed");
-        (Some(le), Some(hold(path, "bench_hold", ups.echo).await?))
-    };
-    Ok(Results {
+    let mut r = Results {
         label,
-        tp1,
-        tp8,
-        rps,
-        pp,
-        lat_err,
-        hold: hold_rep,
-    })
+        tp1: None,
+        tp8: None,
+        rps: None,
+        pp: None,
+        frame_base: None,
+        lat_err: None,
+        hold: None,
+    };
+    if want("tp") {
+        eprintln!("[{label}] throughput, 1 stream");
+        r.tp1 = Some(throughput(path.route("bench_sink", ups.sink).await?, 1).await?);
+        eprintln!("[{label}] throughput, 8 streams");
+        r.tp8 = Some(throughput(path.route("bench_sink", ups.sink).await?, 8).await?);
+    }
+    if want("http") {
+        eprintln!("[{label}] HTTP, 32 connections");
+        r.rps = Some(http_rps(path.route("bench_http", ups.http).await?, 32).await?);
+    }
+    if want("pp") {
+        eprintln!("[{label}] ping-pong");
+        r.pp = Some(pingpong(path.route("bench_echo", ups.echo).await?).await?);
+    }
+    if want("lat") {
+        eprintln!("[{label}] frame delay without toxic");
+        let addr = path.route("bench_latency", ups.echo).await?;
+        r.frame_base = Some(latency_error(addr, Duration::ZERO).await?.0);
+        if !matches!(path, Path::Direct) {
+            eprintln!("[{label}] latency toxic accuracy (50 ms)");
+            let t = ToxicSpec::new(
+                ToxicKind::Latency(Latency {
+                    latency: 50,
+                    jitter: 0,
+                }),
+                Stream::Downstream,
+            );
+            path.add_toxic("bench_latency", t).await?;
+            r.lat_err = Some(latency_error(addr, Duration::from_millis(50)).await?);
+        }
+    }
+    if want("hold") {
+        eprintln!("[{label}] holding {HOLD_CONNS} connections, toxics added/removed mid-stream");
+        r.hold = Some(hold(path, "bench_hold", ups.echo).await?);
+    }
+    Ok(r)
 }
 
 fn find_toxiproxy() -> Option<std::path::PathBuf> {
@@ -561,42 +584,57 @@ fn print_table(rs: &[Results]) {
         header += &format!("{:>14}", r.label);
     }
     for r in &rs[1..] {
-        header += &format!("{:>16}", format!("{}/direct", r.label));
+        header += &format!("{:>18}", format!("{}/direct", r.label));
     }
     println!("\n{header}");
-    println!("{}", "-".repeat(header.len()));
-    let row = |name: &str, f: &dyn Fn(&Results) -> f64, ratio: bool| {
+    println!("{}", "-".repeat(header.chars().count()));
+    let row = |name: &str, f: &dyn Fn(&Results) -> Option<f64>, ratio: bool| {
+        if f(direct).is_none() {
+            return;
+        }
         let mut line = format!("{name:<44}");
         for r in rs {
-            line += &format!("{:>14.1}", f(r));
+            line += &format!(
+                "{:>14}",
+                f(r).map(|v| format!("{v:.1}")).unwrap_or("-".into())
+            );
         }
         for r in &rs[1..] {
-            if ratio {
-                line += &format!("{:>16.2}", f(r) / f(direct));
-            } else {
-                line += &format!("{:>16}", format!("+{:.1}", f(r) - f(direct)));
-            }
+            let cell = match (f(r), f(direct)) {
+                (Some(v), Some(d)) if ratio => format!("{:.2}x", v / d),
+                (Some(v), Some(d)) => format!("{:+.1}", v - d),
+                _ => "-".into(),
+            };
+            line += &format!("{cell:>18}");
         }
         println!("{line}");
     };
+    let q = |h: &Option<Histogram<u64>>, q: f64| h.as_ref().map(|h| us(h.value_at_quantile(q)));
     row("throughput, 1 stream (MB/s)", &|r| r.tp1, true);
     row("throughput, 8 streams (MB/s)", &|r| r.tp8, true);
     row("HTTP req/s, 32 keep-alive connections", &|r| r.rps, true);
+    row("ping-pong RTT p50 (µs) [added]", &|r| q(&r.pp, 0.5), false);
+    row("ping-pong RTT p99 (µs) [added]", &|r| q(&r.pp, 0.99), false);
     row(
-        "ping-pong RTT p50 (µs) [added]",
-        &|r| us(r.pp.value_at_quantile(0.5)),
+        "frame RTT, no toxic, p50 (µs) [added]",
+        &|r| q(&r.frame_base, 0.5),
         false,
     );
     row(
-        "ping-pong RTT p99 (µs) [added]",
-        &|r| us(r.pp.value_at_quantile(0.99)),
+        "frame RTT, no toxic, p99 (µs) [added]",
+        &|r| q(&r.frame_base, 0.99),
+        false,
+    );
+    row(
+        "frame RTT, no toxic, max (µs) [added]",
+        &|r| q(&r.frame_base, 1.0),
         false,
     );
     println!();
     for r in &rs[1..] {
         if let Some((h, early)) = &r.lat_err {
             println!(
-                "{:<10} latency toxic 50 ms, 8 conns × 500 frames/s: |error| p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} frames, {} early)",
+                "{:<10} latency toxic 50 ms, 8 conns x 500 frames/s: |RTT - 50 ms| p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} frames, {} early)",
                 r.label,
                 us(h.value_at_quantile(0.5)),
                 us(h.value_at_quantile(0.99)),
@@ -610,7 +648,7 @@ fn print_table(rs: &[Results]) {
     for r in rs {
         if let Some(h) = &r.hold {
             println!(
-                "{:<10} {} conns: RSS {:.1} → {:.1} (peak) → {:.1} MB, fds {} → {} → {}, alive {} errors {}",
+                "{:<10} {} conns: RSS {:.1} -> {:.1} (peak) -> {:.1} MB, fds {} -> {} -> {}, alive {} errors {}",
                 r.label,
                 HOLD_CONNS,
                 h.rss_before as f64 / 1024.0,
@@ -632,9 +670,21 @@ fn main() -> Result<(), BoxError> {
     if limit < (HOLD_CONNS as u64) * 4 + 256 {
         println!("warning: RLIMIT_NOFILE is {limit}; the {HOLD_CONNS}-connection phase may fail");
     }
-    let servers = runtime("bench-upstream")?;
-    let load = runtime("bench-load")?;
-    let proxy_rt = runtime("bench-proxy")?;
+    // One shared 2-worker runtime by default (as inside shakeout, where the
+    // proxy shares the process runtime with probes); PROXY_BENCH_RUNTIMES=3
+    // gives servers, load and proxy a runtime each instead.
+    let separate = std::env::var("PROXY_BENCH_RUNTIMES").is_ok_and(|v| v.trim() == "3");
+    let rts = if separate {
+        vec![
+            runtime("bench-upstream")?,
+            runtime("bench-load")?,
+            runtime("bench-proxy")?,
+        ]
+    } else {
+        vec![runtime("bench")?]
+    };
+    let pick = |i: usize| &rts[i.min(rts.len() - 1)];
+    let (servers, load, proxy_rt) = (pick(0), pick(1), pick(2));
     let ups = servers.block_on(start_upstreams())?;
 
     let mut results = Vec::new();
@@ -644,7 +694,7 @@ fn main() -> Result<(), BoxError> {
     let ours = Path::Ours(reg.clone(), proxy_rt.handle().clone());
     results.push(load.block_on(measure(&ours, ups))?);
 
-    let tp = start_toxiproxy(&load);
+    let tp = start_toxiproxy(load);
     if let Some((_, client)) = &tp {
         let _ = load.block_on(client.reset());
         results.push(load.block_on(measure(&Path::Toxiproxy(client.clone()), ups))?);

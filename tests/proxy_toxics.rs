@@ -455,3 +455,61 @@ async fn disabled_proxy_refuses_and_closes() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_stream_stays_intact_across_toxic_changes() {
+    bounded(async {
+        let (reg, addr) = setup().await;
+        let c = connect(addr).await;
+        let (mut r, mut w) = c.into_split();
+        const TOTAL: usize = 32 * 1024 * 1024;
+        let pattern = |i: usize| (i % 251) as u8;
+        let writer = tokio::spawn(async move {
+            let mut sent = 0;
+            while sent < TOTAL {
+                let block: Vec<u8> = (sent..sent + 256 * 1024).map(pattern).collect();
+                w.write_all(&block).await.expect("write bulk");
+                sent += block.len();
+            }
+            w.shutdown().await.expect("half-close");
+        });
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 128 * 1024];
+        let mut stage = 0;
+        loop {
+            let n = r.read(&mut buf).await.expect("read bulk");
+            if n == 0 {
+                break;
+            }
+            for (k, b) in buf[..n].iter().enumerate() {
+                assert_eq!(*b, pattern(got + k), "corrupt byte at {}", got + k);
+            }
+            got += n;
+            // Toxics come and go mid-stream (by then the direction is on
+            // the splice path): data must stay complete and in order.
+            if stage == 0 && got > TOTAL / 4 {
+                reg.add_toxic("p", latency(5, 2, Stream::Downstream))
+                    .await
+                    .expect("add");
+                stage = 1;
+            } else if stage == 1 && got > TOTAL / 2 {
+                reg.add_toxic("p", latency(1, 0, Stream::Upstream))
+                    .await
+                    .expect("add upstream");
+                reg.remove_toxic("p", "latency_downstream")
+                    .await
+                    .expect("remove");
+                stage = 2;
+            } else if stage == 2 && got > 3 * TOTAL / 4 {
+                reg.remove_toxic("p", "latency_upstream")
+                    .await
+                    .expect("remove upstream");
+                stage = 3;
+            }
+        }
+        writer.await.expect("writer");
+        assert_eq!(got, TOTAL);
+        assert_eq!(stage, 3);
+    })
+    .await
+}

@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -54,6 +55,28 @@ const MAX_BUF: usize = 256 * 1024;
 /// long latency on a fast stream pushes back on the sender via TCP instead
 /// of growing memory without bound.
 const MAX_QUEUED: usize = 4 * 1024 * 1024;
+
+/// Consecutive buffer-filling reads after which a direction is treated as
+/// a bulk stream and switches to splice.
+#[cfg(target_os = "linux")]
+const SPLICE_AFTER_FULL_READS: u32 = 4;
+
+/// Fast-path resources, kept across toxic-path excursions.
+#[derive(Default)]
+struct FastState {
+    buf: Vec<u8>,
+    full_reads: u32,
+    #[cfg(target_os = "linux")]
+    pipe: Option<splice::Pipe>,
+    #[cfg(target_os = "linux")]
+    splice_failed: bool,
+}
+
+#[cfg(target_os = "linux")]
+enum Step {
+    Continue,
+    Leave(Option<Outcome>),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -179,16 +202,12 @@ impl Direction {
             && self.close_at.is_none()
     }
 
-    async fn run<R, W>(&mut self, src: &mut R, dst: &mut W) -> Outcome
-    where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin,
-    {
+    async fn run(&mut self, src: &mut ReadHalf<'_>, dst: &mut WriteHalf<'_>) -> Outcome {
         self.refresh(Instant::now());
-        let mut buf: Vec<u8> = Vec::new();
+        let mut fast = FastState::default();
         loop {
             if self.idle() {
-                if let Some(o) = self.fast_path(src, dst, &mut buf).await {
+                if let Some(o) = self.fast_path(src, dst, &mut fast).await {
                     return o;
                 }
             } else if let Some(o) = self.toxic_path(src, dst).await {
@@ -197,21 +216,46 @@ impl Direction {
         }
     }
 
+    /// Called when the fast path sees EOF. If toxics arrived meanwhile the
+    /// close goes through the toxic path (slow_close, reset_peer).
+    async fn fast_eof(&mut self, dst: &mut WriteHalf<'_>) -> Option<Outcome> {
+        if self.rx.has_changed().unwrap_or(true) {
+            let now = Instant::now();
+            self.refresh(now);
+            if !self.idle() {
+                self.src_eof = true;
+                self.on_eof(now);
+                return None;
+            }
+        }
+        // Propagate the half-close; the other direction goes on.
+        let _ = dst.shutdown().await;
+        Some(Outcome::Done)
+    }
+
     /// Copies until EOF/error (Some) or until toxics become active (None).
-    async fn fast_path<R, W>(
+    ///
+    /// Starts with a small userspace buffer; a direction that keeps filling
+    /// it is a bulk stream and switches to splice(2) through a pipe, which
+    /// moves pages without copying them through userspace (Linux only).
+    /// Chatty connections never pay the two pipe fds.
+    async fn fast_path(
         &mut self,
-        src: &mut R,
-        dst: &mut W,
-        buf: &mut Vec<u8>,
-    ) -> Option<Outcome>
-    where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin,
-    {
-        if buf.is_empty() {
-            buf.resize(MIN_BUF, 0);
+        src: &mut ReadHalf<'_>,
+        dst: &mut WriteHalf<'_>,
+        fast: &mut FastState,
+    ) -> Option<Outcome> {
+        if fast.buf.is_empty() {
+            fast.buf.resize(MIN_BUF, 0);
         }
         loop {
+            #[cfg(target_os = "linux")]
+            if let Some(pipe) = fast.pipe.as_mut() {
+                match self.splice_step(src, dst, pipe).await {
+                    Step::Continue => continue,
+                    Step::Leave(o) => return o,
+                }
+            }
             let n = tokio::select! {
                 biased;
                 r = self.rx.changed() => {
@@ -222,15 +266,13 @@ impl Direction {
                     self.refresh(Instant::now());
                     if self.idle() { continue } else { return None }
                 }
-                r = src.read(buf) => match r {
+                r = src.read(&mut fast.buf) => match r {
                     Ok(n) => n,
                     Err(_) => return Some(Outcome::Kill { reset: false }),
                 },
             };
             if n == 0 {
-                // Propagate the half-close; the other direction goes on.
-                let _ = dst.shutdown().await;
-                return Some(Outcome::Done);
+                return self.fast_eof(dst).await;
             }
             // Cheap version check: a toxic added while we were blocked in
             // read must apply to this very chunk, stamped with its arrival.
@@ -238,27 +280,112 @@ impl Direction {
                 let arrival = Instant::now();
                 self.refresh(arrival);
                 if !self.idle() {
-                    let chunk = Bytes::copy_from_slice(&buf[..n]);
+                    let chunk = Bytes::copy_from_slice(&fast.buf[..n]);
                     self.arrive(chunk, arrival);
                     return None;
                 }
             }
-            if dst.write_all(&buf[..n]).await.is_err() {
+            if dst.write_all(&fast.buf[..n]).await.is_err() {
                 return Some(Outcome::Kill { reset: false });
             }
-            if n == buf.len() && buf.len() < MAX_BUF {
-                buf.resize(buf.len() * 2, 0);
+            if n == fast.buf.len() {
+                fast.full_reads += 1;
+                if fast.buf.len() < MAX_BUF {
+                    let len = fast.buf.len() * 2;
+                    fast.buf.resize(len, 0);
+                }
+                #[cfg(target_os = "linux")]
+                if fast.full_reads >= SPLICE_AFTER_FULL_READS && !fast.splice_failed {
+                    match splice::Pipe::new() {
+                        Ok(p) => fast.pipe = Some(p),
+                        Err(e) => {
+                            // Out of fds, most likely: stay on the copy path.
+                            tracing::debug!(error = %e, "pipe for splice unavailable");
+                            fast.splice_failed = true;
+                        }
+                    }
+                }
+            } else {
+                fast.full_reads = 0;
             }
         }
     }
 
+    /// One fill-and-drain round of the splice fast path.
+    #[cfg(target_os = "linux")]
+    async fn splice_step(
+        &mut self,
+        src: &mut ReadHalf<'_>,
+        dst: &mut WriteHalf<'_>,
+        pipe: &mut splice::Pipe,
+    ) -> Step {
+        use std::os::fd::AsRawFd;
+        use tokio::io::Interest;
+
+        let ready = tokio::select! {
+            biased;
+            r = self.rx.changed() => {
+                if r.is_err() {
+                    return Step::Leave(Some(Outcome::Kill { reset: false }));
+                }
+                self.refresh(Instant::now());
+                return if self.idle() { Step::Continue } else { Step::Leave(None) };
+            }
+            r = src.readable() => r,
+        };
+        if ready.is_err() {
+            return Step::Leave(Some(Outcome::Kill { reset: false }));
+        }
+        let src_fd = src.as_ref().as_raw_fd();
+        match src
+            .as_ref()
+            .try_io(Interest::READABLE, || pipe.fill(src_fd))
+        {
+            Ok(0) => return Step::Leave(self.fast_eof(dst).await),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Step::Continue,
+            Err(_) => return Step::Leave(Some(Outcome::Kill { reset: false })),
+        }
+        if self.rx.has_changed().unwrap_or(true) {
+            let arrival = Instant::now();
+            self.refresh(arrival);
+            if !self.idle() {
+                // Take the spliced bytes back into memory so the toxics
+                // see them, stamped with their arrival.
+                return match pipe.take() {
+                    Ok(data) => {
+                        self.arrive(Bytes::from(data), arrival);
+                        Step::Leave(None)
+                    }
+                    Err(_) => Step::Leave(Some(Outcome::Kill { reset: false })),
+                };
+            }
+        }
+        let dst_fd = dst.as_ref().as_raw_fd();
+        while pipe.len > 0 {
+            if dst.writable().await.is_err() {
+                return Step::Leave(Some(Outcome::Kill { reset: false }));
+            }
+            match dst
+                .as_ref()
+                .try_io(Interest::WRITABLE, || pipe.drain(dst_fd))
+            {
+                Ok(0) => return Step::Leave(Some(Outcome::Kill { reset: false })),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return Step::Leave(Some(Outcome::Kill { reset: false })),
+            }
+        }
+        Step::Continue
+    }
+
     /// Runs the toxic loop until the direction ends (Some) or no toxic is
     /// left and everything queued was delivered (None).
-    async fn toxic_path<R, W>(&mut self, src: &mut R, dst: &mut W) -> Option<Outcome>
-    where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin,
-    {
+    async fn toxic_path(
+        &mut self,
+        src: &mut ReadHalf<'_>,
+        dst: &mut WriteHalf<'_>,
+    ) -> Option<Outcome> {
         loop {
             if self.kill_now {
                 return Some(Outcome::Kill { reset: false });
@@ -614,6 +741,98 @@ fn slice_points(len: usize, average: u64, variation: u64) -> Vec<(usize, usize)>
         stack.push((lo, mid));
     }
     out
+}
+
+/// Zero-copy socket → pipe → socket transfer with splice(2).
+#[cfg(target_os = "linux")]
+mod splice {
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+    /// Requested pipe capacity: more bytes per splice call than the 64 KiB
+    /// default; the kernel caps it at /proc/sys/fs/pipe-max-size.
+    const PIPE_SIZE: usize = 512 * 1024;
+
+    pub(super) struct Pipe {
+        r: OwnedFd,
+        w: OwnedFd,
+        /// Bytes currently in the pipe.
+        pub(super) len: usize,
+    }
+
+    impl Pipe {
+        pub(super) fn new() -> io::Result<Self> {
+            let mut fds = [0 as RawFd; 2];
+            // SAFETY: pipe2 writes two new fds into the array we pass.
+            let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: pipe2 succeeded, so both fds are open and owned by us.
+            let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+            // Best effort: a smaller pipe still works, just with more calls.
+            // SAFETY: fcntl on an fd we own, with an integer argument.
+            unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE as libc::c_int) };
+            Ok(Pipe { r, w, len: 0 })
+        }
+
+        /// Moves what the socket has (up to the pipe's room) into the pipe.
+        pub(super) fn fill(&mut self, from: RawFd) -> io::Result<usize> {
+            let n = splice(from, self.w.as_raw_fd(), PIPE_SIZE)?;
+            self.len += n;
+            Ok(n)
+        }
+
+        /// Moves pipe contents into the socket.
+        pub(super) fn drain(&mut self, to: RawFd) -> io::Result<usize> {
+            let n = splice(self.r.as_raw_fd(), to, self.len)?;
+            self.len -= n.min(self.len);
+            Ok(n)
+        }
+
+        /// Reads the pipe's contents into memory (leaving it empty).
+        pub(super) fn take(&mut self) -> io::Result<Vec<u8>> {
+            let mut out = vec![0u8; self.len];
+            let mut at = 0;
+            while at < out.len() {
+                // SAFETY: reading into the initialised, in-bounds tail of `out`.
+                let n = unsafe {
+                    libc::read(
+                        self.r.as_raw_fd(),
+                        out[at..].as_mut_ptr().cast(),
+                        out.len() - at,
+                    )
+                };
+                if n <= 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                at += n as usize;
+            }
+            self.len = 0;
+            Ok(out)
+        }
+    }
+
+    fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+        // SAFETY: plain syscall on fds the caller keeps open; null offsets
+        // mean "use and advance the file position" (required for sockets
+        // and pipes).
+        let n = unsafe {
+            libc::splice(
+                from,
+                std::ptr::null_mut(),
+                to,
+                std::ptr::null_mut(),
+                len,
+                libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
 }
 
 #[cfg(test)]
