@@ -49,8 +49,10 @@ pub(crate) type Chain = Arc<Vec<ChainToxic>>;
 /// Smallest and largest fast-path read buffer. Starting small keeps idle or
 /// chatty connections cheap (1,000 connections × 2 directions); a read that
 /// fills the buffer doubles it, so bulk streams quickly get large reads.
-const MIN_BUF: usize = 16 * 1024;
+const MIN_BUF: usize = 4 * 1024;
 const MAX_BUF: usize = 256 * 1024;
+/// Largest toxic-path read.
+const TOXIC_MAX_READ: usize = 64 * 1024;
 /// Bytes held in a direction's toxic queue before we stop reading, so a
 /// long latency on a fast stream pushes back on the sender via TCP instead
 /// of growing memory without bound.
@@ -169,6 +171,8 @@ struct Direction {
     close_at: Option<Instant>,
     head_wait: Option<(Instant, BoxSleep)>,
     rbuf: BytesMut,
+    /// Toxic-path read size: starts at MIN_BUF, doubles while reads fill it.
+    read_hint: usize,
 }
 
 impl Direction {
@@ -187,6 +191,7 @@ impl Direction {
             close_at: None,
             head_wait: None,
             rbuf: BytesMut::new(),
+            read_hint: MIN_BUF,
         }
     }
 
@@ -400,6 +405,10 @@ impl Direction {
                 }
             }
             if self.idle() {
+                // Back to the fast path: free the toxic-path buffer so idle
+                // connections stay small.
+                self.rbuf = BytesMut::new();
+                self.read_hint = MIN_BUF;
                 return None;
             }
             let kill_at = match (self.timeout_kill, self.reset_kill) {
@@ -418,8 +427,8 @@ impl Direction {
                 self.head_wait = None;
             }
             let can_read = !self.src_eof && !self.kill_after_flush && self.queued < MAX_QUEUED;
-            if can_read && self.rbuf.capacity() - self.rbuf.len() < MIN_BUF {
-                self.rbuf.reserve(64 * 1024);
+            if can_read && self.rbuf.capacity() - self.rbuf.len() < self.read_hint {
+                self.rbuf.reserve(self.read_hint);
             }
             let head: &[u8] = match self.queue.front() {
                 Some(p) if head_ready => &p.data,
@@ -466,6 +475,9 @@ impl Direction {
                 Ev::Read(Ok(_)) => {
                     let arrival = Instant::now();
                     let chunk = self.rbuf.split().freeze();
+                    if chunk.len() >= self.read_hint && self.read_hint < TOXIC_MAX_READ {
+                        self.read_hint *= 2;
+                    }
                     self.arrive(chunk, arrival);
                 }
                 Ev::Read(Err(_)) => return Some(Outcome::Kill { reset: false }),

@@ -443,6 +443,7 @@ impl Registry {
         if t.name.is_empty() {
             return Err(ProxyError::MissingField("name".into()));
         }
+        t.validate()?;
         {
             let mut toxics = lock(&p.toxics);
             if toxics.iter().any(|x| x.spec.name == t.name) {

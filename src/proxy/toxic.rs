@@ -178,7 +178,7 @@ impl ToxicKind {
     /// Attribute checks beyond "is a non-negative integer". Toxiproxy's slicer
     /// panics on a size_variation larger than average_size (rand.Intn of a
     /// bad range), so we reject it up front.
-    fn validate(&self) -> Result<(), ProxyError> {
+    pub fn validate(&self) -> Result<(), ProxyError> {
         if let ToxicKind::Slicer(s) = self {
             if s.average_size == 0 {
                 return Err(ProxyError::BadRequestBody(
@@ -224,6 +224,12 @@ impl ToxicSpec {
     pub fn with_toxicity(mut self, toxicity: f32) -> Self {
         self.toxicity = toxicity;
         self
+    }
+
+    /// Checks what the JSON parser checks, for specs built in code.
+    pub fn validate(&self) -> Result<(), ProxyError> {
+        check_toxicity(self.toxicity)?;
+        self.kind.validate()
     }
 
     /// Parses a toxic-create body with Toxiproxy's defaults and error order:
@@ -314,10 +320,21 @@ impl ToxicSpec {
             "name": self.name,
             "type": self.kind.type_name(),
             "stream": self.stream.as_str(),
-            "toxicity": self.toxicity,
+            "toxicity": f32_json(self.toxicity),
             "attributes": self.kind.attributes(),
         })
     }
+}
+
+/// An f32 as the JSON number with the same shortest decimal form (0.1, not
+/// 0.10000000149011612), as Go prints float32 values.
+fn f32_json(x: f32) -> Value {
+    format!("{x}")
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 fn check_toxicity(t: f32) -> Result<(), ProxyError> {
@@ -375,6 +392,8 @@ mod tests {
         );
         let back: ToxicSpec = serde_json::from_value(t.to_json()).expect("round trip");
         assert_eq!(back, t);
+        let t = t.with_toxicity(0.1);
+        assert_eq!(t.to_json()["toxicity"].to_string(), "0.1");
     }
 
     #[test]
