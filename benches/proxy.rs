@@ -464,9 +464,11 @@ async fn hold(path: &Path, name: &str, echo: SocketAddr) -> Result<HoldReport, B
 
 struct Results {
     label: &'static str,
-    tp1: Option<f64>,
-    tp8: Option<f64>,
-    rps: Option<f64>,
+    /// One sample per round.
+    tp1: Vec<f64>,
+    tp8: Vec<f64>,
+    rps: Vec<f64>,
+    /// All rounds merged.
     pp: Option<Histogram<u64>>,
     /// Frame delay with no toxic (|delay - 0|), the measurement floor.
     frame_base: Option<Histogram<u64>>,
@@ -474,6 +476,32 @@ struct Results {
     lat_err: Option<(Histogram<u64>, u64)>,
     hold: Option<HoldReport>,
 }
+
+impl Results {
+    fn new(label: &'static str) -> Self {
+        Results {
+            label,
+            tp1: Vec::new(),
+            tp8: Vec::new(),
+            rps: Vec::new(),
+            pp: None,
+            frame_base: None,
+            lat_err: None,
+            hold: None,
+        }
+    }
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied()
+}
+
+/// Rounds of the throughput/HTTP/ping-pong phases, interleaved between
+/// paths: this 2-vCPU VM is noisy (thread placement alone moves results
+/// by 2x), so we report medians over rounds.
+const ROUNDS: usize = 3;
 
 /// Phases to run: all, or those listed in PROXY_BENCH_ONLY
 /// (comma-separated: tp, http, pp, lat, hold) to iterate on one quickly.
@@ -484,32 +512,36 @@ fn want(phase: &str) -> bool {
     }
 }
 
-async fn measure(path: &Path, ups: Upstreams) -> Result<Results, BoxError> {
+/// One round of the repeated phases.
+async fn measure_round(path: &Path, ups: Upstreams, r: &mut Results) -> Result<(), BoxError> {
     let label = path.label();
-    let mut r = Results {
-        label,
-        tp1: None,
-        tp8: None,
-        rps: None,
-        pp: None,
-        frame_base: None,
-        lat_err: None,
-        hold: None,
-    };
     if want("tp") {
         eprintln!("[{label}] throughput, 1 stream");
-        r.tp1 = Some(throughput(path.route("bench_sink", ups.sink).await?, 1).await?);
+        r.tp1
+            .push(throughput(path.route("bench_sink", ups.sink).await?, 1).await?);
         eprintln!("[{label}] throughput, 8 streams");
-        r.tp8 = Some(throughput(path.route("bench_sink", ups.sink).await?, 8).await?);
+        r.tp8
+            .push(throughput(path.route("bench_sink", ups.sink).await?, 8).await?);
     }
     if want("http") {
         eprintln!("[{label}] HTTP, 32 connections");
-        r.rps = Some(http_rps(path.route("bench_http", ups.http).await?, 32).await?);
+        r.rps
+            .push(http_rps(path.route("bench_http", ups.http).await?, 32).await?);
     }
     if want("pp") {
         eprintln!("[{label}] ping-pong");
-        r.pp = Some(pingpong(path.route("bench_echo", ups.echo).await?).await?);
+        let h = pingpong(path.route("bench_echo", ups.echo).await?).await?;
+        match r.pp.as_mut() {
+            Some(all) => all.add(h)?,
+            None => r.pp = Some(h),
+        }
     }
+    Ok(())
+}
+
+/// The phases run once: latency accuracy and 1,000 held connections.
+async fn measure_once(path: &Path, ups: Upstreams, r: &mut Results) -> Result<(), BoxError> {
+    let label = path.label();
     if want("lat") {
         eprintln!("[{label}] frame delay without toxic");
         let addr = path.route("bench_latency", ups.echo).await?;
@@ -531,7 +563,7 @@ async fn measure(path: &Path, ups: Upstreams) -> Result<Results, BoxError> {
         eprintln!("[{label}] holding {HOLD_CONNS} connections, toxics added/removed mid-stream");
         r.hold = Some(hold(path, "bench_hold", ups.echo).await?);
     }
-    Ok(r)
+    Ok(())
 }
 
 fn find_toxiproxy() -> Option<std::path::PathBuf> {
@@ -610,9 +642,13 @@ fn print_table(rs: &[Results]) {
         println!("{line}");
     };
     let q = |h: &Option<Histogram<u64>>, q: f64| h.as_ref().map(|h| us(h.value_at_quantile(q)));
-    row("throughput, 1 stream (MB/s)", &|r| r.tp1, true);
-    row("throughput, 8 streams (MB/s)", &|r| r.tp8, true);
-    row("HTTP req/s, 32 keep-alive connections", &|r| r.rps, true);
+    row("throughput, 1 stream (MB/s)", &|r| median(&r.tp1), true);
+    row("throughput, 8 streams (MB/s)", &|r| median(&r.tp8), true);
+    row(
+        "HTTP req/s, 32 keep-alive connections",
+        &|r| median(&r.rps),
+        true,
+    );
     row("ping-pong RTT p50 (µs) [added]", &|r| q(&r.pp, 0.5), false);
     row("ping-pong RTT p99 (µs) [added]", &|r| q(&r.pp, 0.99), false);
     row(
@@ -630,6 +666,24 @@ fn print_table(rs: &[Results]) {
         &|r| q(&r.frame_base, 1.0),
         false,
     );
+    println!("(throughput and req/s: median of {ROUNDS} interleaved rounds; ping-pong: all rounds merged)");
+    for r in rs {
+        let fmt = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.0}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        if !r.tp1.is_empty() || !r.rps.is_empty() {
+            println!(
+                "  {:<10} rounds: 1 stream [{}] 8 streams [{}] req/s [{}]",
+                r.label,
+                fmt(&r.tp1),
+                fmt(&r.tp8),
+                fmt(&r.rps)
+            );
+        }
+    }
     println!();
     for r in &rs[1..] {
         if let Some((h, early)) = &r.lat_err {
@@ -687,17 +741,25 @@ fn main() -> Result<(), BoxError> {
     let (servers, load, proxy_rt) = (pick(0), pick(1), pick(2));
     let ups = servers.block_on(start_upstreams())?;
 
-    let mut results = Vec::new();
-    results.push(load.block_on(measure(&Path::Direct, ups))?);
-
     let reg = Registry::new();
-    let ours = Path::Ours(reg.clone(), proxy_rt.handle().clone());
-    results.push(load.block_on(measure(&ours, ups))?);
-
+    let mut paths = vec![
+        Path::Direct,
+        Path::Ours(reg.clone(), proxy_rt.handle().clone()),
+    ];
     let tp = start_toxiproxy(load);
     if let Some((_, client)) = &tp {
         let _ = load.block_on(client.reset());
-        results.push(load.block_on(measure(&Path::Toxiproxy(client.clone()), ups))?);
+        paths.push(Path::Toxiproxy(client.clone()));
+    }
+    let mut results: Vec<Results> = paths.iter().map(|p| Results::new(p.label())).collect();
+    for round in 1..=ROUNDS {
+        eprintln!("round {round}/{ROUNDS}");
+        for (p, r) in paths.iter().zip(results.iter_mut()) {
+            load.block_on(measure_round(p, ups, r))?;
+        }
+    }
+    for (p, r) in paths.iter().zip(results.iter_mut()) {
+        load.block_on(measure_once(p, ups, r))?;
     }
     print_table(&results);
 
