@@ -44,6 +44,24 @@ pub enum Command {
         #[command(subcommand)]
         command: DemoCommand,
     },
+    /// The built-in TCP fault proxy.
+    Proxy {
+        #[command(subcommand)]
+        command: ProxyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProxyCommand {
+    /// Serve Toxiproxy's HTTP API (existing Toxiproxy clients work unchanged) until Ctrl-C.
+    Serve {
+        /// Where the API listens.
+        #[arg(long, default_value = "127.0.0.1:8474")]
+        listen: SocketAddr,
+        /// Proxies to create at start: a JSON array like Toxiproxy's `-config`.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

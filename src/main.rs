@@ -1,7 +1,7 @@
 //! Thin binary: parse arguments, call the library, map the outcome to an exit code.
 
 use clap::Parser;
-use shakeout::cli::{Cli, Command, DemoCommand, RunArgs};
+use shakeout::cli::{Cli, Command, DemoCommand, ProxyCommand, RunArgs};
 use shakeout::engine::{self, exit, journal, RunOptions};
 use shakeout::report::RunFiles;
 use std::io::IsTerminal;
@@ -66,6 +66,18 @@ async fn dispatch(cmd: Command) -> i32 {
         Command::Run(args) => run(args).await,
         Command::Rollback { dir } => rollback(&dir).await,
         Command::Report { dir } => rerender(&dir),
+        Command::Proxy {
+            command: ProxyCommand::Serve { listen, config },
+        } => {
+            eprintln!("Toxiproxy-compatible API on http://{listen}; Ctrl-C to stop");
+            match shakeout::proxy::serve(listen, config, wait_for_shutdown_signal()).await {
+                Ok(()) => exit::PASS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit::HARNESS
+                }
+            }
+        }
         Command::Demo {
             command:
                 DemoCommand::Serve {

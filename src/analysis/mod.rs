@@ -162,6 +162,9 @@ pub struct FaultEffect {
     pub metric: String,
     pub asked: f64,
     pub achieved: f64,
+    /// The probe whose samples measured it.
+    #[serde(default)]
+    pub probe: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,6 +205,7 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
 
     let measured_end_us = measured_end(rec, duration_us, &probe_infos);
     let windows = fault_windows(rec, &fault_infos, measured_end_us);
+    let first_injection = windows.iter().filter_map(|w| w.injected_us).min().unwrap_or(measured_end_us);
 
     let probes: Vec<ProbeAnalysis> = probe_infos
         .iter()
@@ -221,6 +225,7 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
             analyse_fault(
                 info,
                 w,
+                first_injection,
                 &probe_infos,
                 &by_probe,
                 rec,
@@ -517,9 +522,20 @@ pub fn detect_and_recover(
     (failed, detect, recovery)
 }
 
+/// Median latency of successful samples while a fault was applied, minus the median
+/// before any fault: the round trip the fault added, as the probes saw it.
+pub fn added_latency(samples: &[&Sample], from_us: u64, to_us: u64, baseline_end_us: u64) -> Option<f64> {
+    let median = |lo: u64, hi: u64| {
+        let p = percentiles(samples.iter().filter(|s| s.ok && s.due_us >= lo && s.due_us < hi).map(|s| s.latency_us));
+        p.p50
+    };
+    Some(median(from_us, to_us)? - median(0, baseline_end_us)?)
+}
+
 fn analyse_fault(
     info: &crate::record::FaultInfo,
     w: &FaultWindow,
+    first_injection: u64,
     probes: &[crate::record::ProbeInfo],
     by_probe: &BTreeMap<&str, Vec<&Sample>>,
     rec: &Recording,
@@ -577,9 +593,24 @@ fn analyse_fault(
                     metric: metric.clone(),
                     asked: *asked,
                     achieved: *achieved,
+                    probe: None,
                 });
             }
             _ => {}
+        }
+    }
+    if let (Some(effect), Some(injected)) = (&info.effect, w.injected_us) {
+        let reverted = w.reverted_us.unwrap_or(u64::MAX);
+        for probe in &effect.probes {
+            let samples = by_probe.get(probe.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            if let Some(achieved) = added_latency(samples, injected, reverted, first_injection) {
+                checks.push(FaultEffect {
+                    metric: effect.metric.clone(),
+                    asked: effect.asked,
+                    achieved,
+                    probe: Some(probe.clone()),
+                });
+            }
         }
     }
     FaultAnalysis {

@@ -32,6 +32,7 @@ fn synthetic(
                 description: String::new(),
                 at_us: at * MS,
                 duration_us: (until - at) * MS,
+                effect: None,
             })
             .collect(),
         description: None,
@@ -210,4 +211,23 @@ fn aborted_run_measures_until_the_last_sample() {
     let a = analyse(&rec, &AnalysisConfig::default());
     assert_eq!(a.measured_ms, 1000.0);
     assert_eq!(a.aborted.unwrap().reason, "Ctrl-C");
+}
+
+#[test]
+fn added_latency_is_median_during_minus_median_before() {
+    // 2 ms before the fault, 52 ms during it (1000..2000), 2 ms after.
+    let mut rec = synthetic(3000, 10, |_| true, &[("slow", 1000, 2000)]);
+    for s in &mut rec.samples {
+        if (1000 * MS..2000 * MS).contains(&s.due_us) {
+            s.latency_us = 52 * MS;
+        }
+    }
+    rec.started.as_mut().unwrap().faults[0].effect =
+        Some(crate::plan::Effect { metric: "added_latency_ms".into(), asked: 50.0, probes: vec!["p".into()] });
+    let a = analyse(&rec, &AnalysisConfig::default());
+    let c = &a.faults[0].checks;
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].asked, 50.0);
+    assert!((c[0].achieved - 50.0).abs() < 0.1, "{c:?}");
+    assert_eq!(c[0].probe.as_deref(), Some("p"));
 }

@@ -4,6 +4,7 @@
 
 pub mod journal;
 mod live;
+mod proxies;
 pub mod scheduler;
 
 use crate::analysis::{self, AnalysisConfig};
@@ -61,6 +62,8 @@ pub enum EngineError {
     Demo(#[from] crate::demo::DemoError),
     #[error(transparent)]
     Probe(#[from] crate::probe::ProbeError),
+    #[error("{0}")]
+    Proxy(String),
     #[error("{dir} holds a run whose faults are not all reverted ({faults}); run `shakeout rollback {dir}` first, or choose another --out")]
     Unreverted { dir: String, faults: String },
 }
@@ -184,6 +187,15 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
         _ => None,
     };
 
+    let mut proxies = match proxies::Proxies::start(plan, &faults.journal).await {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(d) = demo {
+                d.shutdown().await;
+            }
+            return Err(e);
+        }
+    };
     let started_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let run_started = RunStarted {
         experiment: plan.name.clone(),
@@ -210,6 +222,7 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
                 description: f.kind.describe(),
                 at_us: f.at.as_micros() as u64,
                 duration_us: f.duration.as_micros() as u64,
+                effect: f.effect.clone(),
             })
             .collect(),
         description: plan.description.clone(),
@@ -258,6 +271,7 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     };
 
     let ctx = FaultContext {
+        proxy_api: proxies.api_url.clone(),
         run_dir: files.report_dir.clone(),
     };
     let controller = tokio::spawn(fault_timeline(
@@ -344,8 +358,12 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
             Recording::read(&events_path).unwrap_or_default()
         }
     };
+    let proxy_failures = proxies.stop(&faults.journal).await;
     if let Some(d) = demo {
         d.shutdown().await;
+    }
+    if let Ok(mut f) = faults.revert_failures.lock() {
+        f.extend(proxy_failures);
     }
 
     let revert_failures = faults

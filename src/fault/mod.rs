@@ -9,6 +9,7 @@
 
 pub mod demo;
 pub mod process;
+pub mod proxy;
 
 use crate::plan::FaultKind;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,12 @@ pub enum Undo {
     Restart(process::RestartSpec),
     /// Bring a demo zone back up through the balancer's admin API.
     DemoZoneUp(demo::ZoneRef),
+    /// Remove the named toxics from a proxy (Toxiproxy API).
+    RemoveToxics { proxy: proxy::ProxyRef, toxics: Vec<String> },
+    /// Enable a proxy that was taken down.
+    EnableProxy(proxy::ProxyRef),
+    /// Delete a proxy the run created on a Toxiproxy server.
+    DeleteProxy(proxy::ProxyRef),
 }
 
 impl Undo {
@@ -34,6 +41,9 @@ impl Undo {
             Undo::Resume(p) => process::resume(p),
             Undo::Restart(r) => process::restart(r).await,
             Undo::DemoZoneUp(z) => demo::zone_up(z).await,
+            Undo::RemoveToxics { proxy: p, toxics } => proxy::remove_toxics(p, toxics).await,
+            Undo::EnableProxy(p) => proxy::set_enabled(p, true).await,
+            Undo::DeleteProxy(p) => proxy::delete(p).await,
         }
     }
 
@@ -50,6 +60,28 @@ impl Undo {
             Undo::DemoZoneUp(z) => format!(
                 "demo zone `{}` is down: `curl -X PUT -d '{{\"mode\":\"up\"}}' http://{}/_shakeout/zones/{}`",
                 z.zone, z.lb, z.zone
+            ),
+            Undo::RemoveToxics { proxy: p, toxics } => format!(
+                "proxy `{}` still has toxics {}: {}",
+                p.proxy,
+                toxics.join(", "),
+                toxics
+                    .iter()
+                    .map(|t| format!("`curl -X DELETE {}/proxies/{}/toxics/{t}`", p.api.trim_end_matches('/'), p.proxy))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            Undo::EnableProxy(p) => format!(
+                "proxy `{}` is disabled: `curl -X POST -d '{{\"enabled\":true}}' {}/proxies/{}`",
+                p.proxy,
+                p.api.trim_end_matches('/'),
+                p.proxy
+            ),
+            Undo::DeleteProxy(p) => format!(
+                "proxy `{}` created by the run remains: `curl -X DELETE {}/proxies/{}`",
+                p.proxy,
+                p.api.trim_end_matches('/'),
+                p.proxy
             ),
         }
     }
@@ -71,6 +103,8 @@ pub enum FaultError {
 #[derive(Debug, Clone)]
 pub struct FaultContext {
     pub run_dir: PathBuf,
+    /// Base URL of the API serving the run's built-in proxies, if it has any.
+    pub proxy_api: Option<String>,
 }
 
 /// Resolve the target of a planned fault and say how to undo it. Changes nothing.
@@ -87,6 +121,13 @@ pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result
             in_process: *in_process,
         })),
         FaultKind::Process { pid, action } => process::prepare(name, pid, action, ctx),
+        FaultKind::Toxics { proxy: p, api, toxics } => {
+            let target = proxy::prepare(p, api.as_deref(), ctx.proxy_api.as_deref()).await?;
+            Ok(proxy::undo_toxics(target, toxics))
+        }
+        FaultKind::ProxyDown { proxy: p, api } => {
+            Ok(Undo::EnableProxy(proxy::prepare(p, api.as_deref(), ctx.proxy_api.as_deref()).await?))
+        }
     }
 }
 
@@ -97,9 +138,15 @@ pub async fn inject(kind: &FaultKind, undo: &Undo) -> Result<(), FaultError> {
         (
             FaultKind::Process { action, .. },
             Undo::Resume(p) | Undo::Restart(process::RestartSpec { process: p, .. }),
-        ) => process::inject(p, action),
-        (FaultKind::Process { .. }, _) => Err(FaultError::Target(
-            "internal: process fault with a foreign undo".into(),
-        )),
+        ) => {
+            // A kill waits (up to 10 s) for the process to be gone: keep it off the async workers.
+            let (p, action) = (p.clone(), action.clone());
+            tokio::task::spawn_blocking(move || process::inject(&p, &action))
+                .await
+                .map_err(|e| FaultError::Target(format!("internal: {e}")))?
+        }
+        (FaultKind::Toxics { toxics, .. }, Undo::RemoveToxics { proxy: p, .. }) => proxy::add_toxics(p, toxics).await,
+        (FaultKind::ProxyDown { .. }, Undo::EnableProxy(p)) => proxy::set_enabled(p, false).await.map(|_| ()),
+        _ => Err(FaultError::Target("internal: a fault with a foreign undo".into())),
     }
 }

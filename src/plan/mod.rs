@@ -3,7 +3,9 @@
 
 use crate::analysis::BudgetConfig;
 use crate::spec::yaml::{did_you_mean, SourceMap, SpecError};
-use crate::spec::{self, AzLossMode, Experiment, ProcessAction};
+use crate::proxy::toxic::{Bandwidth, Latency, LimitData, ResetPeer, SlowClose, Slicer, Stream, Timeout};
+use crate::proxy::{ToxicKind, ToxicSpec};
+use crate::spec::{self, AzLossMode, Experiment, ProcessAction, StreamSpec};
 use crate::verdict::Thresholds;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -133,6 +135,18 @@ pub struct FaultPlan {
     pub at: Duration,
     pub duration: Duration,
     pub kind: FaultKind,
+    /// What the fault should measurably do, checked after the run (asked vs achieved).
+    pub effect: Option<Effect>,
+}
+
+/// An expected, measurable effect of a fault on the probes that cross it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Effect {
+    /// `added_latency_ms`.
+    pub metric: String,
+    pub asked: f64,
+    /// Probes whose path crosses the faulty component.
+    pub probes: Vec<String>,
 }
 
 /// The closed set of fault kinds. Adding a backend = one variant here + one module in `fault/`.
@@ -148,6 +162,17 @@ pub enum FaultKind {
         pid: PidSource,
         action: ProcessPlanAction,
     },
+    /// Toxics added to a proxy (`api: None` = the run's built-in proxy).
+    Toxics {
+        proxy: String,
+        api: Option<String>,
+        toxics: Vec<ToxicSpec>,
+    },
+    /// The proxy disabled: no new connections, open ones closed.
+    ProxyDown {
+        proxy: String,
+        api: Option<String>,
+    },
 }
 
 impl FaultKind {
@@ -155,6 +180,11 @@ impl FaultKind {
         match self {
             FaultKind::AzLoss { .. } => "az_loss",
             FaultKind::Process { .. } => "process",
+            FaultKind::Toxics { toxics, .. } => match toxics.first().map(|t| t.kind) {
+                Some(ToxicKind::Latency(_)) => "latency",
+                _ => "network",
+            },
+            FaultKind::ProxyDown { .. } => "network",
         }
     }
 
@@ -177,8 +207,35 @@ impl FaultKind {
                     )
                 }
             },
+            FaultKind::Toxics { proxy, api, toxics } => {
+                let what: Vec<String> = toxics.iter().map(describe_toxic).collect();
+                format!("{} on proxy `{proxy}`{}", what.join(" and "), where_proxy(api))
+            }
+            FaultKind::ProxyDown { proxy, api } => {
+                format!("take proxy `{proxy}`{} down (connections refused and closed)", where_proxy(api))
+            }
         }
     }
+}
+
+fn where_proxy(api: &Option<String>) -> String {
+    api.as_ref().map(|a| format!(" at {a}")).unwrap_or_default()
+}
+
+fn describe_toxic(t: &ToxicSpec) -> String {
+    let what = match t.kind {
+        ToxicKind::Latency(l) if l.jitter > 0 => format!("+{}ms ±{}ms latency", l.latency, l.jitter),
+        ToxicKind::Latency(l) => format!("+{}ms latency", l.latency),
+        ToxicKind::Bandwidth(b) => format!("bandwidth {} KB/s", b.rate),
+        ToxicKind::SlowClose(s) => format!("close delayed {}ms", s.delay),
+        ToxicKind::Timeout(t) if t.timeout == 0 => "data swallowed until the fault ends".to_string(),
+        ToxicKind::Timeout(t) => format!("data swallowed, closed after {}ms", t.timeout),
+        ToxicKind::ResetPeer(r) => format!("connections reset {}ms after first data", r.timeout),
+        ToxicKind::Slicer(s) => format!("data sliced to {}±{} bytes, {}us apart", s.average_size, s.size_variation, s.delay),
+        ToxicKind::LimitData(l) => format!("connections closed after {} bytes", l.bytes),
+    };
+    let share = if t.toxicity < 1.0 { format!(", {:.0}% of connections", t.toxicity * 100.0) } else { String::new() };
+    format!("{what} ({}{share})", t.stream.as_str())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -214,8 +271,11 @@ pub fn signal_name(sig: i32) -> &'static str {
 #[derive(Debug, Clone, Serialize)]
 pub struct ProxyPlan {
     pub name: String,
-    pub listen: SocketAddr,
-    pub upstream: String,
+    /// Where it listens; unknown until the run for a remote proxy used as it is.
+    pub listen: Option<SocketAddr>,
+    pub upstream: Option<String>,
+    /// `None`: built in, started by the run. `Some(url)`: lives in that Toxiproxy API.
+    pub api: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -313,15 +373,31 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
                     format!("duplicate proxy name `{}`", p.name),
                 );
             }
-            let listen = loopback_addr(&p.listen, &format!("{path}.listen"), &mut e);
-            if p.upstream.trim().is_empty() {
-                e.at(format!("{path}.upstream"), "must be host:port");
+            let listen = p.listen.as_deref().and_then(|l| loopback_addr(l, &format!("{path}.listen"), &mut e));
+            if let Some(u) = &p.upstream {
+                if !u.contains(':') {
+                    e.at(format!("{path}.upstream"), format!("`{u}` is not host:port"));
+                }
             }
-            Some(ProxyPlan {
-                name: p.name.clone(),
-                listen: listen?,
-                upstream: p.upstream.clone(),
-            })
+            match &p.api {
+                None => {
+                    if p.listen.is_none() {
+                        e.at(path.clone(), "a built-in proxy needs `listen` (and `upstream`)");
+                    }
+                    if p.upstream.is_none() {
+                        e.at(path.clone(), "a built-in proxy needs `upstream`");
+                    }
+                }
+                Some(api) => {
+                    if !api.starts_with("http://") || api.parse::<hyper::Uri>().is_err() {
+                        e.at(format!("{path}.api"), format!("`{api}` is not an http:// URL like http://127.0.0.1:8474"));
+                    }
+                    if p.listen.is_some() != p.upstream.is_some() {
+                        e.at(path.clone(), "give both `listen` and `upstream` (to create the proxy) or neither (to use it as it is)");
+                    }
+                }
+            }
+            Some(ProxyPlan { name: p.name.clone(), listen, upstream: p.upstream.clone(), api: p.api.clone() })
         })
         .collect();
 
@@ -342,6 +418,8 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
                 &format!("faults[{i}]"),
                 duration,
                 target.as_ref(),
+                &proxies,
+                &probes,
                 &mut e,
             )
         })
@@ -667,11 +745,14 @@ fn compile_http(h: &spec::HttpProbeSpec, path: &str, e: &mut Errors) -> Option<H
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compile_fault(
     f: &spec::FaultSpec,
     path: &str,
     run: Duration,
     target: Option<&TargetPlan>,
+    proxies: &[ProxyPlan],
+    probes: &[ProbePlan],
     e: &mut Errors,
 ) -> Option<FaultPlan> {
     if f.at.0 >= run {
@@ -697,16 +778,25 @@ fn compile_fault(
     if f.duration.0.is_zero() {
         e.at(format!("{path}.duration"), "must be longer than 0s");
     }
-    let set = [f.az_loss.is_some(), f.process.is_some()]
+    let set = [f.az_loss.is_some(), f.process.is_some(), f.latency.is_some(), f.network.is_some()]
         .iter()
         .filter(|x| **x)
         .count();
     if set != 1 {
         e.at(
             path,
-            format!("give exactly one fault kind (`az_loss`, `process`), found {set}"),
+            format!("give exactly one fault kind (`az_loss`, `process`, `latency`, `network`), found {set}"),
         );
         return None;
+    }
+    if let Some(l) = &f.latency {
+        let kind = compile_latency(f, l, &format!("{path}.latency"), proxies, e)?;
+        let effect = latency_effect(l, &kind, proxies, probes);
+        return Some(FaultPlan { name: f.name.clone(), at: f.at.0, duration: f.duration.0, kind, effect });
+    }
+    if let Some(n) = &f.network {
+        let kind = compile_network(f, n, &format!("{path}.network"), proxies, e)?;
+        return Some(FaultPlan { name: f.name.clone(), at: f.at.0, duration: f.duration.0, kind, effect: None });
     }
     let kind = if let Some(az) = &f.az_loss {
         let kpath = format!("{path}.az_loss");
@@ -802,7 +892,162 @@ fn compile_fault(
         at: f.at.0,
         duration: f.duration.0,
         kind,
+        effect: None,
     })
+}
+
+/// The proxy a fault names, or an error listing the defined ones.
+fn find_proxy<'a>(name: &str, path: &str, proxies: &'a [ProxyPlan], e: &mut Errors) -> Option<&'a ProxyPlan> {
+    let found = proxies.iter().find(|p| p.name == name);
+    if found.is_none() {
+        let names: Vec<&str> = proxies.iter().map(|p| p.name.as_str()).collect();
+        e.at(path, unknown_name("proxy", name, &names));
+    }
+    found
+}
+
+fn toxicity(t: Option<f64>, path: &str, e: &mut Errors) -> f32 {
+    match t {
+        None => 1.0,
+        Some(v) if (0.0..=1.0).contains(&v) => v as f32,
+        Some(v) => {
+            e.at(path, format!("{v} is not a probability between 0 and 1"));
+            1.0
+        }
+    }
+}
+
+fn streams(s: StreamSpec) -> Vec<Stream> {
+    match s {
+        StreamSpec::Upstream => vec![Stream::Upstream],
+        StreamSpec::Downstream => vec![Stream::Downstream],
+        StreamSpec::Both => vec![Stream::Upstream, Stream::Downstream],
+    }
+}
+
+/// One toxic per stream, named after the fault so a rollback can find exactly it.
+fn toxics_for(fault: &str, kind: ToxicKind, stream: StreamSpec, toxicity: f32) -> Vec<ToxicSpec> {
+    streams(stream)
+        .into_iter()
+        .map(|st| ToxicSpec::new(kind, st).named(format!("shakeout-{fault}-{}", st.as_str())).with_toxicity(toxicity))
+        .collect()
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+fn compile_latency(
+    f: &spec::FaultSpec,
+    l: &spec::LatencyFaultSpec,
+    path: &str,
+    proxies: &[ProxyPlan],
+    e: &mut Errors,
+) -> Option<FaultKind> {
+    let proxy = find_proxy(&l.proxy, &format!("{path}.proxy"), proxies, e);
+    let tox = toxicity(l.toxicity, &format!("{path}.toxicity"), e);
+    let jitter = l.jitter.map_or(Duration::ZERO, |d| d.0);
+    if l.latency.0.subsec_micros() % 1000 != 0 || jitter.subsec_micros() % 1000 != 0 {
+        e.at(path, "latency and jitter are applied in whole milliseconds");
+    }
+    if jitter > l.latency.0 {
+        e.at(format!("{path}.jitter"), "jitter larger than the latency would make some delays negative");
+    }
+    let kind = ToxicKind::Latency(Latency { latency: ms(l.latency.0), jitter: ms(jitter) });
+    let proxy = proxy?;
+    Some(FaultKind::Toxics {
+        proxy: proxy.name.clone(),
+        api: proxy.api.clone(),
+        toxics: toxics_for(&f.name, kind, l.stream, tox),
+    })
+}
+
+fn compile_network(
+    f: &spec::FaultSpec,
+    n: &spec::NetworkFaultSpec,
+    path: &str,
+    proxies: &[ProxyPlan],
+    e: &mut Errors,
+) -> Option<FaultKind> {
+    let proxy = find_proxy(&n.proxy, &format!("{path}.proxy"), proxies, e);
+    let tox = toxicity(n.toxicity, &format!("{path}.toxicity"), e);
+    let keys = ["bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "down"];
+    let set = [
+        n.bandwidth.is_some(),
+        n.slow_close.is_some(),
+        n.timeout.is_some(),
+        n.reset_peer.is_some(),
+        n.slicer.is_some(),
+        n.limit_data.is_some(),
+        n.down.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if set != 1 {
+        e.at(path, format!("give exactly one of {}, found {set}", keys.map(|k| format!("`{k}`")).join(", ")));
+        return None;
+    }
+    let kind = if let Some(b) = &n.bandwidth {
+        ToxicKind::Bandwidth(Bandwidth { rate: b.rate })
+    } else if let Some(s) = &n.slow_close {
+        ToxicKind::SlowClose(SlowClose { delay: ms(s.delay.0) })
+    } else if let Some(t) = &n.timeout {
+        ToxicKind::Timeout(Timeout { timeout: ms(t.timeout.0) })
+    } else if let Some(t) = &n.reset_peer {
+        ToxicKind::ResetPeer(ResetPeer { timeout: ms(t.timeout.0) })
+    } else if let Some(s) = &n.slicer {
+        if s.average_size == 0 || s.size_variation >= s.average_size {
+            e.at(format!("{path}.slicer"), "needs average_size > 0 and size_variation < average_size");
+        }
+        ToxicKind::Slicer(Slicer {
+            average_size: s.average_size,
+            size_variation: s.size_variation,
+            delay: s.delay.0.as_micros() as u64,
+        })
+    } else if let Some(l) = &n.limit_data {
+        ToxicKind::LimitData(LimitData { bytes: l.bytes })
+    } else {
+        if n.down != Some(true) {
+            e.at(format!("{path}.down"), "write `down: true` (the proxy is taken down for the fault's duration)");
+        }
+        if n.stream != StreamSpec::Downstream || n.toxicity.is_some() {
+            e.at(path, "`stream` and `toxicity` do not apply to `down` (the whole proxy goes down)");
+        }
+        let proxy = proxy?;
+        return Some(FaultKind::ProxyDown { proxy: proxy.name.clone(), api: proxy.api.clone() });
+    };
+    let proxy = proxy?;
+    Some(FaultKind::Toxics {
+        proxy: proxy.name.clone(),
+        api: proxy.api.clone(),
+        toxics: toxics_for(&f.name, kind, n.stream, tox),
+    })
+}
+
+/// The host:port a probe connects to, with `localhost` read as 127.0.0.1.
+fn probe_address(p: &ProbePlan) -> Option<SocketAddr> {
+    let authority = match &p.kind {
+        ProbeKind::Http(h) => {
+            let uri: hyper::Uri = h.url.parse().ok()?;
+            let host = uri.host()?.replace("localhost", "127.0.0.1");
+            format!("{host}:{}", uri.port_u16().unwrap_or(80))
+        }
+        ProbeKind::Tcp { address } => address.replace("localhost", "127.0.0.1"),
+    };
+    authority.parse().ok()
+}
+
+/// A latency fault's asked added round trip, judged on the probes that go through its proxy.
+fn latency_effect(l: &spec::LatencyFaultSpec, kind: &FaultKind, proxies: &[ProxyPlan], probes: &[ProbePlan]) -> Option<Effect> {
+    let FaultKind::Toxics { proxy, .. } = kind else { return None };
+    let listen = proxies.iter().find(|p| &p.name == proxy)?.listen;
+    let through: Vec<String> =
+        probes.iter().filter(|p| listen.is_some() && probe_address(p) == listen).map(|p| p.name.clone()).collect();
+    // A request/response crosses each direction once: both streams add the latency twice.
+    let per_direction = l.latency.0.as_secs_f64() * 1000.0;
+    let asked = if l.stream == StreamSpec::Both { 2.0 * per_direction } else { per_direction };
+    Some(Effect { metric: "added_latency_ms".into(), asked, probes: through })
 }
 
 /// Read, parse and compile one experiment file. Returns the plan and the file's text.
@@ -873,7 +1118,13 @@ pub fn describe(plan: &Plan) -> String {
     if !plan.proxies.is_empty() {
         let _ = writeln!(o, "\nproxies (started before the probes):");
         for p in &plan.proxies {
-            let _ = writeln!(o, "  {}: {} -> {}", p.name, p.listen, p.upstream);
+            let listen = p.listen.map(|l| l.to_string()).unwrap_or_else(|| "(as configured)".into());
+            let upstream = p.upstream.clone().unwrap_or_else(|| "(as configured)".into());
+            let place = match &p.api {
+                None => "built in".to_string(),
+                Some(api) => format!("in the Toxiproxy server at {api}"),
+            };
+            let _ = writeln!(o, "  {}: {listen} -> {upstream}, {place}", p.name);
         }
     }
     let _ = writeln!(

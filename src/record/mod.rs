@@ -87,6 +87,9 @@ pub struct FaultInfo {
     pub description: String,
     pub at_us: u64,
     pub duration_us: u64,
+    /// What the fault should measurably do (asked), for the asked-vs-achieved check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<crate::plan::Effect>,
 }
 
 /// One probe sample.

@@ -46,6 +46,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
                 description: String::new(),
                 at_us: at * MS,
                 duration_us: (until - at) * MS,
+                effect: None,
             })
             .collect(),
         description: Some("primary dies, replica takes over".into()),
