@@ -205,7 +205,11 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
 
     let measured_end_us = measured_end(rec, duration_us, &probe_infos);
     let windows = fault_windows(rec, &fault_infos, measured_end_us);
-    let first_injection = windows.iter().filter_map(|w| w.injected_us).min().unwrap_or(measured_end_us);
+    let first_injection = windows
+        .iter()
+        .filter_map(|w| w.injected_us)
+        .min()
+        .unwrap_or(measured_end_us);
 
     let probes: Vec<ProbeAnalysis> = probe_infos
         .iter()
@@ -524,9 +528,19 @@ pub fn detect_and_recover(
 
 /// Median latency of successful samples while a fault was applied, minus the median
 /// before any fault: the round trip the fault added, as the probes saw it.
-pub fn added_latency(samples: &[&Sample], from_us: u64, to_us: u64, baseline_end_us: u64) -> Option<f64> {
+pub fn added_latency(
+    samples: &[&Sample],
+    from_us: u64,
+    to_us: u64,
+    baseline_end_us: u64,
+) -> Option<f64> {
     let median = |lo: u64, hi: u64| {
-        let p = percentiles(samples.iter().filter(|s| s.ok && s.due_us >= lo && s.due_us < hi).map(|s| s.latency_us));
+        let p = percentiles(
+            samples
+                .iter()
+                .filter(|s| s.ok && s.due_us >= lo && s.due_us < hi)
+                .map(|s| s.latency_us),
+        );
         p.p50
     };
     Some(median(from_us, to_us)? - median(0, baseline_end_us)?)
@@ -602,7 +616,10 @@ fn analyse_fault(
     if let (Some(effect), Some(injected)) = (&info.effect, w.injected_us) {
         let reverted = w.reverted_us.unwrap_or(u64::MAX);
         for probe in &effect.probes {
-            let samples = by_probe.get(probe.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let samples = by_probe
+                .get(probe.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             if let Some(achieved) = added_latency(samples, injected, reverted, first_injection) {
                 checks.push(FaultEffect {
                     metric: effect.metric.clone(),

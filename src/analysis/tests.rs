@@ -222,8 +222,11 @@ fn added_latency_is_median_during_minus_median_before() {
             s.latency_us = 52 * MS;
         }
     }
-    rec.started.as_mut().unwrap().faults[0].effect =
-        Some(crate::plan::Effect { metric: "added_latency_ms".into(), asked: 50.0, probes: vec!["p".into()] });
+    rec.started.as_mut().unwrap().faults[0].effect = Some(crate::plan::Effect {
+        metric: "added_latency_ms".into(),
+        asked: 50.0,
+        probes: vec!["p".into()],
+    });
     let a = analyse(&rec, &AnalysisConfig::default());
     let c = &a.faults[0].checks;
     assert_eq!(c.len(), 1);

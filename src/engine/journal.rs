@@ -3,7 +3,6 @@
 
 use crate::fault::Undo;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -93,7 +92,8 @@ pub fn pending(dir: &Path) -> Result<Vec<(u32, String, Undo)>, JournalError> {
         path: path.display().to_string(),
         source,
     })?;
-    let mut open: BTreeMap<u32, (String, Undo)> = BTreeMap::new();
+    // In the order they were applied: a rollback undoes them in reverse.
+    let mut open: Vec<(u32, String, Undo)> = Vec::new();
     let lines: Vec<String> = std::io::BufReader::new(file)
         .lines()
         .collect::<Result<_, _>>()
@@ -110,10 +110,11 @@ pub fn pending(dir: &Path) -> Result<Vec<(u32, String, Undo)>, JournalError> {
             Ok(Entry::Applying {
                 id, fault, undo, ..
             }) => {
-                open.insert(id, (fault, undo));
+                open.retain(|(i, _, _)| *i != id);
+                open.push((id, fault, undo));
             }
             Ok(Entry::Reverted { id, .. }) => {
-                open.remove(&id);
+                open.retain(|(i, _, _)| *i != id);
             }
             Ok(Entry::RevertFailed { .. }) => {}
             // A torn final line is a write the crash interrupted; the entry before it stands.
@@ -127,7 +128,7 @@ pub fn pending(dir: &Path) -> Result<Vec<(u32, String, Undo)>, JournalError> {
             }
         }
     }
-    Ok(open.into_iter().map(|(id, (f, u))| (id, f, u)).collect())
+    Ok(open)
 }
 
 /// Result of reverting what a journal holds.

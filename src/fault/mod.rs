@@ -26,7 +26,10 @@ pub enum Undo {
     /// Bring a demo zone back up through the balancer's admin API.
     DemoZoneUp(demo::ZoneRef),
     /// Remove the named toxics from a proxy (Toxiproxy API).
-    RemoveToxics { proxy: proxy::ProxyRef, toxics: Vec<String> },
+    RemoveToxics {
+        proxy: proxy::ProxyRef,
+        toxics: Vec<String>,
+    },
     /// Enable a proxy that was taken down.
     EnableProxy(proxy::ProxyRef),
     /// Delete a proxy the run created on a Toxiproxy server.
@@ -121,13 +124,17 @@ pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result
             in_process: *in_process,
         })),
         FaultKind::Process { pid, action } => process::prepare(name, pid, action, ctx),
-        FaultKind::Toxics { proxy: p, api, toxics } => {
+        FaultKind::Toxics {
+            proxy: p,
+            api,
+            toxics,
+        } => {
             let target = proxy::prepare(p, api.as_deref(), ctx.proxy_api.as_deref()).await?;
             Ok(proxy::undo_toxics(target, toxics))
         }
-        FaultKind::ProxyDown { proxy: p, api } => {
-            Ok(Undo::EnableProxy(proxy::prepare(p, api.as_deref(), ctx.proxy_api.as_deref()).await?))
-        }
+        FaultKind::ProxyDown { proxy: p, api } => Ok(Undo::EnableProxy(
+            proxy::prepare(p, api.as_deref(), ctx.proxy_api.as_deref()).await?,
+        )),
     }
 }
 
@@ -145,8 +152,14 @@ pub async fn inject(kind: &FaultKind, undo: &Undo) -> Result<(), FaultError> {
                 .await
                 .map_err(|e| FaultError::Target(format!("internal: {e}")))?
         }
-        (FaultKind::Toxics { toxics, .. }, Undo::RemoveToxics { proxy: p, .. }) => proxy::add_toxics(p, toxics).await,
-        (FaultKind::ProxyDown { .. }, Undo::EnableProxy(p)) => proxy::set_enabled(p, false).await.map(|_| ()),
-        _ => Err(FaultError::Target("internal: a fault with a foreign undo".into())),
+        (FaultKind::Toxics { toxics, .. }, Undo::RemoveToxics { proxy: p, .. }) => {
+            proxy::add_toxics(p, toxics).await
+        }
+        (FaultKind::ProxyDown { .. }, Undo::EnableProxy(p)) => {
+            proxy::set_enabled(p, false).await.map(|_| ())
+        }
+        _ => Err(FaultError::Target(
+            "internal: a fault with a foreign undo".into(),
+        )),
     }
 }

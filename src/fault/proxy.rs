@@ -26,33 +26,54 @@ fn client(api: &str) -> Result<ToxiproxyClient, FaultError> {
 }
 
 fn unreachable(e: &ClientError) -> bool {
-    matches!(e, ClientError::Transport { .. } | ClientError::Timeout { .. })
+    matches!(
+        e,
+        ClientError::Transport { .. } | ClientError::Timeout { .. }
+    )
 }
 
 /// Resolve the API and check the proxy exists. Changes nothing.
-pub async fn prepare(proxy: &str, api: Option<&str>, builtin_api: Option<&str>) -> Result<ProxyRef, FaultError> {
+pub async fn prepare(
+    proxy: &str,
+    api: Option<&str>,
+    builtin_api: Option<&str>,
+) -> Result<ProxyRef, FaultError> {
     let (api, in_process) = match (api, builtin_api) {
         (Some(a), _) => (a.to_string(), false),
         (None, Some(b)) => (b.to_string(), true),
-        (None, None) => return Err(FaultError::Target(format!("proxy `{proxy}` is not running"))),
+        (None, None) => {
+            return Err(FaultError::Target(format!(
+                "proxy `{proxy}` is not running"
+            )))
+        }
     };
     client(&api)?
         .get_proxy(proxy)
         .await
         .map_err(|e| FaultError::Target(format!("proxy `{proxy}` at {api}: {e}")))?;
-    Ok(ProxyRef { api, proxy: proxy.to_string(), in_process })
+    Ok(ProxyRef {
+        api,
+        proxy: proxy.to_string(),
+        in_process,
+    })
 }
 
 pub fn undo_toxics(p: ProxyRef, toxics: &[ToxicSpec]) -> Undo {
-    Undo::RemoveToxics { proxy: p, toxics: toxics.iter().map(|t| t.name.clone()).collect() }
+    Undo::RemoveToxics {
+        proxy: p,
+        toxics: toxics.iter().map(|t| t.name.clone()).collect(),
+    }
 }
 
 pub async fn add_toxics(p: &ProxyRef, toxics: &[ToxicSpec]) -> Result<(), FaultError> {
     let c = client(&p.api)?;
     for t in toxics {
-        c.add_toxic(&p.proxy, t)
-            .await
-            .map_err(|e| FaultError::Target(format!("cannot add toxic `{}` to proxy `{}`: {e}", t.name, p.proxy)))?;
+        c.add_toxic(&p.proxy, t).await.map_err(|e| {
+            FaultError::Target(format!(
+                "cannot add toxic `{}` to proxy `{}`: {e}",
+                t.name, p.proxy
+            ))
+        })?;
     }
     Ok(())
 }
@@ -66,7 +87,10 @@ pub async fn remove_toxics(p: &ProxyRef, toxics: &[String]) -> Result<String, Fa
             // Already gone (never added, or removed before): the goal state holds.
             Err(e) if e.status() == Some(404) => {}
             Err(e) if p.in_process && unreachable(&e) => {
-                return Ok(format!("nothing to do: the built-in proxy `{}` ended with its run", p.proxy))
+                return Ok(format!(
+                    "nothing to do: the built-in proxy `{}` ended with its run",
+                    p.proxy
+                ))
             }
             Err(e) => {
                 return Err(FaultError::Target(format!(
@@ -77,7 +101,10 @@ pub async fn remove_toxics(p: &ProxyRef, toxics: &[String]) -> Result<String, Fa
         }
     }
     Ok(if removed.is_empty() {
-        format!("nothing to do: no shakeout toxic left on proxy `{}`", p.proxy)
+        format!(
+            "nothing to do: no shakeout toxic left on proxy `{}`",
+            p.proxy
+        )
     } else {
         format!("removed {} from proxy `{}`", removed.join(", "), p.proxy)
     })
@@ -85,11 +112,19 @@ pub async fn remove_toxics(p: &ProxyRef, toxics: &[String]) -> Result<String, Fa
 
 pub async fn set_enabled(p: &ProxyRef, enabled: bool) -> Result<String, FaultError> {
     match client(&p.api)?.set_enabled(&p.proxy, enabled).await {
-        Ok(_) => Ok(format!("proxy `{}` {}", p.proxy, if enabled { "enabled" } else { "disabled" })),
-        Err(e) if enabled && e.status() == Some(404) => Ok(format!("nothing to do: proxy `{}` no longer exists", p.proxy)),
-        Err(e) if enabled && p.in_process && unreachable(&e) => {
-            Ok(format!("nothing to do: the built-in proxy `{}` ended with its run", p.proxy))
-        }
+        Ok(_) => Ok(format!(
+            "proxy `{}` {}",
+            p.proxy,
+            if enabled { "enabled" } else { "disabled" }
+        )),
+        Err(e) if enabled && e.status() == Some(404) => Ok(format!(
+            "nothing to do: proxy `{}` no longer exists",
+            p.proxy
+        )),
+        Err(e) if enabled && p.in_process && unreachable(&e) => Ok(format!(
+            "nothing to do: the built-in proxy `{}` ended with its run",
+            p.proxy
+        )),
         Err(e) => Err(FaultError::Target(format!(
             "cannot {} proxy `{}` at {}: {e}",
             if enabled { "enable" } else { "disable" },
@@ -103,7 +138,13 @@ pub async fn set_enabled(p: &ProxyRef, enabled: bool) -> Result<String, FaultErr
 pub async fn delete(p: &ProxyRef) -> Result<String, FaultError> {
     match client(&p.api)?.delete_proxy(&p.proxy).await {
         Ok(()) => Ok(format!("deleted proxy `{}` from {}", p.proxy, p.api)),
-        Err(e) if e.status() == Some(404) => Ok(format!("nothing to do: proxy `{}` is already gone", p.proxy)),
-        Err(e) => Err(FaultError::Target(format!("cannot delete proxy `{}` at {}: {e}", p.proxy, p.api))),
+        Err(e) if e.status() == Some(404) => Ok(format!(
+            "nothing to do: proxy `{}` is already gone",
+            p.proxy
+        )),
+        Err(e) => Err(FaultError::Target(format!(
+            "cannot delete proxy `{}` at {}: {e}",
+            p.proxy, p.api
+        ))),
     }
 }

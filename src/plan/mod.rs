@@ -2,9 +2,11 @@
 //! Every problem is collected, each with its field path and source position.
 
 use crate::analysis::BudgetConfig;
-use crate::spec::yaml::{did_you_mean, SourceMap, SpecError};
-use crate::proxy::toxic::{Bandwidth, Latency, LimitData, ResetPeer, SlowClose, Slicer, Stream, Timeout};
+use crate::proxy::toxic::{
+    Bandwidth, Latency, LimitData, ResetPeer, Slicer, SlowClose, Stream, Timeout,
+};
 use crate::proxy::{ToxicKind, ToxicSpec};
+use crate::spec::yaml::{did_you_mean, SourceMap, SpecError};
 use crate::spec::{self, AzLossMode, Experiment, ProcessAction, StreamSpec};
 use crate::verdict::Thresholds;
 use serde::Serialize;
@@ -169,10 +171,7 @@ pub enum FaultKind {
         toxics: Vec<ToxicSpec>,
     },
     /// The proxy disabled: no new connections, open ones closed.
-    ProxyDown {
-        proxy: String,
-        api: Option<String>,
-    },
+    ProxyDown { proxy: String, api: Option<String> },
 }
 
 impl FaultKind {
@@ -209,10 +208,17 @@ impl FaultKind {
             },
             FaultKind::Toxics { proxy, api, toxics } => {
                 let what: Vec<String> = toxics.iter().map(describe_toxic).collect();
-                format!("{} on proxy `{proxy}`{}", what.join(" and "), where_proxy(api))
+                format!(
+                    "{} on proxy `{proxy}`{}",
+                    what.join(" and "),
+                    where_proxy(api)
+                )
             }
             FaultKind::ProxyDown { proxy, api } => {
-                format!("take proxy `{proxy}`{} down (connections refused and closed)", where_proxy(api))
+                format!(
+                    "take proxy `{proxy}`{} down (connections refused and closed)",
+                    where_proxy(api)
+                )
             }
         }
     }
@@ -224,17 +230,28 @@ fn where_proxy(api: &Option<String>) -> String {
 
 fn describe_toxic(t: &ToxicSpec) -> String {
     let what = match t.kind {
-        ToxicKind::Latency(l) if l.jitter > 0 => format!("+{}ms ±{}ms latency", l.latency, l.jitter),
+        ToxicKind::Latency(l) if l.jitter > 0 => {
+            format!("+{}ms ±{}ms latency", l.latency, l.jitter)
+        }
         ToxicKind::Latency(l) => format!("+{}ms latency", l.latency),
         ToxicKind::Bandwidth(b) => format!("bandwidth {} KB/s", b.rate),
         ToxicKind::SlowClose(s) => format!("close delayed {}ms", s.delay),
-        ToxicKind::Timeout(t) if t.timeout == 0 => "data swallowed until the fault ends".to_string(),
+        ToxicKind::Timeout(t) if t.timeout == 0 => {
+            "data swallowed until the fault ends".to_string()
+        }
         ToxicKind::Timeout(t) => format!("data swallowed, closed after {}ms", t.timeout),
         ToxicKind::ResetPeer(r) => format!("connections reset {}ms after first data", r.timeout),
-        ToxicKind::Slicer(s) => format!("data sliced to {}±{} bytes, {}us apart", s.average_size, s.size_variation, s.delay),
+        ToxicKind::Slicer(s) => format!(
+            "data sliced to {}±{} bytes, {}us apart",
+            s.average_size, s.size_variation, s.delay
+        ),
         ToxicKind::LimitData(l) => format!("connections closed after {} bytes", l.bytes),
     };
-    let share = if t.toxicity < 1.0 { format!(", {:.0}% of connections", t.toxicity * 100.0) } else { String::new() };
+    let share = if t.toxicity < 1.0 {
+        format!(", {:.0}% of connections", t.toxicity * 100.0)
+    } else {
+        String::new()
+    };
     format!("{what} ({}{share})", t.stream.as_str())
 }
 
@@ -778,10 +795,15 @@ fn compile_fault(
     if f.duration.0.is_zero() {
         e.at(format!("{path}.duration"), "must be longer than 0s");
     }
-    let set = [f.az_loss.is_some(), f.process.is_some(), f.latency.is_some(), f.network.is_some()]
-        .iter()
-        .filter(|x| **x)
-        .count();
+    let set = [
+        f.az_loss.is_some(),
+        f.process.is_some(),
+        f.latency.is_some(),
+        f.network.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
     if set != 1 {
         e.at(
             path,
@@ -792,11 +814,23 @@ fn compile_fault(
     if let Some(l) = &f.latency {
         let kind = compile_latency(f, l, &format!("{path}.latency"), proxies, e)?;
         let effect = latency_effect(l, &kind, proxies, probes);
-        return Some(FaultPlan { name: f.name.clone(), at: f.at.0, duration: f.duration.0, kind, effect });
+        return Some(FaultPlan {
+            name: f.name.clone(),
+            at: f.at.0,
+            duration: f.duration.0,
+            kind,
+            effect,
+        });
     }
     if let Some(n) = &f.network {
         let kind = compile_network(f, n, &format!("{path}.network"), proxies, e)?;
-        return Some(FaultPlan { name: f.name.clone(), at: f.at.0, duration: f.duration.0, kind, effect: None });
+        return Some(FaultPlan {
+            name: f.name.clone(),
+            at: f.at.0,
+            duration: f.duration.0,
+            kind,
+            effect: None,
+        });
     }
     let kind = if let Some(az) = &f.az_loss {
         let kpath = format!("{path}.az_loss");
@@ -897,7 +931,12 @@ fn compile_fault(
 }
 
 /// The proxy a fault names, or an error listing the defined ones.
-fn find_proxy<'a>(name: &str, path: &str, proxies: &'a [ProxyPlan], e: &mut Errors) -> Option<&'a ProxyPlan> {
+fn find_proxy<'a>(
+    name: &str,
+    path: &str,
+    proxies: &'a [ProxyPlan],
+    e: &mut Errors,
+) -> Option<&'a ProxyPlan> {
     let found = proxies.iter().find(|p| p.name == name);
     if found.is_none() {
         let names: Vec<&str> = proxies.iter().map(|p| p.name.as_str()).collect();
@@ -929,7 +968,11 @@ fn streams(s: StreamSpec) -> Vec<Stream> {
 fn toxics_for(fault: &str, kind: ToxicKind, stream: StreamSpec, toxicity: f32) -> Vec<ToxicSpec> {
     streams(stream)
         .into_iter()
-        .map(|st| ToxicSpec::new(kind, st).named(format!("shakeout-{fault}-{}", st.as_str())).with_toxicity(toxicity))
+        .map(|st| {
+            ToxicSpec::new(kind, st)
+                .named(format!("shakeout-{fault}-{}", st.as_str()))
+                .with_toxicity(toxicity)
+        })
         .collect()
 }
 
@@ -951,9 +994,15 @@ fn compile_latency(
         e.at(path, "latency and jitter are applied in whole milliseconds");
     }
     if jitter > l.latency.0 {
-        e.at(format!("{path}.jitter"), "jitter larger than the latency would make some delays negative");
+        e.at(
+            format!("{path}.jitter"),
+            "jitter larger than the latency would make some delays negative",
+        );
     }
-    let kind = ToxicKind::Latency(Latency { latency: ms(l.latency.0), jitter: ms(jitter) });
+    let kind = ToxicKind::Latency(Latency {
+        latency: ms(l.latency.0),
+        jitter: ms(jitter),
+    });
     let proxy = proxy?;
     Some(FaultKind::Toxics {
         proxy: proxy.name.clone(),
@@ -971,7 +1020,15 @@ fn compile_network(
 ) -> Option<FaultKind> {
     let proxy = find_proxy(&n.proxy, &format!("{path}.proxy"), proxies, e);
     let tox = toxicity(n.toxicity, &format!("{path}.toxicity"), e);
-    let keys = ["bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "down"];
+    let keys = [
+        "bandwidth",
+        "slow_close",
+        "timeout",
+        "reset_peer",
+        "slicer",
+        "limit_data",
+        "down",
+    ];
     let set = [
         n.bandwidth.is_some(),
         n.slow_close.is_some(),
@@ -985,20 +1042,35 @@ fn compile_network(
     .filter(|x| **x)
     .count();
     if set != 1 {
-        e.at(path, format!("give exactly one of {}, found {set}", keys.map(|k| format!("`{k}`")).join(", ")));
+        e.at(
+            path,
+            format!(
+                "give exactly one of {}, found {set}",
+                keys.map(|k| format!("`{k}`")).join(", ")
+            ),
+        );
         return None;
     }
     let kind = if let Some(b) = &n.bandwidth {
         ToxicKind::Bandwidth(Bandwidth { rate: b.rate })
     } else if let Some(s) = &n.slow_close {
-        ToxicKind::SlowClose(SlowClose { delay: ms(s.delay.0) })
+        ToxicKind::SlowClose(SlowClose {
+            delay: ms(s.delay.0),
+        })
     } else if let Some(t) = &n.timeout {
-        ToxicKind::Timeout(Timeout { timeout: ms(t.timeout.0) })
+        ToxicKind::Timeout(Timeout {
+            timeout: ms(t.timeout.0),
+        })
     } else if let Some(t) = &n.reset_peer {
-        ToxicKind::ResetPeer(ResetPeer { timeout: ms(t.timeout.0) })
+        ToxicKind::ResetPeer(ResetPeer {
+            timeout: ms(t.timeout.0),
+        })
     } else if let Some(s) = &n.slicer {
         if s.average_size == 0 || s.size_variation >= s.average_size {
-            e.at(format!("{path}.slicer"), "needs average_size > 0 and size_variation < average_size");
+            e.at(
+                format!("{path}.slicer"),
+                "needs average_size > 0 and size_variation < average_size",
+            );
         }
         ToxicKind::Slicer(Slicer {
             average_size: s.average_size,
@@ -1009,13 +1081,22 @@ fn compile_network(
         ToxicKind::LimitData(LimitData { bytes: l.bytes })
     } else {
         if n.down != Some(true) {
-            e.at(format!("{path}.down"), "write `down: true` (the proxy is taken down for the fault's duration)");
+            e.at(
+                format!("{path}.down"),
+                "write `down: true` (the proxy is taken down for the fault's duration)",
+            );
         }
         if n.stream != StreamSpec::Downstream || n.toxicity.is_some() {
-            e.at(path, "`stream` and `toxicity` do not apply to `down` (the whole proxy goes down)");
+            e.at(
+                path,
+                "`stream` and `toxicity` do not apply to `down` (the whole proxy goes down)",
+            );
         }
         let proxy = proxy?;
-        return Some(FaultKind::ProxyDown { proxy: proxy.name.clone(), api: proxy.api.clone() });
+        return Some(FaultKind::ProxyDown {
+            proxy: proxy.name.clone(),
+            api: proxy.api.clone(),
+        });
     };
     let proxy = proxy?;
     Some(FaultKind::Toxics {
@@ -1039,15 +1120,33 @@ fn probe_address(p: &ProbePlan) -> Option<SocketAddr> {
 }
 
 /// A latency fault's asked added round trip, judged on the probes that go through its proxy.
-fn latency_effect(l: &spec::LatencyFaultSpec, kind: &FaultKind, proxies: &[ProxyPlan], probes: &[ProbePlan]) -> Option<Effect> {
-    let FaultKind::Toxics { proxy, .. } = kind else { return None };
+fn latency_effect(
+    l: &spec::LatencyFaultSpec,
+    kind: &FaultKind,
+    proxies: &[ProxyPlan],
+    probes: &[ProbePlan],
+) -> Option<Effect> {
+    let FaultKind::Toxics { proxy, .. } = kind else {
+        return None;
+    };
     let listen = proxies.iter().find(|p| &p.name == proxy)?.listen;
-    let through: Vec<String> =
-        probes.iter().filter(|p| listen.is_some() && probe_address(p) == listen).map(|p| p.name.clone()).collect();
+    let through: Vec<String> = probes
+        .iter()
+        .filter(|p| listen.is_some() && probe_address(p) == listen)
+        .map(|p| p.name.clone())
+        .collect();
     // A request/response crosses each direction once: both streams add the latency twice.
     let per_direction = l.latency.0.as_secs_f64() * 1000.0;
-    let asked = if l.stream == StreamSpec::Both { 2.0 * per_direction } else { per_direction };
-    Some(Effect { metric: "added_latency_ms".into(), asked, probes: through })
+    let asked = if l.stream == StreamSpec::Both {
+        2.0 * per_direction
+    } else {
+        per_direction
+    };
+    Some(Effect {
+        metric: "added_latency_ms".into(),
+        asked,
+        probes: through,
+    })
 }
 
 /// Read, parse and compile one experiment file. Returns the plan and the file's text.
@@ -1067,8 +1166,32 @@ pub fn load(path: &std::path::Path) -> Result<(Plan, String), Vec<SpecError>> {
 
 /// Parse and compile experiment text; `file` names it in messages.
 pub fn from_text(file: &str, text: &str) -> Result<Plan, Vec<SpecError>> {
-    let (exp, map) = crate::spec::yaml::from_str::<Experiment>(file, text)?;
-    compile(&exp, file, &map)
+    match crate::spec::yaml::from_str_partial::<Experiment>(file, text) {
+        Ok((exp, map)) => compile(&exp, file, &map),
+        Err(p) => {
+            let mut errors = p.errors;
+            // Only unknown keys went wrong: the plan's own checks still run, except in the
+            // mappings that held an unknown key (their errors would only echo it).
+            if let Some((exp, map)) = p.value {
+                let noisy: Vec<String> = errors
+                    .iter()
+                    .map(|e| parent_path(&e.path).to_string())
+                    .collect();
+                if let Err(more) = compile(&exp, file, &map) {
+                    errors.extend(
+                        more.into_iter()
+                            .filter(|m| !noisy.iter().any(|n| m.path.starts_with(n.as_str()))),
+                    );
+                }
+                errors.sort_by_key(|e| (e.pos.is_none(), e.pos));
+            }
+            Err(errors)
+        }
+    }
+}
+
+fn parent_path(path: &str) -> &str {
+    path.rfind(['.', '[']).map_or("", |i| &path[..i])
 }
 
 /// The plan in words: what is injected when, on which targets, what each probe does,
@@ -1118,8 +1241,14 @@ pub fn describe(plan: &Plan) -> String {
     if !plan.proxies.is_empty() {
         let _ = writeln!(o, "\nproxies (started before the probes):");
         for p in &plan.proxies {
-            let listen = p.listen.map(|l| l.to_string()).unwrap_or_else(|| "(as configured)".into());
-            let upstream = p.upstream.clone().unwrap_or_else(|| "(as configured)".into());
+            let listen = p
+                .listen
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "(as configured)".into());
+            let upstream = p
+                .upstream
+                .clone()
+                .unwrap_or_else(|| "(as configured)".into());
             let place = match &p.api {
                 None => "built in".to_string(),
                 Some(api) => format!("in the Toxiproxy server at {api}"),

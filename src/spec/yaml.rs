@@ -147,13 +147,29 @@ pub fn from_str<T: DeserializeOwned>(
     file: &str,
     src: &str,
 ) -> Result<(T, SourceMap), Vec<SpecError>> {
-    let mut root = tree::parse(src).map_err(|e| {
-        vec![SpecError {
+    from_str_partial(file, src).map_err(|p| p.errors)
+}
+
+/// Errors of a document, and — when every error was an unknown key that was skipped —
+/// the value read without them, so that later checks can add their errors too.
+pub struct Partial<T> {
+    pub errors: Vec<SpecError>,
+    pub value: Option<(T, SourceMap)>,
+}
+
+/// Like [`from_str`], keeping the value when only unknown keys went wrong.
+pub fn from_str_partial<T: DeserializeOwned>(
+    file: &str,
+    src: &str,
+) -> Result<(T, SourceMap), Partial<T>> {
+    let mut root = tree::parse(src).map_err(|e| Partial {
+        errors: vec![SpecError {
             file: file.to_string(),
             pos: Some(e.pos),
             path: String::new(),
             message: format!("invalid YAML: {}", e.message),
-        }]
+        }],
+        value: None,
     })?;
 
     let sink = de::Sink::default();
@@ -169,13 +185,21 @@ pub fn from_str<T: DeserializeOwned>(
         T::deserialize(de::NodeDe::new(&root, String::new(), &sink))
     };
     let mut recorded = sink.into_errors();
+    let map = SourceMap {
+        file: file.to_string(),
+        entries,
+    };
+    let mut partial = None;
     match result {
-        Ok(value) if recorded.is_empty() => {
-            let map = SourceMap {
-                file: file.to_string(),
-                entries,
-            };
-            return Ok((value, map));
+        Ok(value) if recorded.is_empty() => return Ok((value, map)),
+        // Everything recorded was an unknown key, skipped: the value is whole otherwise,
+        // and later checks on it can still report their own errors.
+        Ok(value)
+            if recorded
+                .iter()
+                .all(|r| r.message.starts_with("unknown field")) =>
+        {
+            partial = Some(value);
         }
         Ok(_) | Err(de::Error::Recorded) => {}
         // The root frame positions every message, so this is a safety net.
@@ -206,7 +230,10 @@ pub fn from_str<T: DeserializeOwned>(
     // Unpositioned errors last; stable, so same-position errors keep their order.
     errors.sort_by_key(|e| (e.pos.is_none(), e.pos));
     errors.dedup();
-    Err(errors)
+    Err(Partial {
+        errors,
+        value: partial.map(|v| (v, map)),
+    })
 }
 
 /// For `#[serde(default, deserialize_with = "crate::spec::yaml::each")]` on `Vec<T>` fields:

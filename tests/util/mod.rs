@@ -127,3 +127,63 @@ pub fn wait_output(mut child: Child, timeout: Duration) -> Output {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A plain HTTP/1.0 GET on loopback; returns (status, body).
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+/// A child process (a `shakeout demo serve` or `proxy serve`) killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn start(args: &[&str], port: u16) -> Server {
+        let child = Command::new(bin())
+            .args(args)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        wait_for("server port", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Server { child, port }
+    }
+    pub fn demo() -> Server {
+        let port = free_port();
+        Server::start(
+            &["demo", "serve", "--listen", &format!("127.0.0.1:{port}")],
+            port,
+        )
+    }
+    pub fn toxiproxy() -> Server {
+        let port = free_port();
+        Server::start(
+            &["proxy", "serve", "--listen", &format!("127.0.0.1:{port}")],
+            port,
+        )
+    }
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
