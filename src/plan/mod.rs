@@ -382,7 +382,7 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
         .proxies
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| {
+        .map(|(i, p)| {
             let path = format!("proxies[{i}]");
             if !proxy_names.insert(p.name.as_str()) {
                 e.at(
@@ -414,7 +414,7 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
                     }
                 }
             }
-            Some(ProxyPlan { name: p.name.clone(), listen, upstream: p.upstream.clone(), api: p.api.clone() })
+            ProxyPlan { name: p.name.clone(), listen, upstream: p.upstream.clone(), api: p.api.clone() }
         })
         .collect();
 
