@@ -1,10 +1,11 @@
 //! One proxied connection: two directions, each a chain of toxics.
 //!
 //! Each direction runs in one of two modes:
-//! * fast path (no active toxic): a plain read/write copy with a reusable
-//!   buffer, no allocation and no lock per chunk. Toxic changes are noticed
-//!   through the direction's `watch` channel (a cheap version check after
-//!   every read, plus a wake-up while idle).
+//! * fast path (no active toxic): a read/write copy with a reusable buffer
+//!   (no per-chunk allocation) that switches to splice(2) for bulk streams
+//!   on Linux. Toxic changes are noticed through the direction's `watch`
+//!   channel: one atomic version check per chunk, plus a watch wake-up
+//!   registered while waiting so idle connections react too (timeout).
 //! * toxic path: every chunk is stamped on arrival and turned into pieces
 //!   with a due time (latency, slicer and bandwidth are all expressed as
 //!   deadlines computed at arrival, so back-to-back chunks are pipelined and
