@@ -448,8 +448,14 @@ async fn hold(path: &Path, name: &str, echo: SocketAddr) -> Result<HoldReport, B
             _ => errors += 1,
         }
     }
-    // Let the closes propagate through the proxy and echo server.
+    // Let the closes propagate through the proxy and echo server, then
+    // hand freed heap back to the OS so "after" shows what is still held
+    // rather than what glibc keeps cached in its per-thread arenas.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     Ok(HoldReport {
         rss_before,
         rss_peak,

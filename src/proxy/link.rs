@@ -1,10 +1,11 @@
 //! One proxied connection: two directions, each a chain of toxics.
 //!
 //! Each direction runs in one of two modes:
-//! * fast path (no active toxic): a plain read/write copy with a reusable
-//!   buffer, no allocation and no lock per chunk. Toxic changes are noticed
-//!   through the direction's `watch` channel (a cheap version check after
-//!   every read, plus a wake-up while idle).
+//! * fast path (no active toxic): a read/write copy with a reusable buffer
+//!   (no per-chunk allocation) that switches to splice(2) for bulk streams
+//!   on Linux. Toxic changes are noticed through the direction's `watch`
+//!   channel: one atomic version check per chunk, plus a watch wake-up
+//!   registered while waiting so idle connections react too (timeout).
 //! * toxic path: every chunk is stamped on arrival and turned into pieces
 //!   with a due time (latency, slicer and bandwidth are all expressed as
 //!   deadlines computed at arrival, so back-to-back chunks are pipelined and
@@ -316,7 +317,9 @@ impl Direction {
         }
     }
 
-    /// One fill-and-drain round of the splice fast path.
+    /// One round of the splice fast path: move whatever can move without
+    /// waiting (socket → pipe while the pipe has room, pipe → socket while
+    /// it holds data, so both sockets stay busy), else wait for either side.
     #[cfg(target_os = "linux")]
     async fn splice_step(
         &mut self,
@@ -324,62 +327,95 @@ impl Direction {
         dst: &mut WriteHalf<'_>,
         pipe: &mut splice::Pipe,
     ) -> Step {
+        use std::io::ErrorKind::WouldBlock;
         use std::os::fd::AsRawFd;
         use tokio::io::Interest;
 
-        let ready = tokio::select! {
-            biased;
-            r = self.rx.changed() => {
-                if r.is_err() {
-                    return Step::Leave(Some(Outcome::Kill { reset: false }));
-                }
-                self.refresh(Instant::now());
-                return if self.idle() { Step::Continue } else { Step::Leave(None) };
-            }
-            r = src.readable() => r,
-        };
-        if ready.is_err() {
-            return Step::Leave(Some(Outcome::Kill { reset: false }));
-        }
-        let src_fd = src.as_ref().as_raw_fd();
-        match src
-            .as_ref()
-            .try_io(Interest::READABLE, || pipe.fill(src_fd))
-        {
-            Ok(0) => return Step::Leave(self.fast_eof(dst).await),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Step::Continue,
-            Err(_) => return Step::Leave(Some(Outcome::Kill { reset: false })),
-        }
-        if self.rx.has_changed().unwrap_or(true) {
-            let arrival = Instant::now();
-            self.refresh(arrival);
-            if !self.idle() {
-                // Take the spliced bytes back into memory so the toxics
-                // see them, stamped with their arrival.
-                return match pipe.take() {
-                    Ok(data) => {
-                        self.arrive(Bytes::from(data), arrival);
-                        Step::Leave(None)
+        const KILL: Step = Step::Leave(Some(Outcome::Kill { reset: false }));
+        let mut progressed = false;
+        if pipe.can_fill() {
+            let src_fd = src.as_ref().as_raw_fd();
+            // try_io only calls splice when tokio believes the socket is
+            // readable, and clears that belief on EAGAIN. EAGAIN can also
+            // mean "pipe full" (it counts buffers, not bytes); that must
+            // not clear the socket's readiness or we would wait for an
+            // edge that never comes, so it is reported as FULL instead.
+            match src
+                .as_ref()
+                .try_io(Interest::READABLE, || match pipe.fill(src_fd) {
+                    Err(e)
+                        if e.kind() == WouldBlock && pipe.len > 0 && splice::has_input(src_fd) =>
+                    {
+                        Ok(splice::FULL)
                     }
-                    Err(_) => Step::Leave(Some(Outcome::Kill { reset: false })),
-                };
+                    r => r,
+                }) {
+                Ok(splice::FULL) => pipe.full = true,
+                Ok(0) => pipe.src_eof = true,
+                Ok(_) => progressed = true,
+                Err(e) if e.kind() == WouldBlock => {}
+                Err(_) => return KILL,
+            }
+            if progressed && self.rx.has_changed().unwrap_or(true) {
+                let arrival = Instant::now();
+                self.refresh(arrival);
+                if !self.idle() {
+                    // Take the spliced bytes back into memory so the toxics
+                    // see them. Bytes spliced in an earlier round but not
+                    // yet sent are included: they had no toxic when they
+                    // arrived, but they must stay ahead in the stream.
+                    return match pipe.take() {
+                        Ok(data) => {
+                            self.arrive(Bytes::from(data), arrival);
+                            if pipe.src_eof {
+                                self.src_eof = true;
+                                self.on_eof(arrival);
+                            }
+                            Step::Leave(None)
+                        }
+                        Err(_) => KILL,
+                    };
+                }
             }
         }
-        let dst_fd = dst.as_ref().as_raw_fd();
-        while pipe.len > 0 {
-            if dst.writable().await.is_err() {
-                return Step::Leave(Some(Outcome::Kill { reset: false }));
-            }
+        if pipe.len > 0 {
+            let dst_fd = dst.as_ref().as_raw_fd();
             match dst
                 .as_ref()
                 .try_io(Interest::WRITABLE, || pipe.drain(dst_fd))
             {
-                Ok(0) => return Step::Leave(Some(Outcome::Kill { reset: false })),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => return Step::Leave(Some(Outcome::Kill { reset: false })),
+                Ok(0) => return KILL,
+                Ok(_) => {
+                    pipe.full = false;
+                    progressed = true;
+                }
+                Err(e) if e.kind() == WouldBlock => {}
+                Err(_) => return KILL,
             }
+        }
+        if pipe.src_eof && pipe.len == 0 {
+            pipe.src_eof = false;
+            return Step::Leave(self.fast_eof(dst).await);
+        }
+        if progressed {
+            return Step::Continue;
+        }
+        let can_fill = pipe.can_fill();
+        let can_drain = pipe.len > 0;
+        let ready = tokio::select! {
+            biased;
+            r = self.rx.changed(), if pipe.len == 0 => {
+                if r.is_err() {
+                    return KILL;
+                }
+                self.refresh(Instant::now());
+                return if self.idle() { Step::Continue } else { Step::Leave(None) };
+            }
+            r = src.readable(), if can_fill => r,
+            r = dst.writable(), if can_drain => r,
+        };
+        if ready.is_err() {
+            return KILL;
         }
         Step::Continue
     }
@@ -770,6 +806,23 @@ mod splice {
         w: OwnedFd,
         /// Bytes currently in the pipe.
         pub(super) len: usize,
+        /// The pipe's actual capacity.
+        cap: usize,
+        /// The source reached EOF; close once the pipe is drained.
+        pub(super) src_eof: bool,
+        /// The last fill found no free pipe buffer; wait for a drain.
+        pub(super) full: bool,
+    }
+
+    /// `fill` result meaning "the pipe has no free buffer".
+    pub(super) const FULL: usize = usize::MAX;
+
+    /// Whether the socket has unread bytes (FIONREAD).
+    pub(super) fn has_input(fd: RawFd) -> bool {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one c_int into `n`.
+        let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+        rc == 0 && n > 0
     }
 
     impl Pipe {
@@ -784,13 +837,32 @@ mod splice {
             let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
             // Best effort: a smaller pipe still works, just with more calls.
             // SAFETY: fcntl on an fd we own, with an integer argument.
-            unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE as libc::c_int) };
-            Ok(Pipe { r, w, len: 0 })
+            let set =
+                unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE as libc::c_int) };
+            // F_SETPIPE_SZ returns the new size; on failure the default
+            // (16 pages) stays.
+            let cap = if set > 0 { set as usize } else { 64 * 1024 };
+            Ok(Pipe {
+                r,
+                w,
+                len: 0,
+                cap,
+                src_eof: false,
+                full: false,
+            })
+        }
+
+        pub(super) fn room(&self) -> usize {
+            self.cap.saturating_sub(self.len)
+        }
+
+        pub(super) fn can_fill(&self) -> bool {
+            self.room() > 0 && !self.src_eof && !self.full
         }
 
         /// Moves what the socket has (up to the pipe's room) into the pipe.
         pub(super) fn fill(&mut self, from: RawFd) -> io::Result<usize> {
-            let n = splice(from, self.w.as_raw_fd(), PIPE_SIZE)?;
+            let n = splice(from, self.w.as_raw_fd(), self.room())?;
             self.len += n;
             Ok(n)
         }

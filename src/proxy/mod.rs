@@ -4,6 +4,26 @@
 //!   remove toxics) used by the experiment engine.
 //! * [`serve`]: runs the HTTP API (`shakeout proxy serve`).
 //! * [`ToxiproxyClient`]: async client for any Toxiproxy-compatible server.
+//!
+//! Semantics follow Toxiproxy 2.x (routes, JSON shapes, status codes, error
+//! strings, toxic attributes and defaults). Deliberate differences:
+//!
+//! * Latency is pipelined: every chunk is due `latency ± jitter` after *it*
+//!   arrived, so back-to-back chunks are not delayed cumulatively (Toxiproxy
+//!   sleeps per chunk in sequence). Slicer delays and bandwidth pacing are
+//!   likewise deadlines computed on arrival.
+//! * Toxics of one direction act in chain order, but all "hold" effects
+//!   become one deadline per piece; the pieces are written in order.
+//! * Half-close is propagated (EOF in one direction shuts down writing on
+//!   the other side); Toxiproxy closes the whole connection instead.
+//! * A proxy created with an empty `listen` binds `127.0.0.1:0`, not all
+//!   interfaces.
+//! * Stricter validation, answered with 400 `bad request body: ...`:
+//!   negative or non-integer attributes, toxicity outside [0, 1], slicer
+//!   `size_variation >= average_size` (which panics Toxiproxy), and duplicate
+//!   names inside one `/populate` body (Toxiproxy: 500).
+//! * `GET /version` answers `{"version": "2.12.0"}`, the API level emulated.
+//! * Unknown routes answer a JSON 404, wrong methods a JSON 405.
 
 pub mod api;
 pub mod client;
@@ -56,7 +76,10 @@ pub async fn serve(
         let created = registry.populate(proxies).await?;
         tracing::info!(proxies = created.len(), config = %path.display(), "populated proxies from config");
     }
-    tracing::info!(address = %listen, "starting Toxiproxy-compatible API");
+    let bound = listener
+        .local_addr()
+        .map_err(|e| ProxyError::Io(e.to_string()))?;
+    tracing::info!(address = %bound, "starting Toxiproxy-compatible API");
     api::serve_api(listener, registry.clone(), async move {
         shutdown.await;
     })

@@ -181,8 +181,11 @@ impl Proxy {
         }
     }
 
-    fn publish(&self, stream: Stream) {
-        let chain: Vec<ChainToxic> = lock(&self.toxics)
+    /// Sends the chain of `stream` to every connection. Called with the
+    /// toxics lock held, so concurrent changes publish in the order they
+    /// were made and no connection ends up on a stale snapshot.
+    fn publish(&self, toxics: &[Installed], stream: Stream) {
+        let chain: Vec<ChainToxic> = toxics
             .iter()
             .filter(|t| t.spec.stream == stream)
             .map(|t| ChainToxic {
@@ -193,6 +196,13 @@ impl Proxy {
             })
             .collect();
         self.chains[stream.index()].send_replace(Arc::new(chain));
+    }
+
+    fn clear_toxics(&self) {
+        let mut toxics = lock(&self.toxics);
+        toxics.clear();
+        self.publish(&toxics, Stream::Upstream);
+        self.publish(&toxics, Stream::Downstream);
     }
 
     /// Binds and starts accepting. No-op when already enabled.
@@ -454,8 +464,8 @@ impl Registry {
                 uid: self.uid(),
                 rev: 0,
             });
+            p.publish(&toxics, t.stream);
         }
-        p.publish(t.stream);
         tracing::info!(proxy = %proxy, toxic = %t.name, kind = t.kind.type_name(), stream = t.stream.as_str(), "added toxic");
         Ok(t)
     }
@@ -507,7 +517,7 @@ impl Registry {
         t: serde_json::Value,
     ) -> Result<ToxicSpec, ProxyError> {
         let p = self.find(proxy)?;
-        let (spec, stream) = {
+        let spec = {
             let mut toxics = lock(&p.toxics);
             let cur = toxics
                 .iter_mut()
@@ -516,9 +526,9 @@ impl Registry {
             let spec = cur.spec.updated(&t)?;
             cur.spec = spec.clone();
             cur.rev += 1;
-            (spec, cur.spec.stream)
+            p.publish(&toxics, spec.stream);
+            spec
         };
-        p.publish(stream);
         tracing::info!(proxy = %proxy, toxic = %name, "updated toxic");
         Ok(spec)
     }
@@ -537,15 +547,15 @@ impl Registry {
 
     pub async fn remove_toxic(&self, proxy: &str, name: &str) -> Result<(), ProxyError> {
         let p = self.find(proxy)?;
-        let stream = {
+        {
             let mut toxics = lock(&p.toxics);
             let i = toxics
                 .iter()
                 .position(|x| x.spec.name == name)
                 .ok_or(ProxyError::ToxicNotFound)?;
-            toxics.remove(i).spec.stream
-        };
-        p.publish(stream);
+            let stream = toxics.remove(i).spec.stream;
+            p.publish(&toxics, stream);
+        }
         tracing::info!(proxy = %proxy, toxic = %name, "removed toxic");
         Ok(())
     }
@@ -559,9 +569,7 @@ impl Registry {
             if let Err(e) = p.start().await {
                 tracing::warn!(proxy = %p.name, error = %e, "reset: cannot re-enable proxy");
             }
-            lock(&p.toxics).clear();
-            p.publish(Stream::Upstream);
-            p.publish(Stream::Downstream);
+            p.clear_toxics();
         }
     }
 
@@ -572,9 +580,7 @@ impl Registry {
         let proxies: Vec<Arc<Proxy>> = lock(&self.inner.proxies).values().cloned().collect();
         for p in proxies {
             p.start().await?;
-            lock(&p.toxics).clear();
-            p.publish(Stream::Upstream);
-            p.publish(Stream::Downstream);
+            p.clear_toxics();
         }
         Ok(())
     }
