@@ -271,3 +271,68 @@ fn process_pause_example_freezes_demo_serve_and_thaws_it() {
         "end {end}"
     );
 }
+
+fn zone_mode(port: u16, zone: &str) -> String {
+    let (_, body) =
+        http_get(&format!("127.0.0.1:{port}"), "/_shakeout/zones").expect("admin API answers");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let z = v["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|z| z["name"] == zone)
+        .cloned()
+        .unwrap();
+    z["mode"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn external_demo_zone_is_restored_after_the_run_and_by_rollback_after_sigkill() {
+    let demo = DemoServer::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |run: &str, fault: &str| {
+        format!(
+            "name: ext\nduration: {run}\ntarget:\n  demo:\n    listen: 127.0.0.1:{port}\n    external: true\nprobes:\n  - name: web\n    http:\n      url: http://127.0.0.1:{port}/\n      interval: 20ms\nfaults:\n  - name: lose-b\n    at: 300ms\n    duration: {fault}\n    az_loss:\n      zone: b\n      mode: blackhole\n",
+            port = demo.port
+        )
+    };
+    let short = write_spec(dir.path(), "short.yaml", &spec("2s", "1s"));
+    let out = shakeout(&[
+        "run",
+        short.to_str().unwrap(),
+        "--out",
+        dir.path().join("a").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(zone_mode(demo.port, "b"), "up");
+
+    let long = write_spec(dir.path(), "long.yaml", &spec("60s", "50s"));
+    let out_dir = dir.path().join("b");
+    let child = spawn(
+        &[
+            "run",
+            long.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    wait_for("zone b down", Duration::from_secs(10), || {
+        zone_mode(demo.port, "b") == "blackhole"
+    });
+    signal(&child, libc::SIGKILL);
+    let _ = wait_output(child, Duration::from_secs(5));
+    assert_eq!(
+        zone_mode(demo.port, "b"),
+        "blackhole",
+        "nothing reverts a SIGKILL by itself"
+    );
+    let out = shakeout(&["rollback", out_dir.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        text(&out).contains("zone `b` of the demo"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(zone_mode(demo.port, "b"), "up");
+}
