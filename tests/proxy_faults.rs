@@ -29,12 +29,7 @@ fn latency_example_fails_p99_and_reports_asked_vs_achieved() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path(), "l.yaml", &spec_text);
     let out_dir = dir.path().join("out");
-    let out = shakeout(&[
-        "run",
-        spec.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_out(spec.to_str().unwrap(), out_dir.to_str().unwrap());
     assert_eq!(code(&out), 1, "{}", text(&out));
     let r = read_report(&out_dir);
     assert_eq!(r["verdict"], "fail");
@@ -71,12 +66,7 @@ fn latency_example_holds() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path(), "l.yaml", &spec_text);
     let out_dir = dir.path().join("out");
-    let out = shakeout(&[
-        "run",
-        spec.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_out(spec.to_str().unwrap(), out_dir.to_str().unwrap());
     assert_eq!(code(&out), 0, "{}", text(&out));
     let achieved = read_report(&out_dir)["faults"][0]["checks"][0]["achieved"]
         .as_f64()
@@ -130,12 +120,7 @@ faults:
         ),
     );
     let out_dir = dir.path().join("out");
-    let out = shakeout(&[
-        "run",
-        spec.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_out(spec.to_str().unwrap(), out_dir.to_str().unwrap());
     assert_eq!(code(&out), 0, "{}", text(&out));
     let r = read_report(&out_dir);
     let web = &r["probes"][0];
@@ -195,15 +180,7 @@ fn toxiproxy_backend_creates_injects_reverts_and_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path(), "t.yaml", &spec_text);
     let out_dir = dir.path().join("out");
-    let child = spawn(
-        &[
-            "run",
-            spec.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let child = spawn_run(spec.to_str().unwrap(), out_dir.to_str().unwrap());
     // While the fault is on, the server holds our toxic.
     wait_for("the toxic on the server", Duration::from_secs(10), || {
         http_get(&toxi.addr(), "/proxies/checkout/toxics")
@@ -237,15 +214,7 @@ fn rollback_removes_toxics_left_on_a_toxiproxy_server_by_a_killed_run() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path(), "t.yaml", &spec_text);
     let out_dir = dir.path().join("out");
-    let child = spawn(
-        &[
-            "run",
-            spec.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let child = spawn_run(spec.to_str().unwrap(), out_dir.to_str().unwrap());
     wait_for("the toxic on the server", Duration::from_secs(10), || {
         http_get(&toxi.addr(), "/proxies/checkout/toxics")
             .is_some_and(|(_, b)| b.contains("shakeout-slow-checkout"))
@@ -307,12 +276,10 @@ fn unknown_proxy_and_unreachable_toxiproxy_are_clear_errors() {
         "down.yaml",
         &format!("name: x\nduration: 2s\nproxies:\n  - name: api\n    api: http://127.0.0.1:{closed}\nprobes:\n  - name: p\n    tcp:\n      address: 127.0.0.1:{closed}\n"),
     );
-    let out = shakeout(&[
-        "run",
+    let out = run_out(
         spec.to_str().unwrap(),
-        "--out",
         dir.path().join("o").to_str().unwrap(),
-    ]);
+    );
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(text(&out).contains("proxy `api`"), "{}", text(&out));
 }

@@ -140,12 +140,7 @@ fn impossible_sla_fails_with_exit_1_and_says_why() {
         .replace("at: 2s\n    duration: 2s", "at: 1s\n    duration: 1s");
     let spec = write_spec(dir.path(), "z.yaml", &spec);
     let out_dir = dir.path().join("out");
-    let out = shakeout(&[
-        "run",
-        spec.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_out(spec.to_str().unwrap(), out_dir.to_str().unwrap());
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(
         text(&out).contains("FAIL availability [checkout]"),
@@ -164,12 +159,10 @@ fn port_in_use_is_a_harness_error_and_changes_nothing() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
     let spec = write_spec(dir.path(), "z.yaml", &zone_loss_spec(port));
-    let out = shakeout(&[
-        "run",
+    let out = run_out(
         spec.to_str().unwrap(),
-        "--out",
         dir.path().join("o").to_str().unwrap(),
-    ]);
+    );
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(
         text(&out).contains(&format!("127.0.0.1:{port} is already in use")),
@@ -224,12 +217,7 @@ fn steady_state_example_passes_against_demo_serve() {
         .replace("duration: 10s", "duration: 3s");
     let spec = write_spec(dir.path(), "s.yaml", &text_);
     let out_dir = dir.path().join("out");
-    let out = shakeout(&[
-        "run",
-        spec.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_out(spec.to_str().unwrap(), out_dir.to_str().unwrap());
     assert_eq!(code(&out), 0, "{}", text(&out));
     let r = read_report(&out_dir);
     assert_eq!(r["probes"][0]["failed"], 0);
@@ -248,12 +236,7 @@ fn process_pause_example_freezes_demo_serve_and_thaws_it() {
         .replace("/tmp/shakeout-demo.pid", pid_file.to_str().unwrap());
     let spec = write_spec(dir.path(), "p.yaml", &text_);
     let out_dir = dir.path().join("out");
-    let out = shakeout(&[
-        "run",
-        spec.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_out(spec.to_str().unwrap(), out_dir.to_str().unwrap());
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_ne!(proc_state(demo.child.id()), Some('T'), "demo still frozen");
     let r = read_report(&out_dir);
@@ -297,26 +280,16 @@ fn external_demo_zone_is_restored_after_the_run_and_by_rollback_after_sigkill() 
         )
     };
     let short = write_spec(dir.path(), "short.yaml", &spec("2s", "1s"));
-    let out = shakeout(&[
-        "run",
+    let out = run_out(
         short.to_str().unwrap(),
-        "--out",
         dir.path().join("a").to_str().unwrap(),
-    ]);
+    );
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(zone_mode(demo.port, "b"), "up");
 
     let long = write_spec(dir.path(), "long.yaml", &spec("60s", "50s"));
     let out_dir = dir.path().join("b");
-    let child = spawn(
-        &[
-            "run",
-            long.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let child = spawn_run(long.to_str().unwrap(), out_dir.to_str().unwrap());
     wait_for("zone b down", Duration::from_secs(10), || {
         zone_mode(demo.port, "b") == "blackhole"
     });

@@ -85,7 +85,7 @@ fn sla_failure_still_resumes_the_process_and_exits_1() {
     );
     let out_dir = dir.path().join("out");
     let out = wait_output(
-        spawn(&["run", &spec, "--out", out_dir.to_str().unwrap()], &[]),
+        spawn_run(&spec, out_dir.to_str().unwrap()),
         Duration::from_secs(20),
     );
     assert_eq!(code(&out), 1, "{}", text(&out));
@@ -103,7 +103,7 @@ fn failed_injection_reverts_what_was_applied_and_exits_3() {
     let extra = "  - name: ghost\n    at: 800ms\n    duration: 1s\n    process:\n      pid: 999999999\n      action: pause\n";
     let spec = pause_spec(dir.path(), victim.pid(), "5s", "3s", extra, PASSING_SLA);
     let out_dir = dir.path().join("out");
-    let child = spawn(&["run", &spec, "--out", out_dir.to_str().unwrap()], &[]);
+    let child = spawn_run(&spec, out_dir.to_str().unwrap());
     wait_for("the victim to be paused", Duration::from_secs(5), || {
         victim.is_stopped()
     });
@@ -129,7 +129,7 @@ fn interrupted_by(sig: i32, reason: &str) {
     let dir = tempfile::tempdir().unwrap();
     let spec = pause_spec(dir.path(), victim.pid(), "30s", "20s", "", PASSING_SLA);
     let out_dir = dir.path().join("out");
-    let child = spawn(&["run", &spec, "--out", out_dir.to_str().unwrap()], &[]);
+    let child = spawn_run(&spec, out_dir.to_str().unwrap());
     wait_for("the victim to be paused", Duration::from_secs(5), || {
         victim.is_stopped()
     });
@@ -185,7 +185,7 @@ fn rollback_after_sigkill_resumes_the_process_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let spec = pause_spec(dir.path(), victim.pid(), "30s", "20s", "", PASSING_SLA);
     let out_dir = dir.path().join("out");
-    let child = spawn(&["run", &spec, "--out", out_dir.to_str().unwrap()], &[]);
+    let child = spawn_run(&spec, out_dir.to_str().unwrap());
     wait_for("the victim to be paused", Duration::from_secs(5), || {
         victim.is_stopped()
     });
@@ -201,7 +201,7 @@ fn rollback_after_sigkill_resumes_the_process_and_is_idempotent() {
     assert!(events.contains("\"type\":\"fault_injected\""), "{events}");
 
     // A new run into the same directory must not bury the unreverted fault.
-    let reuse = shakeout(&["run", &spec, "--out", out_dir.to_str().unwrap()]);
+    let reuse = run_out(&spec, out_dir.to_str().unwrap());
     assert_eq!(code(&reuse), 2, "{}", text(&reuse));
     assert!(
         text(&reuse).contains("not all reverted (`freeze`)"),
@@ -276,15 +276,7 @@ faults:
     let out_dir = dir.path().join("out");
     let mut first = first;
     let out = wait_output(
-        spawn(
-            &[
-                "run",
-                spec.to_str().unwrap(),
-                "--out",
-                out_dir.to_str().unwrap(),
-            ],
-            &[],
-        ),
+        spawn_run(spec.to_str().unwrap(), out_dir.to_str().unwrap()),
         Duration::from_secs(20),
     );
     assert_eq!(code(&out), 0, "{}", text(&out));

@@ -624,15 +624,12 @@ fn compile_probe(
     if p.name.trim().is_empty() {
         e.at(format!("{path}.name"), "must not be empty");
     }
-    let set = [p.http.is_some(), p.tcp.is_some()]
-        .iter()
-        .filter(|x| **x)
-        .count();
-    if set != 1 {
-        e.at(
-            path,
-            format!("give exactly one probe kind (`http` or `tcp`), found {set}"),
-        );
+    if !exactly_one(
+        e,
+        path,
+        "probe kind",
+        &[("http", p.http.is_some()), ("tcp", p.tcp.is_some())],
+    ) {
         return None;
     }
     let (interval, timeout, kind, kpath) = if let Some(h) = &p.http {
@@ -795,20 +792,13 @@ fn compile_fault(
     if f.duration.0.is_zero() {
         e.at(format!("{path}.duration"), "must be longer than 0s");
     }
-    let set = [
-        f.az_loss.is_some(),
-        f.process.is_some(),
-        f.latency.is_some(),
-        f.network.is_some(),
-    ]
-    .iter()
-    .filter(|x| **x)
-    .count();
-    if set != 1 {
-        e.at(
-            path,
-            format!("give exactly one fault kind (`az_loss`, `process`, `latency`, `network`), found {set}"),
-        );
+    let kinds = [
+        ("az_loss", f.az_loss.is_some()),
+        ("process", f.process.is_some()),
+        ("latency", f.latency.is_some()),
+        ("network", f.network.is_some()),
+    ];
+    if !exactly_one(e, path, "fault kind", &kinds) {
         return None;
     }
     if let Some(l) = &f.latency {
@@ -930,6 +920,33 @@ fn compile_fault(
     })
 }
 
+/// Backends are one key each; exactly one of `keys` (name, present) must be given.
+fn exactly_one(e: &mut Errors, path: &str, what: &str, keys: &[(&str, bool)]) -> bool {
+    let given: Vec<&str> = keys
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+    if given.len() == 1 {
+        return true;
+    }
+    let all = keys
+        .iter()
+        .map(|(k, _)| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let found = if given.is_empty() {
+        "none".to_string()
+    } else {
+        given.join(" and ")
+    };
+    e.at(
+        path,
+        format!("give exactly one {what} ({all}), found {found}"),
+    );
+    false
+}
+
 /// The proxy a fault names, or an error listing the defined ones.
 fn find_proxy<'a>(
     name: &str,
@@ -1020,35 +1037,16 @@ fn compile_network(
 ) -> Option<FaultKind> {
     let proxy = find_proxy(&n.proxy, &format!("{path}.proxy"), proxies, e);
     let tox = toxicity(n.toxicity, &format!("{path}.toxicity"), e);
-    let keys = [
-        "bandwidth",
-        "slow_close",
-        "timeout",
-        "reset_peer",
-        "slicer",
-        "limit_data",
-        "down",
+    let toxics = [
+        ("bandwidth", n.bandwidth.is_some()),
+        ("slow_close", n.slow_close.is_some()),
+        ("timeout", n.timeout.is_some()),
+        ("reset_peer", n.reset_peer.is_some()),
+        ("slicer", n.slicer.is_some()),
+        ("limit_data", n.limit_data.is_some()),
+        ("down", n.down.is_some()),
     ];
-    let set = [
-        n.bandwidth.is_some(),
-        n.slow_close.is_some(),
-        n.timeout.is_some(),
-        n.reset_peer.is_some(),
-        n.slicer.is_some(),
-        n.limit_data.is_some(),
-        n.down.is_some(),
-    ]
-    .iter()
-    .filter(|x| **x)
-    .count();
-    if set != 1 {
-        e.at(
-            path,
-            format!(
-                "give exactly one of {}, found {set}",
-                keys.map(|k| format!("`{k}`")).join(", ")
-            ),
-        );
+    if !exactly_one(e, path, "network fault", &toxics) {
         return None;
     }
     let kind = if let Some(b) = &n.bandwidth {

@@ -187,3 +187,13 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// `shakeout run SPEC --out DIR`, waited for.
+pub fn run_out(spec: &str, out: &str) -> Output {
+    shakeout(&["run", spec, "--out", out])
+}
+
+/// `shakeout run SPEC --out DIR` in the background.
+pub fn spawn_run(spec: &str, out: &str) -> Child {
+    spawn(&["run", spec, "--out", out], &[])
+}
