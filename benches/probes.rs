@@ -159,10 +159,8 @@ fn wrk(addr: SocketAddr) -> Option<f64> {
 
 fn main() {
     let addr = start_server();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    // The same runtime `shakeout run` uses.
+    let rt = engine::runtime().expect("runtime");
     println!(
         "shakeout probe benchmark (2 cores shared by server, engine and client; loopback HTTP)\n"
     );

@@ -22,10 +22,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match engine::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
