@@ -235,10 +235,20 @@ pub fn render(r: &Report, charts: &[(String, String)]) -> String {
         let checked: Vec<_> = r.faults.iter().filter(|f| !f.checks.is_empty()).collect();
         if !checked.is_empty() {
             h.push_str("<p>What each fault asked for and what it achieved:</p>\n");
-            table_head(&mut h, &["Fault", "Metric", "Asked", "Achieved"]);
+            table_head(
+                &mut h,
+                &["Fault", "Metric", "Measured by", "Asked", "Achieved"],
+            );
             for f in checked {
                 for c in &f.checks {
-                    let _ = write!(h, "<tr><td>{}</td><td>{}</td>", x(&f.name), x(&c.metric));
+                    let by = c.probe.as_deref().unwrap_or("–");
+                    let _ = write!(
+                        h,
+                        "<tr><td>{}</td><td>{}</td><td>{}</td>",
+                        x(&f.name),
+                        x(&c.metric),
+                        x(by)
+                    );
                     num_cells(&mut h, &[fmt_num(c.asked), fmt_num(c.achieved)]);
                     h.push_str("</tr>\n");
                 }

@@ -201,12 +201,13 @@ fn faults(md: &mut String, r: &Report) {
     md.push('\n');
     for f in r.faults.iter().filter(|f| !f.checks.is_empty()) {
         let _ = writeln!(md, "**{}**: asked vs achieved\n", esc(&f.name));
-        md.push_str("| Metric | Asked | Achieved |\n|---|--:|--:|\n");
+        md.push_str("| Metric | Measured by | Asked | Achieved |\n|---|---|--:|--:|\n");
         for c in &f.checks {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} |",
+                "| {} | {} | {} | {} |",
                 esc(&c.metric),
+                c.probe.as_deref().map_or("–".to_string(), esc),
                 fmt_num(c.asked),
                 fmt_num(c.achieved)
             );
@@ -337,7 +338,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| added\\_latency\\_ms | 300 | 295.5 |"),
+            md.contains("| added\\_latency\\_ms | – | 300 | 295.5 |"),
             "{md}"
         );
         assert!(
