@@ -204,8 +204,48 @@ async fn connect(addr: SocketAddr) -> Result<TcpStream, BoxError> {
     Ok(s)
 }
 
+/// CPU time (user + system) this process has used so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes one rusage struct into `ru`.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// (busy, total) jiffies of the whole machine, from /proc/stat.
+fn machine_jiffies() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<u64> = s
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    // idle + iowait
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// One throughput measurement.
+#[derive(Clone, Copy)]
+struct Tp {
+    mb_s: f64,
+    /// CPU seconds this process spent per GB moved (load, proxy and sink;
+    /// not an external relay such as socat).
+    cpu_s_per_gb: f64,
+    /// Share of the whole machine's CPU that was busy (0..1).
+    busy: f64,
+}
+
 /// MB/s pushed into the sink by `streams` writers during phase_time().
-async fn throughput(addr: SocketAddr, streams: usize) -> Result<f64, BoxError> {
+async fn throughput(addr: SocketAddr, streams: usize) -> Result<Tp, BoxError> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for _ in 0..streams {
@@ -223,15 +263,22 @@ async fn throughput(addr: SocketAddr, streams: usize) -> Result<f64, BoxError> {
     // Warm up, then measure what the sink received.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let b0 = SINK_BYTES.load(Ordering::Relaxed);
+    let (c0, (mb0, mt0)) = (cpu_time(), machine_jiffies());
     let t0 = Instant::now();
     tokio::time::sleep(phase_time()).await;
     let bytes = SINK_BYTES.load(Ordering::Relaxed) - b0;
     let secs = t0.elapsed().as_secs_f64();
+    let cpu = (cpu_time() - c0).as_secs_f64();
+    let (mb1, mt1) = machine_jiffies();
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         let _ = t.await;
     }
-    Ok(bytes as f64 / secs / 1e6)
+    Ok(Tp {
+        mb_s: bytes as f64 / secs / 1e6,
+        cpu_s_per_gb: cpu / (bytes.max(1) as f64 / 1e9),
+        busy: (mb1 - mb0) as f64 / (mt1 - mt0).max(1) as f64,
+    })
 }
 
 /// Requests/s over `conns` keep-alive HTTP/1.1 connections.
@@ -502,8 +549,8 @@ async fn hold(path: &Path, name: &str, echo: SocketAddr) -> Result<HoldReport, B
 struct Results {
     label: &'static str,
     /// One sample per round.
-    tp1: Vec<f64>,
-    tp8: Vec<f64>,
+    tp1: Vec<Tp>,
+    tp8: Vec<Tp>,
     rps: Vec<f64>,
     /// All rounds merged.
     pp: Option<Histogram<u64>>,
@@ -527,6 +574,10 @@ impl Results {
             hold: None,
         }
     }
+}
+
+fn median_by(v: &[Tp], f: fn(&Tp) -> f64) -> Option<f64> {
+    median(&v.iter().map(f).collect::<Vec<_>>())
 }
 
 fn median(v: &[f64]) -> Option<f64> {
@@ -686,8 +737,36 @@ fn print_table(rs: &[Results]) {
         println!("{line}");
     };
     let q = |h: &Option<Histogram<u64>>, q: f64| h.as_ref().map(|h| us(h.value_at_quantile(q)));
-    row("throughput, 1 stream (MB/s)", &|r| median(&r.tp1), true);
-    row("throughput, 8 streams (MB/s)", &|r| median(&r.tp8), true);
+    row(
+        "throughput, 1 stream (MB/s)",
+        &|r| median_by(&r.tp1, |t| t.mb_s),
+        true,
+    );
+    row(
+        "throughput, 8 streams (MB/s)",
+        &|r| median_by(&r.tp8, |t| t.mb_s),
+        true,
+    );
+    row(
+        "  CPU ms per GB, 1 stream [bench process]",
+        &|r| median_by(&r.tp1, |t| t.cpu_s_per_gb * 1e3),
+        true,
+    );
+    row(
+        "  CPU ms per GB, 8 streams [bench process]",
+        &|r| median_by(&r.tp8, |t| t.cpu_s_per_gb * 1e3),
+        true,
+    );
+    row(
+        "  machine CPU busy %, 1 stream",
+        &|r| median_by(&r.tp1, |t| t.busy * 100.0),
+        false,
+    );
+    row(
+        "  machine CPU busy %, 8 streams",
+        &|r| median_by(&r.tp8, |t| t.busy * 100.0),
+        false,
+    );
     row(
         "HTTP req/s, 32 keep-alive connections",
         &|r| median(&r.rps),
@@ -715,6 +794,7 @@ fn print_table(rs: &[Results]) {
         rounds(),
         phase_time().as_secs_f64()
     );
+    println!("(CPU ms per GB: this process only, so socat's own CPU is not in it; machine busy %: all processes, the other tenants included)");
     for r in rs {
         let fmt = |v: &[f64]| {
             v.iter()
@@ -726,8 +806,8 @@ fn print_table(rs: &[Results]) {
             println!(
                 "  {:<10} rounds: 1 stream [{}] 8 streams [{}] req/s [{}]",
                 r.label,
-                fmt(&r.tp1),
-                fmt(&r.tp8),
+                fmt(&r.tp1.iter().map(|t| t.mb_s).collect::<Vec<_>>()),
+                fmt(&r.tp8.iter().map(|t| t.mb_s).collect::<Vec<_>>()),
                 fmt(&r.rps)
             );
         }
@@ -953,6 +1033,9 @@ mod peers {
     }
 
     fn pump(from: TcpStream, to: TcpStream) {
+        if std::env::var("PROXY_BENCH_RELAY").is_ok_and(|v| v.trim() == "copy") {
+            return copy(from, to);
+        }
         let mut fds = [0 as RawFd; 2];
         // SAFETY: pipe2 writes two fds into the array.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -999,6 +1082,24 @@ mod peers {
                     return;
                 }
                 left -= m as usize;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    }
+
+    /// read/write through a 256 KiB buffer (PROXY_BENCH_RELAY=copy).
+    fn copy(mut from: TcpStream, mut to: TcpStream) {
+        use std::io::{Read, Write};
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).is_err() {
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                }
             }
         }
         let _ = to.shutdown(std::net::Shutdown::Write);
