@@ -133,6 +133,30 @@ pub(crate) async fn run(
     drop(server);
 }
 
+/// On a loopback connection, switches a BBR socket to CUBIC.
+///
+/// BBR makes the kernel pace every send with an hrtimer (there is no fq
+/// qdisc on `lo`), which on loopback buys nothing and costs CPU on each
+/// of the proxy's two hops: measured on a 2-vCPU VM, 1-stream throughput
+/// through the proxy rose from ~3.2 to ~4.2 GB/s. Only the proxy's own
+/// sending side changes; any other congestion control is left as it is,
+/// and so is every non-loopback connection.
+pub(crate) fn tune_loopback(s: &TcpStream) {
+    let loopback = |a: std::io::Result<std::net::SocketAddr>| a.is_ok_and(|a| a.ip().is_loopback());
+    if !(loopback(s.local_addr()) && loopback(s.peer_addr())) {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let sock = socket2::SockRef::from(s);
+        if sock.tcp_congestion().is_ok_and(|cc| cc.starts_with(b"bbr")) {
+            if let Err(e) = sock.set_tcp_congestion(b"cubic") {
+                tracing::debug!(error = %e, "TCP_CONGESTION cubic unavailable");
+            }
+        }
+    }
+}
+
 /// Per-connection state of one active toxic.
 struct Active {
     uid: u64,
