@@ -711,7 +711,7 @@ fn print_table(rs: &[Results]) {
         header += &format!("{:>14}", r.label);
     }
     for r in &rs[1..] {
-        header += &format!("{:>18}", format!("{}/direct", r.label));
+        header += &format!("{:>22}", format!("{}/direct", r.label));
     }
     println!("\n{header}");
     println!("{}", "-".repeat(header.chars().count()));
@@ -732,7 +732,7 @@ fn print_table(rs: &[Results]) {
                 (Some(v), Some(d)) => format!("{:+.1}", v - d),
                 _ => "-".into(),
             };
-            line += &format!("{cell:>18}");
+            line += &format!("{cell:>22}");
         }
         println!("{line}");
     };
