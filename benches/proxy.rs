@@ -8,6 +8,16 @@
 //! 50 ms, and 1,000 held connections with toxics added and removed
 //! mid-stream (RSS and fd counts). Every phase is bounded in time.
 //!
+//! Reference peers run in the same interleaved rounds: socat (when on
+//! PATH) and a minimal blocking splice(2) relay, which show what one extra
+//! loopback TCP hop costs on this machine whatever the relay does
+//! (PROXY_BENCH_PEERS=socat,relay|none). Throughput rows also report the
+//! CPU the bench process spent per GB and how busy the machine was: on 2
+//! vCPUs, 8 streams saturate both cores on every path, so the ratio to
+//! direct is bounded by the ratio of CPU per GB.
+//! Knobs: PROXY_BENCH_ROUNDS (default 3), PROXY_BENCH_SECS (default 2),
+//! PROXY_BENCH_ONLY, PROXY_BENCH_RUNTIMES=3, PROXY_BENCH_RELAY=copy.
+//!
 //! Servers, load generators and the proxy each get their own 2-thread tokio
 //! runtime, so "direct" and "proxy" share the same client and server code
 //! and differ only by the proxy hop (and the CPU it takes on this machine).
