@@ -18,9 +18,10 @@
 //! Knobs: PROXY_BENCH_ROUNDS (default 3), PROXY_BENCH_SECS (default 2),
 //! PROXY_BENCH_ONLY, PROXY_BENCH_RUNTIMES=3, PROXY_BENCH_RELAY=copy.
 //!
-//! Servers, load generators and the proxy each get their own 2-thread tokio
-//! runtime, so "direct" and "proxy" share the same client and server code
-//! and differ only by the proxy hop (and the CPU it takes on this machine).
+//! Servers, load generators and the proxy share one 2-worker tokio runtime
+//! (PROXY_BENCH_RUNTIMES=3 gives each its own; on 2 vCPUs that measured
+//! worse for the proxy), so "direct" and "proxy" share the same client and
+//! server code and differ only by the proxy hop (and the CPU it takes).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
