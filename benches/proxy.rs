@@ -8,9 +8,20 @@
 //! 50 ms, and 1,000 held connections with toxics added and removed
 //! mid-stream (RSS and fd counts). Every phase is bounded in time.
 //!
-//! Servers, load generators and the proxy each get their own 2-thread tokio
-//! runtime, so "direct" and "proxy" share the same client and server code
-//! and differ only by the proxy hop (and the CPU it takes on this machine).
+//! Reference peers run in the same interleaved rounds: socat (when on
+//! PATH) and a minimal blocking splice(2) relay, which show what one extra
+//! loopback TCP hop costs on this machine whatever the relay does
+//! (PROXY_BENCH_PEERS=socat,relay|none). Throughput rows also report the
+//! CPU the bench process spent per GB and how busy the machine was: on 2
+//! vCPUs, 8 streams saturate both cores on every path, so the ratio to
+//! direct is bounded by the ratio of CPU per GB.
+//! Knobs: PROXY_BENCH_ROUNDS (default 3), PROXY_BENCH_SECS (default 2),
+//! PROXY_BENCH_ONLY, PROXY_BENCH_RUNTIMES=3, PROXY_BENCH_RELAY=copy.
+//!
+//! Servers, load generators and the proxy share one 2-worker tokio runtime
+//! (PROXY_BENCH_RUNTIMES=3 gives each its own; on 2 vCPUs that measured
+//! worse for the proxy), so "direct" and "proxy" share the same client and
+//! server code and differ only by the proxy hop (and the CPU it takes).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -31,8 +42,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 
-const THROUGHPUT_TIME: Duration = Duration::from_secs(2);
-const HTTP_TIME: Duration = Duration::from_secs(2);
+/// Length of one throughput or HTTP measurement: PROXY_BENCH_SECS
+/// (default 2).
+fn phase_time() -> Duration {
+    let secs = std::env::var("PROXY_BENCH_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| *s > 0.0 && *s <= 60.0)
+        .unwrap_or(2.0);
+    Duration::from_secs_f64(secs)
+}
 const PINGPONG_TIME: Duration = Duration::from_secs(2);
 const PINGPONG_MAX: usize = 200_000;
 const LATENCY_TIME: Duration = Duration::from_secs(2);
@@ -116,6 +135,13 @@ enum Path {
     /// Our proxy; its listeners and connections run on the given runtime.
     Ours(Registry, tokio::runtime::Handle),
     Toxiproxy(ToxiproxyClient),
+    /// socat (one forked process per connection), when installed: a
+    /// well-known userspace relay to compare against.
+    Socat(peers::Socat),
+    /// A minimal blocking splice(2) relay, two threads per connection and
+    /// no event loop: about the least CPU a userspace TCP hop can cost, so
+    /// it shows what the extra hop itself costs on this machine.
+    Relay(peers::Relay),
 }
 
 impl Path {
@@ -124,6 +150,8 @@ impl Path {
             Path::Direct => "direct",
             Path::Ours(..) => "shakeout",
             Path::Toxiproxy(_) => "toxiproxy",
+            Path::Socat(_) => "socat",
+            Path::Relay(_) => "splice-relay",
         }
     }
 
@@ -147,13 +175,20 @@ impl Path {
                 let _ = c.delete_proxy(name).await;
                 c.create_proxy(&cfg).await?.listen
             }
+            Path::Socat(s) => return s.route(name, upstream).await,
+            Path::Relay(r) => return r.route(name, upstream),
         };
         Ok(listen.parse()?)
     }
 
+    /// Whether this path can apply toxics (the peers cannot).
+    fn toxics(&self) -> bool {
+        matches!(self, Path::Ours(..) | Path::Toxiproxy(_))
+    }
+
     async fn add_toxic(&self, name: &str, t: ToxicSpec) -> Result<(), BoxError> {
         match self {
-            Path::Direct => {}
+            Path::Direct | Path::Socat(_) | Path::Relay(_) => {}
             Path::Ours(r, _) => {
                 r.add_toxic(name, t).await?;
             }
@@ -166,7 +201,7 @@ impl Path {
 
     async fn remove_toxic(&self, name: &str, toxic: &str) -> Result<(), BoxError> {
         match self {
-            Path::Direct => {}
+            Path::Direct | Path::Socat(_) | Path::Relay(_) => {}
             Path::Ours(r, _) => r.remove_toxic(name, toxic).await?,
             Path::Toxiproxy(c) => c.remove_toxic(name, toxic).await?,
         }
@@ -180,8 +215,48 @@ async fn connect(addr: SocketAddr) -> Result<TcpStream, BoxError> {
     Ok(s)
 }
 
-/// MB/s pushed into the sink by `streams` writers during THROUGHPUT_TIME.
-async fn throughput(addr: SocketAddr, streams: usize) -> Result<f64, BoxError> {
+/// CPU time (user + system) this process has used so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes one rusage struct into `ru`.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// (busy, total) jiffies of the whole machine, from /proc/stat.
+fn machine_jiffies() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<u64> = s
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    // idle + iowait
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// One throughput measurement.
+#[derive(Clone, Copy)]
+struct Tp {
+    mb_s: f64,
+    /// CPU seconds this process spent per GB moved (load, proxy and sink;
+    /// not an external relay such as socat).
+    cpu_s_per_gb: f64,
+    /// Share of the whole machine's CPU that was busy (0..1).
+    busy: f64,
+}
+
+/// MB/s pushed into the sink by `streams` writers during phase_time().
+async fn throughput(addr: SocketAddr, streams: usize) -> Result<Tp, BoxError> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for _ in 0..streams {
@@ -199,26 +274,41 @@ async fn throughput(addr: SocketAddr, streams: usize) -> Result<f64, BoxError> {
     // Warm up, then measure what the sink received.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let b0 = SINK_BYTES.load(Ordering::Relaxed);
+    let (c0, (mb0, mt0)) = (cpu_time(), machine_jiffies());
     let t0 = Instant::now();
-    tokio::time::sleep(THROUGHPUT_TIME).await;
+    tokio::time::sleep(phase_time()).await;
     let bytes = SINK_BYTES.load(Ordering::Relaxed) - b0;
     let secs = t0.elapsed().as_secs_f64();
+    let cpu = (cpu_time() - c0).as_secs_f64();
+    let (mb1, mt1) = machine_jiffies();
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         let _ = t.await;
     }
-    Ok(bytes as f64 / secs / 1e6)
+    Ok(Tp {
+        mb_s: bytes as f64 / secs / 1e6,
+        cpu_s_per_gb: cpu / (bytes.max(1) as f64 / 1e9),
+        busy: (mb1 - mb0) as f64 / (mt1 - mt0).max(1) as f64,
+    })
 }
 
 /// Requests/s over `conns` keep-alive HTTP/1.1 connections.
 async fn http_rps(addr: SocketAddr, conns: usize) -> Result<f64, BoxError> {
     let count = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + HTTP_TIME;
-    let mut tasks = Vec::new();
+    // Connect and handshake every connection first: connection setup is
+    // slower through a relay (and much slower through socat, which forks),
+    // and must neither eat into nor stretch the measured window.
+    let mut senders = Vec::with_capacity(conns);
     for _ in 0..conns {
         let s = connect(addr).await?;
-        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await?;
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await?;
         tokio::spawn(conn);
+        senders.push(send);
+    }
+    let t0 = Instant::now();
+    let deadline = t0 + phase_time();
+    let mut tasks = Vec::new();
+    for mut send in senders {
         let count = Arc::clone(&count);
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
@@ -241,7 +331,6 @@ async fn http_rps(addr: SocketAddr, conns: usize) -> Result<f64, BoxError> {
             }
         }));
     }
-    let t0 = Instant::now();
     for t in tasks {
         let _ = t.await;
     }
@@ -471,8 +560,8 @@ async fn hold(path: &Path, name: &str, echo: SocketAddr) -> Result<HoldReport, B
 struct Results {
     label: &'static str,
     /// One sample per round.
-    tp1: Vec<f64>,
-    tp8: Vec<f64>,
+    tp1: Vec<Tp>,
+    tp8: Vec<Tp>,
     rps: Vec<f64>,
     /// All rounds merged.
     pp: Option<Histogram<u64>>,
@@ -498,6 +587,10 @@ impl Results {
     }
 }
 
+fn median_by(v: &[Tp], f: fn(&Tp) -> f64) -> Option<f64> {
+    median(&v.iter().map(f).collect::<Vec<_>>())
+}
+
 fn median(v: &[f64]) -> Option<f64> {
     let mut v = v.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
@@ -506,8 +599,15 @@ fn median(v: &[f64]) -> Option<f64> {
 
 /// Rounds of the throughput/HTTP/ping-pong phases, interleaved between
 /// paths: this 2-vCPU VM is noisy (thread placement alone moves results
-/// by 2x), so we report medians over rounds.
-const ROUNDS: usize = 3;
+/// by 2x), so we report medians over rounds. PROXY_BENCH_ROUNDS overrides
+/// the default of 3.
+fn rounds() -> usize {
+    std::env::var("PROXY_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| (1..=50).contains(n))
+        .unwrap_or(3)
+}
 
 /// Phases to run: all, or those listed in PROXY_BENCH_ONLY
 /// (comma-separated: tp, http, pp, lat, hold) to iterate on one quickly.
@@ -552,7 +652,7 @@ async fn measure_once(path: &Path, ups: Upstreams, r: &mut Results) -> Result<()
         eprintln!("[{label}] frame delay without toxic");
         let addr = path.route("bench_latency", ups.echo).await?;
         r.frame_base = Some(latency_error(addr, Duration::ZERO).await?.0);
-        if !matches!(path, Path::Direct) {
+        if path.toxics() {
             eprintln!("[{label}] latency toxic accuracy (50 ms)");
             let t = ToxicSpec::new(
                 ToxicKind::Latency(Latency {
@@ -565,7 +665,7 @@ async fn measure_once(path: &Path, ups: Upstreams, r: &mut Results) -> Result<()
             r.lat_err = Some(latency_error(addr, Duration::from_millis(50)).await?);
         }
     }
-    if want("hold") {
+    if want("hold") && (path.toxics() || matches!(path, Path::Direct)) {
         eprintln!("[{label}] holding {HOLD_CONNS} connections, toxics added/removed mid-stream");
         r.hold = Some(hold(path, "bench_hold", ups.echo).await?);
     }
@@ -622,7 +722,7 @@ fn print_table(rs: &[Results]) {
         header += &format!("{:>14}", r.label);
     }
     for r in &rs[1..] {
-        header += &format!("{:>18}", format!("{}/direct", r.label));
+        header += &format!("{:>22}", format!("{}/direct", r.label));
     }
     println!("\n{header}");
     println!("{}", "-".repeat(header.chars().count()));
@@ -643,13 +743,41 @@ fn print_table(rs: &[Results]) {
                 (Some(v), Some(d)) => format!("{:+.1}", v - d),
                 _ => "-".into(),
             };
-            line += &format!("{cell:>18}");
+            line += &format!("{cell:>22}");
         }
         println!("{line}");
     };
     let q = |h: &Option<Histogram<u64>>, q: f64| h.as_ref().map(|h| us(h.value_at_quantile(q)));
-    row("throughput, 1 stream (MB/s)", &|r| median(&r.tp1), true);
-    row("throughput, 8 streams (MB/s)", &|r| median(&r.tp8), true);
+    row(
+        "throughput, 1 stream (MB/s)",
+        &|r| median_by(&r.tp1, |t| t.mb_s),
+        true,
+    );
+    row(
+        "throughput, 8 streams (MB/s)",
+        &|r| median_by(&r.tp8, |t| t.mb_s),
+        true,
+    );
+    row(
+        "  CPU ms per GB, 1 stream [bench process]",
+        &|r| median_by(&r.tp1, |t| t.cpu_s_per_gb * 1e3),
+        true,
+    );
+    row(
+        "  CPU ms per GB, 8 streams [bench process]",
+        &|r| median_by(&r.tp8, |t| t.cpu_s_per_gb * 1e3),
+        true,
+    );
+    row(
+        "  machine CPU busy %, 1 stream",
+        &|r| median_by(&r.tp1, |t| t.busy * 100.0),
+        false,
+    );
+    row(
+        "  machine CPU busy %, 8 streams",
+        &|r| median_by(&r.tp8, |t| t.busy * 100.0),
+        false,
+    );
     row(
         "HTTP req/s, 32 keep-alive connections",
         &|r| median(&r.rps),
@@ -672,7 +800,12 @@ fn print_table(rs: &[Results]) {
         &|r| q(&r.frame_base, 1.0),
         false,
     );
-    println!("(throughput and req/s: median of {ROUNDS} interleaved rounds; ping-pong: all rounds merged)");
+    println!(
+        "(throughput and req/s: median of {} interleaved rounds of {:.1} s; ping-pong: all rounds merged)",
+        rounds(),
+        phase_time().as_secs_f64()
+    );
+    println!("(CPU ms per GB: this process only, so socat's own CPU is not in it; machine busy %: all processes, the other tenants included)");
     for r in rs {
         let fmt = |v: &[f64]| {
             v.iter()
@@ -684,8 +817,8 @@ fn print_table(rs: &[Results]) {
             println!(
                 "  {:<10} rounds: 1 stream [{}] 8 streams [{}] req/s [{}]",
                 r.label,
-                fmt(&r.tp1),
-                fmt(&r.tp8),
+                fmt(&r.tp1.iter().map(|t| t.mb_s).collect::<Vec<_>>()),
+                fmt(&r.tp8.iter().map(|t| t.mb_s).collect::<Vec<_>>()),
                 fmt(&r.rps)
             );
         }
@@ -757,9 +890,23 @@ fn main() -> Result<(), BoxError> {
         let _ = load.block_on(client.reset());
         paths.push(Path::Toxiproxy(client.clone()));
     }
+    // Reference peers: PROXY_BENCH_PEERS lists them (socat, relay; default
+    // both), "none" skips them.
+    let peers = std::env::var("PROXY_BENCH_PEERS").unwrap_or_else(|_| "socat,relay".into());
+    let peer = |p: &str| peers.split(',').any(|x| x.trim() == p);
+    if peer("socat") {
+        match peers::Socat::find() {
+            Some(s) => paths.push(Path::Socat(s)),
+            None => println!("socat not found on PATH: skipping the socat column"),
+        }
+    }
+    if peer("relay") {
+        paths.push(Path::Relay(peers::Relay::default()));
+    }
     let mut results: Vec<Results> = paths.iter().map(|p| Results::new(p.label())).collect();
-    for round in 1..=ROUNDS {
-        eprintln!("round {round}/{ROUNDS}");
+    let n = rounds();
+    for round in 1..=n {
+        eprintln!("round {round}/{n}");
         for (p, r) in paths.iter().zip(results.iter_mut()) {
             load.block_on(measure_round(p, ups, r))?;
         }
@@ -775,4 +922,197 @@ fn main() -> Result<(), BoxError> {
     }
     proxy_rt.block_on(reg.shutdown());
     Ok(())
+}
+
+/// Reference relays run beside the proxy in the same rounds.
+mod peers {
+    use std::collections::HashMap;
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    use std::process::{Child, Command, Stdio};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::BoxError;
+
+    fn socat_bin() -> Option<std::path::PathBuf> {
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .map(|d| d.join("socat"))
+            .find(|p| p.is_file())
+    }
+
+    /// One `socat TCP-LISTEN:…,fork TCP:upstream` per route.
+    pub struct Socat {
+        bin: std::path::PathBuf,
+        running: Mutex<HashMap<String, (Child, SocketAddr)>>,
+    }
+
+    impl Socat {
+        pub fn find() -> Option<Socat> {
+            Some(Socat {
+                bin: socat_bin()?,
+                running: Mutex::new(HashMap::new()),
+            })
+        }
+
+        pub async fn route(
+            &self,
+            name: &str,
+            upstream: SocketAddr,
+        ) -> Result<SocketAddr, BoxError> {
+            if let Some((_, a)) = self.running.lock().map_err(|_| "poisoned")?.get(name) {
+                return Ok(*a);
+            }
+            let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+            // 128 KiB blocks (socat's default is 8 KiB) and TCP_NODELAY on
+            // both sides, like the proxy.
+            let child = Command::new(&self.bin)
+                .args([
+                    "-b",
+                    "131072",
+                    &format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,nodelay"),
+                    &format!("TCP:{upstream},nodelay"),
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?;
+            self.running
+                .lock()
+                .map_err(|_| "poisoned")?
+                .insert(name.to_string(), (child, addr));
+            for _ in 0..100 {
+                if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                    // That probe connection made socat fork a child that
+                    // exits with it; give it a moment.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    return Ok(addr);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err("socat did not start listening".into())
+        }
+    }
+
+    impl Drop for Socat {
+        fn drop(&mut self) {
+            if let Ok(mut m) = self.running.lock() {
+                for (_, (mut c, _)) in m.drain() {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+            }
+        }
+    }
+
+    /// Blocking splice relay: a listener thread per route, two threads per
+    /// connection, 1 MiB pipes (or what pipe-max-size allows).
+    #[derive(Default)]
+    pub struct Relay {
+        routes: Mutex<HashMap<String, SocketAddr>>,
+    }
+
+    impl Relay {
+        pub fn route(&self, name: &str, upstream: SocketAddr) -> Result<SocketAddr, BoxError> {
+            let mut routes = self.routes.lock().map_err(|_| "poisoned")?;
+            if let Some(a) = routes.get(name) {
+                return Ok(*a);
+            }
+            let l = TcpListener::bind("127.0.0.1:0")?;
+            let addr = l.local_addr()?;
+            std::thread::spawn(move || {
+                // Lives until the bench exits.
+                for c in l.incoming() {
+                    let Ok(c) = c else { continue };
+                    let Ok(s) = TcpStream::connect(upstream) else {
+                        continue;
+                    };
+                    let _ = c.set_nodelay(true);
+                    let _ = s.set_nodelay(true);
+                    let (Ok(c2), Ok(s2)) = (c.try_clone(), s.try_clone()) else {
+                        continue;
+                    };
+                    std::thread::spawn(move || pump(c, s));
+                    std::thread::spawn(move || pump(s2, c2));
+                }
+            });
+            routes.insert(name.to_string(), addr);
+            Ok(addr)
+        }
+    }
+
+    fn pump(from: TcpStream, to: TcpStream) {
+        if std::env::var("PROXY_BENCH_RELAY").is_ok_and(|v| v.trim() == "copy") {
+            return copy(from, to);
+        }
+        let mut fds = [0 as RawFd; 2];
+        // SAFETY: pipe2 writes two fds into the array.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return;
+        }
+        // SAFETY: both fds were just created and are owned here.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: fcntl with an integer argument on our own fd.
+        let cap = unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+        let cap = if cap > 0 { cap as usize } else { 64 * 1024 };
+        // No SPLICE_F_MORE: it corks small writes (HTTP drops to ~80 req/s).
+        let flags = libc::SPLICE_F_MOVE;
+        loop {
+            // SAFETY: splice on fds we keep open, null offsets.
+            let n = unsafe {
+                libc::splice(
+                    from.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    w.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    cap,
+                    flags,
+                )
+            };
+            if n <= 0 {
+                break;
+            }
+            let mut left = n as usize;
+            while left > 0 {
+                // SAFETY: as above.
+                let m = unsafe {
+                    libc::splice(
+                        r.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        to.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        left,
+                        flags,
+                    )
+                };
+                if m <= 0 {
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                    let _ = from.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+                left -= m as usize;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    }
+
+    /// read/write through a 256 KiB buffer (PROXY_BENCH_RELAY=copy).
+    fn copy(mut from: TcpStream, mut to: TcpStream) {
+        use std::io::{Read, Write};
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).is_err() {
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    }
 }

@@ -133,6 +133,38 @@ pub(crate) async fn run(
     drop(server);
 }
 
+/// Send buffer asked for on loopback sockets (the kernel doubles it and
+/// caps it at net.core.wmem_max × 2).
+const LOOPBACK_SNDBUF: usize = 4 * 1024 * 1024;
+
+/// Socket tuning for the proxy's loopback connections; any connection with
+/// a non-loopback end is left exactly as the system configures it.
+///
+/// * A BBR socket is switched to CUBIC: BBR makes the kernel pace every
+///   send with an hrtimer (there is no fq qdisc on `lo`), which on loopback
+///   buys nothing and costs CPU on each of the proxy's two hops. Measured
+///   on a 2-vCPU VM: 1-stream throughput through the proxy ~3.2 → ~4.5 GB/s.
+/// * A fixed 4 MiB send buffer: the splice fast path then rarely finds the
+///   destination full, so fewer EAGAIN/epoll round trips when many streams
+///   share the CPU. Measured: 8 streams ~3.35 → ~4.0 GB/s. It only bounds
+///   memory; nothing is allocated until data is queued.
+pub(crate) fn tune_loopback(s: &TcpStream) {
+    let loopback = |a: std::io::Result<std::net::SocketAddr>| a.is_ok_and(|a| a.ip().is_loopback());
+    if !(loopback(s.local_addr()) && loopback(s.peer_addr())) {
+        return;
+    }
+    let sock = socket2::SockRef::from(s);
+    if let Err(e) = sock.set_send_buffer_size(LOOPBACK_SNDBUF) {
+        tracing::debug!(error = %e, "SO_SNDBUF failed");
+    }
+    #[cfg(target_os = "linux")]
+    if sock.tcp_congestion().is_ok_and(|cc| cc.starts_with(b"bbr")) {
+        if let Err(e) = sock.set_tcp_congestion(b"cubic") {
+            tracing::debug!(error = %e, "TCP_CONGESTION cubic unavailable");
+        }
+    }
+}
+
 /// Per-connection state of one active toxic.
 struct Active {
     uid: u64,

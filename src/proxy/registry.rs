@@ -310,6 +310,8 @@ async fn connection(
         }
     };
     let _ = server.set_nodelay(true);
+    link::tune_loopback(&client);
+    link::tune_loopback(&server);
     tracing::debug!(proxy = %name, client = %peer, "accepted client");
     link::run(client, server, up, down).await;
     tracing::debug!(proxy = %name, client = %peer, "connection closed");
