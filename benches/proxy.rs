@@ -17,6 +17,9 @@
 //! direct is bounded by the ratio of CPU per GB.
 //! Knobs: PROXY_BENCH_ROUNDS (default 3), PROXY_BENCH_SECS (default 2),
 //! PROXY_BENCH_ONLY, PROXY_BENCH_RUNTIMES=3, PROXY_BENCH_RELAY=copy.
+//! PROXY_BENCH_SOAK_SECS=N adds a soak through our proxy: 1,000 connections
+//! held for N seconds, toxics added and removed every second, RSS and open
+//! fds sampled every 10 s (memory must stay flat, fds must come back).
 //!
 //! Servers, load generators and the proxy share one 2-worker tokio runtime
 //! (PROXY_BENCH_RUNTIMES=3 gives each its own; on 2 vCPUs that measured
@@ -557,6 +560,94 @@ async fn hold(path: &Path, name: &str, echo: SocketAddr) -> Result<HoldReport, B
     })
 }
 
+/// Holds HOLD_CONNS echo connections through `path` for `length`, each sending
+/// a frame every 100 ms, while toxics are added and removed every second.
+/// Prints RSS and fd samples every 10 s and the state after closing.
+async fn soak(path: &Path, echo: SocketAddr, length: Duration) -> Result<(), BoxError> {
+    let name = "bench_soak";
+    let addr = path.route(name, echo).await?;
+    let (rss_start, fd_start) = (rss_kb(), fd_count());
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(HOLD_CONNS);
+    for _ in 0..HOLD_CONNS {
+        let mut s = connect(addr).await?;
+        tasks.push(tokio::spawn(async move {
+            let (mut buf, msg) = ([0u8; 32], [1u8; 32]);
+            let mut frames = 0u64;
+            while start.elapsed() < length {
+                if s.write_all(&msg).await.is_err() {
+                    return Err(frames);
+                }
+                match tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut buf)).await {
+                    Ok(Ok(_)) => frames += 1,
+                    _ => return Err(frames),
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(frames)
+        }));
+    }
+    println!(
+        "\nsoak: {HOLD_CONNS} connections through shakeout for {}s, toxics toggled every second",
+        length.as_secs()
+    );
+    println!("{:>8} {:>10} {:>8}", "t (s)", "RSS (KB)", "fds");
+    let mut samples = Vec::new();
+    let mut toggles = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    while start.elapsed() < length {
+        tick.tick().await;
+        let secs = start.elapsed().as_secs();
+        if toggles % 2 == 0 {
+            let lat = ToxicSpec::new(
+                ToxicKind::Latency(Latency {
+                    latency: 5,
+                    jitter: 1,
+                }),
+                Stream::Downstream,
+            );
+            path.add_toxic(name, lat).await?;
+        } else {
+            path.remove_toxic(name, "latency_downstream").await?;
+        }
+        toggles += 1;
+        if secs % 10 == 0 {
+            let (rss, fds) = (rss_kb(), fd_count());
+            println!("{secs:>8} {rss:>10} {fds:>8}");
+            samples.push(rss);
+        }
+    }
+    let (mut ok, mut failed, mut frames) = (0, 0, 0);
+    for t in tasks {
+        match t.await {
+            Ok(Ok(n)) => {
+                ok += 1;
+                frames += n;
+            }
+            Ok(Err(n)) => {
+                failed += 1;
+                frames += n;
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    // Flatness: the second half of the soak against the first sample after warm-up.
+    let warm = samples.get(1).copied().unwrap_or(rss_start);
+    let last = samples.last().copied().unwrap_or(warm);
+    println!(
+        "soak: {ok} connections lived, {failed} failed, {frames} frames echoed, {toggles} toxic changes; RSS {rss_start} KB at start, {warm} KB after 10 s, {last} KB at the end ({:+} KB), {} KB after closing; fds {fd_start} -> {}",
+        last as i64 - warm as i64,
+        rss_kb(),
+        fd_count()
+    );
+    Ok(())
+}
+
 struct Results {
     label: &'static str,
     /// One sample per round.
@@ -915,6 +1006,14 @@ fn main() -> Result<(), BoxError> {
         load.block_on(measure_once(p, ups, r))?;
     }
     print_table(&results);
+
+    let soak_secs: u64 = std::env::var("PROXY_BENCH_SOAK_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if soak_secs > 0 {
+        load.block_on(soak(&paths[1], ups.echo, Duration::from_secs(soak_secs)))?;
+    }
 
     if let Some((mut child, _)) = tp {
         let _ = child.kill();
