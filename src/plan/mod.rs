@@ -1292,7 +1292,17 @@ pub fn describe(plan: &Plan) -> String {
                 f.name,
                 f.kind.kind_name(),
                 f.kind.describe()
-            ),
+            ) + &match &f.effect {
+                Some(e) if e.probes.is_empty() => {
+                    "; its effect is not measured: no probe goes through that proxy".to_string()
+                }
+                Some(e) => format!(
+                    "; asked +{} round trip, measured by {}",
+                    d(Duration::from_secs_f64(e.asked / 1000.0)),
+                    e.probes.join(", ")
+                ),
+                None => String::new(),
+            },
         ));
         events.push((f.at + f.duration, 0, format!("revert `{}`", f.name)));
     }
