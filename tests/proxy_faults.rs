@@ -47,7 +47,10 @@ fn latency_example_fails_p99_and_reports_asked_vs_achieved() {
     assert_eq!(check["asked"], 300.0);
     let achieved = check["achieved"].as_f64().unwrap();
     // ±20 ms of jitter over ~100 samples: the median may stray by a few ms.
-    assert!((achieved - 300.0).abs() <= 5.0 + 20.0 / 2.0, "achieved {achieved}");
+    assert!(
+        (achieved - 300.0).abs() <= 5.0 + 20.0 / 2.0,
+        "achieved {achieved}"
+    );
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     assert!(md.contains("asked vs achieved"), "{md}");
     // After the revert the path is fast again.
@@ -72,7 +75,10 @@ fn latency_example_holds() {
     let achieved = read_report(&out_dir)["faults"][0]["checks"][0]["achieved"]
         .as_f64()
         .unwrap();
-    assert!((achieved - 100.0).abs() <= 5.0 + 10.0 / 2.0, "achieved {achieved}");
+    assert!(
+        (achieved - 100.0).abs() <= 5.0 + 10.0 / 2.0,
+        "achieved {achieved}"
+    );
 }
 
 #[test]
@@ -194,7 +200,10 @@ fn toxiproxy_backend_creates_injects_reverts_and_deletes() {
     assert_eq!(status, 404);
     let r = read_report(&out_dir);
     let achieved = r["faults"][0]["checks"][0]["achieved"].as_f64().unwrap();
-    assert!((achieved - 200.0).abs() <= 5.0 + 10.0 / 2.0, "achieved {achieved}");
+    assert!(
+        (achieved - 200.0).abs() <= 5.0 + 10.0 / 2.0,
+        "achieved {achieved}"
+    );
 }
 
 #[test]
