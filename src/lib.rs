@@ -15,4 +15,5 @@ pub mod proxy;
 pub mod record;
 pub mod report;
 pub mod spec;
+pub mod util;
 pub mod verdict;

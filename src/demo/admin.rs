@@ -192,19 +192,7 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// Escapes everything but RFC 3986 unreserved characters, so any zone string
-/// stays one path segment.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::util::path_segment as percent_encode;
 
 fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();

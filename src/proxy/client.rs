@@ -297,15 +297,4 @@ impl ToxiproxyClient {
     }
 }
 
-/// Escapes a name for use as one path segment.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::util::path_segment as esc;
