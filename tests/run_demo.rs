@@ -309,3 +309,40 @@ fn external_demo_zone_is_restored_after_the_run_and_by_rollback_after_sigkill() 
     );
     assert_eq!(zone_mode(demo.port, "b"), "up");
 }
+
+/// Runs `shakeout ARGS` under a pseudo-terminal (util-linux `script`), returning what
+/// the terminal showed.
+fn on_a_terminal(args: &str) -> String {
+    let cmd = format!("{} {args}", bin().display());
+    let out = std::process::Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .output()
+        .expect("script(1) from bsdutils");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn progress_line_on_a_terminal_unless_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let spec = write_spec(
+        dir.path(),
+        "p.yaml",
+        &format!("name: p\nduration: 2s\ntarget:\n  demo:\n    listen: 127.0.0.1:{port}\nprobes:\n  - name: web\n    http:\n      url: http://127.0.0.1:{port}/\n      interval: 20ms\nfaults:\n  - name: lose-a\n    at: 500ms\n    duration: 1s\n    az_loss:\n      zone: a\n"),
+    );
+    let out = dir.path().join("o");
+    let shown = on_a_terminal(&format!("run {} --out {}", spec.display(), out.display()));
+    assert!(shown.contains("s/2.0s] web "), "{shown}");
+    assert!(shown.contains("% ok ("), "{shown}");
+    assert!(shown.contains("active: lose-a"), "{shown}");
+    let quiet = on_a_terminal(&format!(
+        "run {} --out {}2 --quiet",
+        spec.display(),
+        out.display()
+    ));
+    assert!(!quiet.contains("s/2.0s]"), "{quiet}");
+    assert!(quiet.contains("PASS p"), "{quiet}");
+    // Not a terminal: no progress line either.
+    let piped = run_out(spec.to_str().unwrap(), &format!("{}3", out.display()));
+    assert!(!text(&piped).contains("s/2.0s]"), "{}", text(&piped));
+}

@@ -311,3 +311,70 @@ faults:
     // SAFETY: cleaning up the process the test caused to be started.
     unsafe { libc::kill(new_pid as i32, libc::SIGKILL) };
 }
+
+#[test]
+fn guardrail_aborts_the_run_and_resumes_the_process() {
+    let victim = Victim::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The demo itself goes down (zone a is its only zone) while the victim is paused;
+    // the guardrail stops the run after 500 ms of outage instead of waiting 20 s.
+    let port = free_port();
+    let spec = write_spec(
+        dir.path(),
+        "guard.yaml",
+        &format!(
+            r#"name: guard
+duration: 30s
+target:
+  demo:
+    listen: 127.0.0.1:{port}
+    zones: [a]
+    replicas_per_zone: 1
+probes:
+  - name: web
+    http:
+      url: http://127.0.0.1:{port}/
+      interval: 20ms
+      timeout: 200ms
+guardrails:
+  - probe: web
+    max_outage: 500ms
+faults:
+  - name: freeze
+    at: 200ms
+    duration: 20s
+    process:
+      pid: {pid}
+      action: pause
+  - name: lose-a
+    at: 500ms
+    duration: 20s
+    az_loss:
+      zone: a
+"#,
+            pid = victim.pid()
+        ),
+    );
+    let out_dir = dir.path().join("out");
+    let out = wait_output(
+        spawn_run(spec.to_str().unwrap(), out_dir.to_str().unwrap()),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        !victim.is_stopped(),
+        "victim still paused after a guardrail abort"
+    );
+    let r = read_report(&out_dir);
+    assert_eq!(r["verdict"], "aborted");
+    let reason = r["aborted"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("guardrail: probe `web` has been failing for"),
+        "{reason}"
+    );
+    let at = r["aborted"]["at_ms"].as_f64().unwrap();
+    assert!((1000.0..3000.0).contains(&at), "aborted at {at}");
+    for f in r["faults"].as_array().unwrap() {
+        assert!(f["reverted_at_ms"].as_f64().unwrap() < 3000.0, "{f}");
+    }
+}

@@ -251,3 +251,24 @@ fn plan_starts_nothing() {
         "plan wrote files"
     );
 }
+
+#[test]
+fn overlapping_faults_on_one_target_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "o.yaml",
+        "name: o\nduration: 30s\ntarget:\n  demo:\n    listen: 127.0.0.1:18080\nprobes:\n  - name: p\n    tcp:\n      address: 127.0.0.1:18080\nfaults:\n  - name: one\n    at: 1s\n    duration: 10s\n    az_loss:\n      zone: a\n  - name: other-zone\n    at: 2s\n    duration: 10s\n    az_loss:\n      zone: b\n  - name: two\n    at: 5s\n    duration: 10s\n    az_loss:\n      zone: a\n      mode: blackhole\n  - name: later\n    at: 11s\n    duration: 5s\n    az_loss:\n      zone: a\n",
+    );
+    let out = shakeout(&["validate", spec.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains(":22:9: faults[2].at: `two` overlaps `one` on zone `a` of 127.0.0.1:18080"),
+        "{all}"
+    );
+    assert!(!all.contains("other-zone` overlaps"), "{all}");
+    // `later` starts when `one` ends but overlaps `two`.
+    assert!(all.contains("`later` overlaps `two`"), "{all}");
+    assert!(!all.contains("`later` overlaps `one`"), "{all}");
+}

@@ -442,6 +442,8 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
         })
         .collect();
 
+    check_overlaps(&faults, &exp.faults, &mut e);
+
     let guardrails = exp
         .guardrails
         .iter()
@@ -918,6 +920,44 @@ fn compile_fault(
         kind,
         effect: None,
     })
+}
+
+/// What a fault changes, when two faults must not change it at the same time: the
+/// first revert would end both (a zone brought up, a process resumed, a proxy enabled).
+fn exclusive_target(k: &FaultKind) -> Option<String> {
+    match k {
+        FaultKind::AzLoss { lb, zone, .. } => Some(format!("zone `{zone}` of {lb}")),
+        FaultKind::Process {
+            pid: PidSource::Pid(p),
+            ..
+        } => Some(format!("process {p}")),
+        FaultKind::Process {
+            pid: PidSource::File(f),
+            ..
+        } => Some(format!("the process in {}", f.display())),
+        FaultKind::ProxyDown { proxy, .. } => Some(format!("proxy `{proxy}`")),
+        // Toxics are named per fault: several can be on one proxy at once.
+        FaultKind::Toxics { .. } => None,
+    }
+}
+
+fn check_overlaps(faults: &[FaultPlan], specs: &[spec::FaultSpec], e: &mut Errors) {
+    for (j, b) in faults.iter().enumerate() {
+        for a in &faults[..j] {
+            let (Some(ta), Some(tb)) = (exclusive_target(&a.kind), exclusive_target(&b.kind))
+            else {
+                continue;
+            };
+            let overlap = a.at < b.at + b.duration && b.at < a.at + a.duration;
+            if ta == tb && overlap {
+                let i = specs.iter().position(|f| f.name == b.name).unwrap_or(j);
+                e.at(
+                    format!("faults[{i}].at"),
+                    format!("`{}` overlaps `{}` on {ta}: the first revert would end both; run them one after the other", b.name, a.name),
+                );
+            }
+        }
+    }
 }
 
 /// Backends are one key each; exactly one of `keys` (name, present) must be given.
