@@ -293,3 +293,25 @@ fn unknown_proxy_and_unreachable_toxiproxy_are_clear_errors() {
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(text(&out).contains("proxy `api`"), "{}", text(&out));
 }
+
+/// Toxiproxy's Python client (PyPI `toxiproxy-python`), unchanged, against our server.
+#[test]
+fn toxiproxy_python_client_works_unchanged() {
+    let demo = Server::demo();
+    let toxi = Server::toxiproxy();
+    let out = std::process::Command::new("python3")
+        .args([
+            "tests/clients/toxiproxy_python.py",
+            &toxi.port.to_string(),
+            &demo.addr(),
+        ])
+        .output()
+        .expect("python3");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("ok: base"), "{all}");
+}
