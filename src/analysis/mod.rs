@@ -594,7 +594,11 @@ fn analyse_fault(
                 error,
                 ..
             } if fault == &info.name => {
-                errors.push(format!("{phase:?} failed: {error}").to_lowercase_first());
+                let phase = match phase {
+                    crate::record::FaultPhase::Inject => "inject",
+                    crate::record::FaultPhase::Revert => "revert",
+                };
+                errors.push(format!("{phase} failed: {error}"));
             }
             Event::FaultCheck {
                 fault,
@@ -647,19 +651,6 @@ fn analyse_fault(
         per_probe,
         errors,
         checks,
-    }
-}
-
-trait LowerFirst {
-    fn to_lowercase_first(self) -> String;
-}
-impl LowerFirst for String {
-    fn to_lowercase_first(self) -> String {
-        let mut chars = self.chars();
-        match chars.next() {
-            Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
-            None => self,
-        }
     }
 }
 

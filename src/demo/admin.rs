@@ -132,7 +132,7 @@ async fn put_zone(lb: SocketAddr, zone: &str, mode: ZoneMode) -> Result<(), Demo
     let admin_err = |reason: String| DemoError::Admin { lb, reason };
     let stream = tokio::net::TcpStream::connect(lb)
         .await
-        .map_err(|e| admin_err(format!("cannot connect: {e}")))?;
+        .map_err(|source| DemoError::AdminUnreachable { lb, source })?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| admin_err(format!("HTTP handshake failed: {e}")))?;

@@ -118,7 +118,14 @@ pub enum DemoError {
     UnknownZone { zone: String, valid: Vec<String> },
     #[error("invalid demo config: {0}")]
     InvalidConfig(String),
-    /// The admin API could not be reached or rejected the request.
+    /// Nothing listens at the balancer's address (the demo is not running).
+    #[error("demo admin API at {lb}: cannot connect: {source}")]
+    AdminUnreachable {
+        lb: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    /// The admin API rejected the request or answered something unexpected.
     #[error("demo admin API at {lb}: {reason}")]
     Admin { lb: SocketAddr, reason: String },
     #[error("demo admin API at {lb} did not answer within {timeout:?}")]

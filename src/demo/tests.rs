@@ -410,7 +410,7 @@ async fn admin_api() {
         let err = admin_set_zone(closed, "a", ZoneMode::Up, t)
             .await
             .expect_err("closed");
-        assert!(matches!(err, DemoError::Admin { .. }), "{err:?}");
+        assert!(matches!(err, DemoError::AdminUnreachable { .. }), "{err:?}");
         // Accepts but never answers: the timeout applies.
         let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

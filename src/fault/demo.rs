@@ -31,7 +31,7 @@ pub async fn zone_down(lb: SocketAddr, zone: &str, mode: AzLossMode) -> Result<(
 pub async fn zone_up(z: &ZoneRef) -> Result<String, FaultError> {
     match admin_set_zone(z.lb, &z.zone, ZoneMode::Up, ADMIN_TIMEOUT).await {
         Ok(()) => Ok(format!("zone `{}` of the demo at {} is up", z.zone, z.lb)),
-        Err(e) if z.in_process && is_unreachable(&e) => Ok(format!(
+        Err(crate::demo::DemoError::AdminUnreachable { .. }) if z.in_process => Ok(format!(
             "nothing to do: the in-process demo at {} ended with its run",
             z.lb
         )),
@@ -40,9 +40,4 @@ pub async fn zone_up(z: &ZoneRef) -> Result<String, FaultError> {
             z.zone, z.lb
         ))),
     }
-}
-
-fn is_unreachable(e: &crate::demo::DemoError) -> bool {
-    let text = e.to_string().to_ascii_lowercase();
-    text.contains("refused") || text.contains("connect")
 }
