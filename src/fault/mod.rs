@@ -1,39 +1,212 @@
-//! Fault injectors. One closed set of kinds ([`crate::plan::FaultKind`]), one module
-//! per backend. A backend knows nothing of probes or reports.
+//! Fault injection: one folder per backend, closed enums here that dispatch to them.
 //!
-//! The safety contract: `prepare` resolves the target and returns the [`Undo`] that
-//! reverts the fault *without changing anything*; the engine journals that undo
-//! (fsync) and only then calls `inject`. Reverting = applying the undo, the same code
-//! whether the engine reverts at the end of a fault, on Ctrl-C, after a panic, or
-//! `shakeout rollback` reverts what a killed run left. Every undo is idempotent.
+//! The safety contract (see `docs/writing-a-fault.md`): `prepare` resolves the target
+//! and returns the [`Undo`] that reverts the fault *without changing anything*; the
+//! engine journals that undo (fsync) and only then calls `inject`, which returns once
+//! the fault has taken effect. Reverting = applying the undo, the same code whether the
+//! engine reverts at the end of a fault, on Ctrl-C, after a panic, or `shakeout
+//! rollback` reverts what a killed run left. Every undo is idempotent.
+//!
+//! Every backend folder has the same files: `spec.rs` (YAML mirror), `compile.rs`
+//! (pure checks into a resolved plan, `describe` text, exclusive-target key),
+//! `inject.rs` (`prepare`, `inject`), `undo.rs` (journaled undo: `apply`,
+//! `manual_fix`) and, when the backend needs something for the whole run,
+//! `lifecycle.rs`. A backend knows nothing of probes, plans or reports.
+//!
+//! Adding a fault kind: a row in [`fault_kinds!`] below (its YAML key and spec type),
+//! then the compiler points at every `match` that needs an arm.
 
+pub mod az_loss;
 pub mod demo;
 pub mod process;
 pub mod proxy;
+mod run_wide;
 
-use crate::plan::FaultKind;
+pub use run_wide::{RunWide, SetupError, UndoLog};
+
+use crate::spec::check::{exactly_one, Errors};
+use crate::spec::Dur;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// How to revert one applied fault; serialisable so the journal can hold it.
+/// The one table of fault kinds: YAML key => spec-kind variant (spec type).
+///
+/// It generates the `faults:` entry mirror [`FaultSpec`] (common fields plus one
+/// optional field per key, so serde's "unknown field, did you mean" lists every kind),
+/// the list of keys used by the exactly-one check, and [`FaultSpecKind`], the enum
+/// that [`compile`] dispatches on.
+macro_rules! fault_kinds {
+    ($( $(#[$doc:meta])* $key:ident => $variant:ident($spec:ty), )*) => {
+        /// One entry of `faults:`: when, for how long, and exactly one kind key.
+        #[derive(Debug, Clone, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct FaultSpec {
+            pub name: String,
+            /// Offset from run start.
+            pub at: Dur,
+            /// How long the fault stays applied before it is reverted.
+            pub duration: Dur,
+            $( $(#[$doc])* #[serde(default)] pub $key: Option<$spec>, )*
+        }
+
+        /// The kind a fault gives, borrowed from its spec.
+        pub enum FaultSpecKind<'a> {
+            $( $variant(&'a $spec), )*
+        }
+
+        impl FaultSpec {
+            /// Every kind key, in table order.
+            pub const KINDS: &'static [&'static str] = &[$( stringify!($key) ),*];
+
+            /// Each kind key and whether this fault gives it.
+            pub fn kinds_given(&self) -> Vec<(&'static str, bool)> {
+                vec![$( (stringify!($key), self.$key.is_some()) ),*]
+            }
+
+            /// The kinds this fault gives, with their YAML keys.
+            pub fn kinds(&self) -> Vec<(&'static str, FaultSpecKind<'_>)> {
+                let mut out = Vec::new();
+                $( if let Some(s) = &self.$key {
+                    out.push((stringify!($key), FaultSpecKind::$variant(s)));
+                } )*
+                out
+            }
+        }
+    };
+}
+
+fault_kinds! {
+    /// Lose one zone in every layer named.
+    az_loss => AzLoss(az_loss::AzLossSpec),
+    /// Pause or kill a local process.
+    process => Process(process::ProcessFaultSpec),
+    /// Add latency through a proxy.
+    latency => Latency(proxy::LatencyFaultSpec),
+    /// Another network fault through a proxy, or the proxy down.
+    network => Network(proxy::NetworkFaultSpec),
+}
+
+/// `target:`: what the run starts or acts on; exactly one key.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    #[serde(default)]
+    pub demo: Option<demo::DemoTargetSpec>,
+}
+
+/// The target, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub enum TargetPlan {
+    Demo(demo::DemoPlan),
+}
+
+impl TargetPlan {
+    pub fn demo(&self) -> Option<&demo::DemoPlan> {
+        match self {
+            TargetPlan::Demo(d) => Some(d),
+        }
+    }
+
+    /// Its lines in `shakeout plan`.
+    pub fn describe(&self) -> String {
+        match self {
+            TargetPlan::Demo(d) => demo::describe_target(d),
+        }
+    }
+}
+
+/// Check `target:`.
+pub fn compile_target(t: &TargetSpec, e: &mut Errors) -> Option<TargetPlan> {
+    let Some(d) = &t.demo else {
+        e.at("target", "name the target, e.g. `demo:`");
+        return None;
+    };
+    demo::compile_target(d, "target.demo", e).map(TargetPlan::Demo)
+}
+
+/// What a fault's compile step may look at besides its own spec.
+pub struct CompileContext<'a> {
+    /// The fault's name (toxics are named after it).
+    pub fault: &'a str,
+    pub target: Option<&'a TargetPlan>,
+    pub proxies: &'a [proxy::ProxyPlan],
+}
+
+/// The closed set of resolved faults: one variant per backend (`az_loss` holds the
+/// zone's layers, each a backend's).
+#[derive(Debug, Clone, Serialize)]
+pub enum FaultKind {
+    AzLoss(az_loss::AzLossPlan),
+    Process(process::ProcessFault),
+    Proxy(proxy::ProxyFault),
+}
+
+/// Check the kind of the fault at `path` (`faults[i]`): exactly one kind key.
+pub fn compile(f: &FaultSpec, path: &str, ctx: &CompileContext, e: &mut Errors) -> Option<FaultKind> {
+    if !exactly_one(e, path, "fault kind", &f.kinds_given()) {
+        return None;
+    }
+    let (key, kind) = f.kinds().pop()?;
+    let kpath = format!("{path}.{key}");
+    let (p, name) = (kpath.as_str(), ctx.fault);
+    match kind {
+        FaultSpecKind::AzLoss(s) => az_loss::compile(s, p, ctx, e).map(FaultKind::AzLoss),
+        FaultSpecKind::Process(s) => process::compile(s, p, e).map(FaultKind::Process),
+        FaultSpecKind::Latency(s) => proxy::compile_latency(name, s, p, ctx.proxies, e).map(FaultKind::Proxy),
+        FaultSpecKind::Network(s) => proxy::compile_network(name, s, p, ctx.proxies, e).map(FaultKind::Proxy),
+    }
+}
+
+impl FaultKind {
+    /// The YAML key the fault was written with (events, reports, `plan`).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            FaultKind::AzLoss(_) => "az_loss",
+            FaultKind::Process(_) => "process",
+            FaultKind::Proxy(p) => p.kind_name(),
+        }
+    }
+
+    /// What the fault does, in words, for `shakeout plan` and the reports.
+    pub fn describe(&self) -> String {
+        match self {
+            FaultKind::AzLoss(z) => z.describe(),
+            FaultKind::Process(p) => p.describe(),
+            FaultKind::Proxy(p) => p.describe(),
+        }
+    }
+
+    /// What the fault changes, when two faults must not change it at the same time:
+    /// the first revert would end both (a zone brought up, a process resumed, a proxy
+    /// enabled).
+    pub fn exclusive_keys(&self) -> Vec<String> {
+        match self {
+            FaultKind::AzLoss(z) => z.exclusive_keys(),
+            FaultKind::Process(p) => vec![p.exclusive_key()],
+            FaultKind::Proxy(p) => p.exclusive_key().into_iter().collect(),
+        }
+    }
+
+    /// The proxy a latency fault slows and the round trip it asks to add.
+    pub fn added_latency(&self) -> Option<(&str, f64)> {
+        match self {
+            FaultKind::Proxy(p) => p.added_latency_ms().map(|ms| (p.proxy.as_str(), ms)),
+            FaultKind::AzLoss(_) | FaultKind::Process(_) => None,
+        }
+    }
+}
+
+/// How to revert one applied fault, as journaled. Each variant is a backend's own undo
+/// type, tagged by its `action` (`{"action": "resume", ...}`), so the journal reads the
+/// same as when the undos were one flat enum.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[serde(untagged)]
 pub enum Undo {
-    /// SIGCONT a paused process (if it is still the same process).
-    Resume(process::ProcessRef),
-    /// Run `argv` to bring back a killed process, unless it is already back.
-    Restart(process::RestartSpec),
-    /// Bring a demo zone back up through the balancer's admin API.
-    DemoZoneUp(demo::ZoneRef),
-    /// Remove the named toxics from a proxy (Toxiproxy API).
-    RemoveToxics {
-        proxy: proxy::ProxyRef,
-        toxics: Vec<String>,
-    },
-    /// Enable a proxy that was taken down.
-    EnableProxy(proxy::ProxyRef),
-    /// Delete a proxy the run created on a Toxiproxy server.
-    DeleteProxy(proxy::ProxyRef),
+    Demo(demo::DemoUndo),
+    Process(process::ProcessUndo),
+    Proxy(proxy::ProxyUndo),
+    /// A zone lost in several layers, brought back together.
+    Zone(az_loss::ZoneUndo),
 }
 
 impl Undo {
@@ -41,51 +214,20 @@ impl Undo {
     /// "nothing to do: ...").
     pub async fn apply(&self) -> Result<String, FaultError> {
         match self {
-            Undo::Resume(p) => process::resume(p),
-            Undo::Restart(r) => process::restart(r).await,
-            Undo::DemoZoneUp(z) => demo::zone_up(z).await,
-            Undo::RemoveToxics { proxy: p, toxics } => proxy::remove_toxics(p, toxics).await,
-            Undo::EnableProxy(p) => proxy::set_enabled(p, true).await,
-            Undo::DeleteProxy(p) => proxy::delete(p).await,
+            Undo::Demo(u) => u.apply().await,
+            Undo::Process(u) => u.apply().await,
+            Undo::Proxy(u) => u.apply().await,
+            Undo::Zone(u) => u.apply().await,
         }
     }
 
     /// What is broken while this undo is pending, and how a person undoes it by hand.
     pub fn manual_fix(&self) -> String {
         match self {
-            Undo::Resume(p) => format!("process {} is paused: run `kill -CONT {}`", p.pid, p.pid),
-            Undo::Restart(r) => format!(
-                "process {} was killed: start it again with `{}` (in {})",
-                r.process.pid,
-                r.argv.join(" "),
-                r.cwd.display()
-            ),
-            Undo::DemoZoneUp(z) => format!(
-                "demo zone `{}` is down: `curl -X PUT -d '{{\"mode\":\"up\"}}' http://{}/_shakeout/zones/{}`",
-                z.zone, z.lb, z.zone
-            ),
-            Undo::RemoveToxics { proxy: p, toxics } => format!(
-                "proxy `{}` still has toxics {}: {}",
-                p.proxy,
-                toxics.join(", "),
-                toxics
-                    .iter()
-                    .map(|t| format!("`curl -X DELETE {}/proxies/{}/toxics/{t}`", p.api.trim_end_matches('/'), p.proxy))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-            Undo::EnableProxy(p) => format!(
-                "proxy `{}` is disabled: `curl -X POST -d '{{\"enabled\":true}}' {}/proxies/{}`",
-                p.proxy,
-                p.api.trim_end_matches('/'),
-                p.proxy
-            ),
-            Undo::DeleteProxy(p) => format!(
-                "proxy `{}` created by the run remains: `curl -X DELETE {}/proxies/{}`",
-                p.proxy,
-                p.api.trim_end_matches('/'),
-                p.proxy
-            ),
+            Undo::Demo(u) => u.manual_fix(),
+            Undo::Process(u) => u.manual_fix(),
+            Undo::Proxy(u) => u.manual_fix(),
+            Undo::Zone(u) => u.manual_fix(),
         }
     }
 }
@@ -102,9 +244,10 @@ pub enum FaultError {
     },
 }
 
-/// Where a fault's side files (restart logs) go.
+/// What `prepare` may need from the run.
 #[derive(Debug, Clone)]
 pub struct FaultContext {
+    /// Where a fault's side files (restart logs) go.
     pub run_dir: PathBuf,
     /// Base URL of the API serving the run's built-in proxies, if it has any.
     pub proxy_api: Option<String>,
@@ -113,53 +256,24 @@ pub struct FaultContext {
 /// Resolve the target of a planned fault and say how to undo it. Changes nothing.
 pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result<Undo, FaultError> {
     match kind {
-        FaultKind::AzLoss {
-            lb,
-            zone,
-            in_process,
-            ..
-        } => Ok(Undo::DemoZoneUp(demo::ZoneRef {
-            lb: *lb,
-            zone: zone.clone(),
-            in_process: *in_process,
-        })),
-        FaultKind::Process { pid, action } => process::prepare(name, pid, action, ctx),
-        FaultKind::Toxics {
-            proxy: p,
-            api,
-            toxics,
-        } => {
-            let target = proxy::prepare(p, api.as_deref(), ctx.proxy_api.as_deref()).await?;
-            Ok(proxy::undo_toxics(target, toxics))
-        }
-        FaultKind::ProxyDown { proxy: p, api } => Ok(Undo::EnableProxy(
-            proxy::prepare(p, api.as_deref(), ctx.proxy_api.as_deref()).await?,
-        )),
+        FaultKind::AzLoss(z) => z.prepare(ctx).await,
+        FaultKind::Process(p) => process::prepare(name, p, ctx).map(Undo::Process),
+        FaultKind::Proxy(p) => proxy::prepare(p, ctx).await.map(Undo::Proxy),
     }
 }
 
-/// Apply the fault. Call only after its undo is journaled.
+/// Apply the fault; returns once it has taken effect. Call only after its undo is
+/// journaled.
 pub async fn inject(kind: &FaultKind, undo: &Undo) -> Result<(), FaultError> {
     match (kind, undo) {
-        (FaultKind::AzLoss { lb, zone, mode, .. }, _) => demo::zone_down(*lb, zone, *mode).await,
-        (
-            FaultKind::Process { action, .. },
-            Undo::Resume(p) | Undo::Restart(process::RestartSpec { process: p, .. }),
-        ) => {
-            // A kill waits (up to 10 s) for the process to be gone: keep it off the async workers.
-            let (p, action) = (p.clone(), action.clone());
-            tokio::task::spawn_blocking(move || process::inject(&p, &action))
-                .await
-                .map_err(|e| FaultError::Target(format!("internal: {e}")))?
-        }
-        (FaultKind::Toxics { toxics, .. }, Undo::RemoveToxics { proxy: p, .. }) => {
-            proxy::add_toxics(p, toxics).await
-        }
-        (FaultKind::ProxyDown { .. }, Undo::EnableProxy(p)) => {
-            proxy::set_enabled(p, false).await.map(|_| ())
-        }
+        (FaultKind::AzLoss(z), u) => z.inject(u).await,
+        (FaultKind::Process(p), Undo::Process(u)) => process::inject(p, u).await,
+        (FaultKind::Proxy(p), Undo::Proxy(u)) => proxy::inject(p, u).await,
         _ => Err(FaultError::Target(
             "internal: a fault with a foreign undo".into(),
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

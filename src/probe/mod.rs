@@ -1,10 +1,170 @@
 //! Probes measure the target. A down target is a failed sample, never an error:
 //! `check` returns `Err(reason)` with a short, groupable reason ("connection refused").
+//!
+//! One folder per kind, the same files in each: `spec.rs` (YAML mirror, with the
+//! `interval` and `timeout` every kind has), `compile.rs` (pure checks into a resolved
+//! plan, the `plan` text), `check.rs` (the running probe: one sample per `check`).
+//! Adding a kind: a row in [`probe_kinds!`], then the compiler points at every `match`.
 
 pub mod http;
 pub mod tcp;
 
-use crate::plan::{ProbeKind, ProbePlan};
+use crate::spec::check::{exactly_one, Errors};
+use crate::spec::Dur;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The one table of probe kinds: YAML key => spec-kind variant (spec type). It
+/// generates the `probes:` entry mirror [`ProbeSpec`], the keys for the exactly-one
+/// check, and [`ProbeSpecKind`], which [`compile`] dispatches on.
+macro_rules! probe_kinds {
+    ($( $(#[$doc:meta])* $key:ident => $variant:ident($spec:ty), )*) => {
+        /// One entry of `probes:`: a name and exactly one kind key.
+        #[derive(Debug, Clone, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct ProbeSpec {
+            pub name: String,
+            $( $(#[$doc])* #[serde(default)] pub $key: Option<$spec>, )*
+        }
+
+        /// The kind a probe gives, borrowed from its spec.
+        pub enum ProbeSpecKind<'a> {
+            $( $variant(&'a $spec), )*
+        }
+
+        impl ProbeSpec {
+            /// Every kind key, in table order.
+            pub const KINDS: &'static [&'static str] = &[$( stringify!($key) ),*];
+
+            /// Each kind key and whether this probe gives it.
+            pub fn kinds_given(&self) -> Vec<(&'static str, bool)> {
+                vec![$( (stringify!($key), self.$key.is_some()) ),*]
+            }
+
+            /// The kinds this probe gives, with their YAML keys.
+            pub fn kinds(&self) -> Vec<(&'static str, ProbeSpecKind<'_>)> {
+                let mut out = Vec::new();
+                $( if let Some(s) = &self.$key {
+                    out.push((stringify!($key), ProbeSpecKind::$variant(s)));
+                } )*
+                out
+            }
+        }
+
+        impl ProbeSpecKind<'_> {
+            /// `interval` and `timeout`, which every kind's spec has.
+            pub fn timing(&self) -> (Option<Dur>, Option<Dur>) {
+                match self {
+                    $( ProbeSpecKind::$variant(s) => (s.interval, s.timeout), )*
+                }
+            }
+        }
+    };
+}
+
+probe_kinds! {
+    /// An HTTP request; success = an expected status and a whole body.
+    http => Http(http::HttpProbeSpec),
+    /// A TCP connect; success = the connection is established.
+    tcp => Tcp(tcp::TcpProbeSpec),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbePlan {
+    pub name: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub kind: ProbeKind,
+}
+
+/// The closed set of resolved probes, one variant per kind.
+#[derive(Debug, Clone, Serialize)]
+pub enum ProbeKind {
+    Http(http::HttpProbePlan),
+    Tcp(tcp::TcpProbePlan),
+}
+
+impl ProbeKind {
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ProbeKind::Http(_) => "http",
+            ProbeKind::Tcp(_) => "tcp",
+        }
+    }
+
+    /// What the probe aims at, in words (`GET http://...`, `127.0.0.1:80`).
+    pub fn target(&self) -> String {
+        match self {
+            ProbeKind::Http(h) => h.target(),
+            ProbeKind::Tcp(t) => t.target(),
+        }
+    }
+
+    /// What counts as a success, for `shakeout plan`.
+    pub fn success(&self) -> String {
+        match self {
+            ProbeKind::Http(h) => h.success(),
+            ProbeKind::Tcp(t) => t.success(),
+        }
+    }
+
+    /// The host:port the probe connects to, when it is an IP address.
+    pub fn address(&self) -> Option<SocketAddr> {
+        match self {
+            ProbeKind::Http(h) => h.address(),
+            ProbeKind::Tcp(t) => t.address(),
+        }
+    }
+}
+
+/// Check the probe at `path` (`probes[i]`), sampling for `run`.
+pub fn compile(p: &ProbeSpec, path: &str, run: Duration, e: &mut Errors) -> Option<ProbePlan> {
+    if p.name.trim().is_empty() {
+        e.at(format!("{path}.name"), "must not be empty");
+    }
+    if !exactly_one(e, path, "probe kind", &p.kinds_given()) {
+        return None;
+    }
+    let (key, spec) = p.kinds().pop()?;
+    let kpath = format!("{path}.{key}");
+    let kind = match spec {
+        ProbeSpecKind::Http(s) => http::compile(s, &kpath, e).map(ProbeKind::Http),
+        ProbeSpecKind::Tcp(s) => tcp::compile(s, &kpath, e).map(ProbeKind::Tcp),
+    };
+    let (interval, timeout) = compile_timing(spec.timing(), &kpath, run, e);
+    Some(ProbePlan {
+        name: p.name.clone(),
+        interval,
+        timeout,
+        kind: kind?,
+    })
+}
+
+fn compile_timing(
+    (interval, timeout): (Option<Dur>, Option<Dur>),
+    path: &str,
+    run: Duration,
+    e: &mut Errors,
+) -> (Duration, Duration) {
+    let interval = interval.map_or(DEFAULT_INTERVAL, |d| d.0);
+    let timeout = timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+    if interval < Duration::from_micros(100) {
+        e.at(format!("{path}.interval"), "must be at least 100us");
+    } else if run.as_micros() / interval.as_micros() > 50_000_000 {
+        e.at(
+            format!("{path}.interval"),
+            "would take more than 50 million samples; use a longer interval",
+        );
+    }
+    if timeout.is_zero() {
+        e.at(format!("{path}.timeout"), "must be longer than 0s");
+    }
+    (interval, timeout)
+}
 
 /// One probe, built from its plan. Shared by every in-flight sample (open loop), so
 /// `check` takes `&self`.
@@ -21,16 +181,15 @@ pub enum ProbeError {
 
 impl Probe {
     pub fn build(plan: &ProbePlan) -> Result<Probe, ProbeError> {
+        let setup = |message| ProbeError::Setup {
+            probe: plan.name.clone(),
+            message,
+        };
         Ok(match &plan.kind {
             ProbeKind::Http(h) => {
-                let probe =
-                    http::HttpProbe::new(h, plan.timeout).map_err(|message| ProbeError::Setup {
-                        probe: plan.name.clone(),
-                        message,
-                    })?;
-                Probe::Http(Box::new(probe))
+                Probe::Http(Box::new(http::HttpProbe::new(h, plan.timeout).map_err(setup)?))
             }
-            ProbeKind::Tcp { address } => Probe::Tcp(tcp::TcpProbe::new(address.clone())),
+            ProbeKind::Tcp(t) => Probe::Tcp(tcp::TcpProbe::new(t)),
         })
     }
 

@@ -1,16 +1,22 @@
-//! `latency` and `network` faults: toxics on a TCP proxy, or the proxy taken down.
-//!
-//! Both backends speak Toxiproxy's REST API through one async client: the run's
-//! built-in proxies (served by the run on a loopback port) and an existing Toxiproxy
-//! server (`api:` on the proxy). So injecting, reverting and `shakeout rollback` are
-//! the same code for both, and a crash leaves no toxic behind after a rollback.
+//! Remove the fault's toxics, enable the proxy, delete a proxy the run created.
+//! Idempotent: a toxic or proxy already gone is the goal state.
 
-use super::{FaultError, Undo};
-use crate::proxy::{ClientError, ToxicSpec, ToxiproxyClient};
+use super::{client, unreachable};
+use crate::fault::FaultError;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 
-const API_TIMEOUT: Duration = Duration::from_secs(5);
+/// The proxy backend's undos, as journaled: `{"action": "remove_toxics" |
+/// "enable_proxy" | "delete_proxy", ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ProxyUndo {
+    /// Remove the named toxics from a proxy (Toxiproxy API).
+    RemoveToxics { proxy: ProxyRef, toxics: Vec<String> },
+    /// Enable a proxy that was taken down.
+    EnableProxy(ProxyRef),
+    /// Delete a proxy the run created on a Toxiproxy server.
+    DeleteProxy(ProxyRef),
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProxyRef {
@@ -21,64 +27,50 @@ pub struct ProxyRef {
     pub in_process: bool,
 }
 
-fn client(api: &str) -> Result<ToxiproxyClient, FaultError> {
-    ToxiproxyClient::new(api, API_TIMEOUT).map_err(|e| FaultError::Target(e.to_string()))
-}
-
-fn unreachable(e: &ClientError) -> bool {
-    matches!(
-        e,
-        ClientError::Transport { .. } | ClientError::Timeout { .. }
-    )
-}
-
-/// Resolve the API and check the proxy exists. Changes nothing.
-pub async fn prepare(
-    proxy: &str,
-    api: Option<&str>,
-    builtin_api: Option<&str>,
-) -> Result<ProxyRef, FaultError> {
-    let (api, in_process) = match (api, builtin_api) {
-        (Some(a), _) => (a.to_string(), false),
-        (None, Some(b)) => (b.to_string(), true),
-        (None, None) => {
-            return Err(FaultError::Target(format!(
-                "proxy `{proxy}` is not running"
-            )))
+impl ProxyUndo {
+    /// The proxy the undo acts on.
+    pub fn target(&self) -> &ProxyRef {
+        match self {
+            ProxyUndo::RemoveToxics { proxy, .. } => proxy,
+            ProxyUndo::EnableProxy(p) | ProxyUndo::DeleteProxy(p) => p,
         }
-    };
-    client(&api)?
-        .get_proxy(proxy)
-        .await
-        .map_err(|e| FaultError::Target(format!("proxy `{proxy}` at {api}: {e}")))?;
-    Ok(ProxyRef {
-        api,
-        proxy: proxy.to_string(),
-        in_process,
-    })
-}
+    }
 
-pub fn undo_toxics(p: ProxyRef, toxics: &[ToxicSpec]) -> Undo {
-    Undo::RemoveToxics {
-        proxy: p,
-        toxics: toxics.iter().map(|t| t.name.clone()).collect(),
+    pub async fn apply(&self) -> Result<String, FaultError> {
+        match self {
+            ProxyUndo::RemoveToxics { proxy, toxics } => remove_toxics(proxy, toxics).await,
+            ProxyUndo::EnableProxy(p) => set_enabled(p, true).await,
+            ProxyUndo::DeleteProxy(p) => delete(p).await,
+        }
+    }
+
+    pub fn manual_fix(&self) -> String {
+        let p = self.target();
+        let api = p.api.trim_end_matches('/');
+        match self {
+            ProxyUndo::RemoveToxics { toxics, .. } => format!(
+                "proxy `{}` still has toxics {}: {}",
+                p.proxy,
+                toxics.join(", "),
+                toxics
+                    .iter()
+                    .map(|t| format!("`curl -X DELETE {api}/proxies/{}/toxics/{t}`", p.proxy))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            ProxyUndo::EnableProxy(_) => format!(
+                "proxy `{}` is disabled: `curl -X POST -d '{{\"enabled\":true}}' {api}/proxies/{}`",
+                p.proxy, p.proxy
+            ),
+            ProxyUndo::DeleteProxy(_) => format!(
+                "proxy `{}` created by the run remains: `curl -X DELETE {api}/proxies/{}`",
+                p.proxy, p.proxy
+            ),
+        }
     }
 }
 
-pub async fn add_toxics(p: &ProxyRef, toxics: &[ToxicSpec]) -> Result<(), FaultError> {
-    let c = client(&p.api)?;
-    for t in toxics {
-        c.add_toxic(&p.proxy, t).await.map_err(|e| {
-            FaultError::Target(format!(
-                "cannot add toxic `{}` to proxy `{}`: {e}",
-                t.name, p.proxy
-            ))
-        })?;
-    }
-    Ok(())
-}
-
-pub async fn remove_toxics(p: &ProxyRef, toxics: &[String]) -> Result<String, FaultError> {
+async fn remove_toxics(p: &ProxyRef, toxics: &[String]) -> Result<String, FaultError> {
     let c = client(&p.api)?;
     let mut removed = Vec::new();
     for name in toxics {
@@ -110,7 +102,7 @@ pub async fn remove_toxics(p: &ProxyRef, toxics: &[String]) -> Result<String, Fa
     })
 }
 
-pub async fn set_enabled(p: &ProxyRef, enabled: bool) -> Result<String, FaultError> {
+pub(super) async fn set_enabled(p: &ProxyRef, enabled: bool) -> Result<String, FaultError> {
     match client(&p.api)?.set_enabled(&p.proxy, enabled).await {
         Ok(_) => Ok(format!(
             "proxy `{}` {}",
@@ -135,7 +127,7 @@ pub async fn set_enabled(p: &ProxyRef, enabled: bool) -> Result<String, FaultErr
 }
 
 /// Remove a proxy the run created on a Toxiproxy server.
-pub async fn delete(p: &ProxyRef) -> Result<String, FaultError> {
+async fn delete(p: &ProxyRef) -> Result<String, FaultError> {
     match client(&p.api)?.delete_proxy(&p.proxy).await {
         Ok(()) => Ok(format!("deleted proxy `{}` from {}", p.proxy, p.api)),
         Err(e) if e.status() == Some(404) => Ok(format!(

@@ -1,7 +1,6 @@
-//! HTTP probe: one request per sample over a keep-alive pool; success = an expected
-//! status and a fully read body.
+//! The running HTTP probe.
 
-use crate::plan::{HttpProbePlan, StatusPattern};
+use super::compile::{HttpProbePlan, StatusPattern};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderName, HeaderValue};
@@ -71,7 +70,7 @@ impl HttpProbe {
         resp.into_body()
             .collect()
             .await
-            .map_err(|e| format!("body: {}", super::root_reason(&e)))?;
+            .map_err(|e| format!("body: {}", crate::probe::root_reason(&e)))?;
         if self.expect.iter().any(|p| p.matches(status)) {
             Ok(())
         } else {
@@ -81,7 +80,7 @@ impl HttpProbe {
 }
 
 fn client_reason(e: &hyper_util::client::legacy::Error) -> String {
-    let reason = super::root_reason(e);
+    let reason = crate::probe::root_reason(e);
     if e.is_connect() && !reason.starts_with("conn") {
         format!("connect: {reason}")
     } else {

@@ -1,5 +1,6 @@
-//! TCP probe: a sample succeeds when a connection is established.
+//! The running TCP probe.
 
+use super::compile::TcpProbePlan;
 use tokio::net::TcpStream;
 
 pub struct TcpProbe {
@@ -7,8 +8,10 @@ pub struct TcpProbe {
 }
 
 impl TcpProbe {
-    pub fn new(address: String) -> TcpProbe {
-        TcpProbe { address }
+    pub fn new(plan: &TcpProbePlan) -> TcpProbe {
+        TcpProbe {
+            address: plan.address.clone(),
+        }
     }
 
     pub async fn check(&self) -> Result<(), String> {
@@ -18,7 +21,7 @@ impl TcpProbe {
                 drop(stream);
                 Ok(())
             }
-            Err(e) => Err(super::io_reason(&e)),
+            Err(e) => Err(crate::probe::io_reason(&e)),
         }
     }
 }

@@ -1,0 +1,174 @@
+//! `az_loss`: one availability zone lost in every layer the fault names, all at once,
+//! and brought back together.
+//!
+//! `az_loss: {zone: a, demo: {mode: crash}}` names the zone once and one key per layer
+//! (today `demo:`; `ec2:` and `kubernetes:` are meant to sit beside it). Each layer is
+//! a backend's zone loss; this module only fans the zone out to them. `az_loss: {zone,
+//! mode}` without a layer key is shorthand for the demo layer.
+//!
+//! A zone with one layer journals that layer's undo as it is; with several, one
+//! `zone_up` undo holding each layer's, so a revert (or a rollback) always tries every
+//! layer even if one fails.
+
+use super::demo::{self, AzLossMode, DemoZoneLossSpec};
+use super::{CompileContext, FaultContext, FaultError, Undo};
+use crate::spec::check::Errors;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AzLossSpec {
+    pub zone: String,
+    /// The demo deployment's replicas in the zone.
+    #[serde(default)]
+    pub demo: Option<DemoZoneLossSpec>,
+    /// Shorthand: `az_loss: {zone: a, mode: blackhole}` = `demo: {mode: blackhole}`.
+    #[serde(default)]
+    pub mode: Option<AzLossMode>,
+}
+
+/// A zone loss, resolved: the zone and each layer it goes down in.
+#[derive(Debug, Clone, Serialize)]
+pub struct AzLossPlan {
+    pub zone: String,
+    pub layers: Vec<ZoneLayer>,
+}
+
+/// One layer of a zone: one variant per backend that can lose a zone.
+#[derive(Debug, Clone, Serialize)]
+pub enum ZoneLayer {
+    Demo(demo::ZoneLossPlan),
+}
+
+/// Several layers' undos, applied together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ZoneUndo {
+    ZoneUp { zone: String, layers: Vec<Undo> },
+}
+
+/// Check an `az_loss:` fault at `path`.
+pub fn compile(
+    s: &AzLossSpec,
+    path: &str,
+    ctx: &CompileContext,
+    e: &mut Errors,
+) -> Option<AzLossPlan> {
+    let zone_path = format!("{path}.zone");
+    let demo_layer = match (&s.demo, s.mode) {
+        (Some(_), Some(_)) => {
+            e.at(
+                format!("{path}.mode"),
+                "give `mode` inside `demo:` (`az_loss: {zone, mode}` is the shorthand without it)",
+            );
+            return None;
+        }
+        (Some(d), None) => Some((d.mode, format!("{path}.demo"))),
+        // No layer named: the shorthand, the demo layer.
+        (None, mode) => Some((mode.unwrap_or_default(), path.to_string())),
+    };
+    let mut layers = Vec::new();
+    let mut ok = true;
+    if let Some((mode, layer_path)) = demo_layer {
+        let target = ctx.target.and_then(super::TargetPlan::demo);
+        match demo::compile_zone_loss(&s.zone, mode, target, (&layer_path, &zone_path), e) {
+            Some(p) => layers.push(ZoneLayer::Demo(p)),
+            None => ok = false,
+        }
+    }
+    ok.then(|| AzLossPlan {
+        zone: s.zone.clone(),
+        layers,
+    })
+}
+
+impl AzLossPlan {
+    pub fn describe(&self) -> String {
+        self.layers
+            .iter()
+            .map(|l| match l {
+                ZoneLayer::Demo(d) => d.describe(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn exclusive_keys(&self) -> Vec<String> {
+        self.layers
+            .iter()
+            .map(|l| match l {
+                ZoneLayer::Demo(d) => d.exclusive_key(),
+            })
+            .collect()
+    }
+
+    /// Every layer's undo, as one. Changes nothing.
+    pub async fn prepare(&self, _ctx: &FaultContext) -> Result<Undo, FaultError> {
+        let mut undos = Vec::new();
+        for layer in &self.layers {
+            undos.push(match layer {
+                ZoneLayer::Demo(d) => Undo::Demo(demo::prepare(d)),
+            });
+        }
+        Ok(match undos.len() {
+            1 => undos.remove(0),
+            _ => Undo::Zone(ZoneUndo::ZoneUp {
+                zone: self.zone.clone(),
+                layers: undos,
+            }),
+        })
+    }
+
+    /// Take the zone down in each layer, in order. A failure stops here: the engine then
+    /// applies the whole undo, which brings back the layers already down.
+    pub async fn inject(&self, undo: &Undo) -> Result<(), FaultError> {
+        let undos = match undo {
+            Undo::Zone(ZoneUndo::ZoneUp { layers, .. }) => layers.as_slice(),
+            single => std::slice::from_ref(single),
+        };
+        if undos.len() != self.layers.len() {
+            return Err(FaultError::Target(
+                "internal: a zone loss with a foreign undo".into(),
+            ));
+        }
+        for pair in self.layers.iter().zip(undos) {
+            match pair {
+                (ZoneLayer::Demo(d), Undo::Demo(_)) => demo::inject(d).await?,
+                _ => return Err(FaultError::Target("internal: a zone layer with a foreign undo".into())),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ZoneUndo {
+    /// Bring every layer back, even when one fails; fail if any did.
+    pub async fn apply(&self) -> Result<String, FaultError> {
+        let ZoneUndo::ZoneUp { zone, layers } = self;
+        let mut notes = Vec::new();
+        let mut errors = Vec::new();
+        for layer in layers {
+            match Box::pin(layer.apply()).await {
+                Ok(note) => notes.push(note),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if errors.is_empty() {
+            Ok(notes.join("; "))
+        } else {
+            Err(FaultError::Target(format!(
+                "zone `{zone}` is not back in every layer: {}",
+                errors.join("; ")
+            )))
+        }
+    }
+
+    pub fn manual_fix(&self) -> String {
+        let ZoneUndo::ZoneUp { layers, .. } = self;
+        layers
+            .iter()
+            .map(Undo::manual_fix)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}

@@ -1,0 +1,64 @@
+//! YAML mirror of the demo target and of its zone loss.
+
+use crate::spec::{yaml, Dur};
+use serde::{Deserialize, Serialize};
+
+/// `target: demo:` — the embedded demo deployment: zones × replicas behind a
+/// health-checking load balancer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoTargetSpec {
+    /// The load balancer's address (loopback).
+    pub listen: String,
+    #[serde(default = "default_zones")]
+    pub zones: Vec<String>,
+    #[serde(default = "default_replicas")]
+    pub replicas_per_zone: u32,
+    #[serde(default, deserialize_with = "yaml::or_default")]
+    pub health_check: Option<HealthCheckSpec>,
+    /// How long the balancer waits for a replica before answering 504.
+    #[serde(default)]
+    pub backend_timeout: Option<Dur>,
+    /// `true`: the demo is already running (`shakeout demo serve`); the run only drives
+    /// its admin API instead of starting one.
+    #[serde(default)]
+    pub external: bool,
+}
+
+fn default_zones() -> Vec<String> {
+    vec!["a".into(), "b".into(), "c".into()]
+}
+fn default_replicas() -> u32 {
+    2
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSpec {
+    #[serde(default)]
+    pub interval: Option<Dur>,
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    #[serde(default)]
+    pub unhealthy_threshold: Option<u32>,
+    #[serde(default)]
+    pub healthy_threshold: Option<u32>,
+}
+
+/// `az_loss: {zone: a, demo: {mode: crash}}`: how the demo's replicas in the zone fail.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoZoneLossSpec {
+    #[serde(default)]
+    pub mode: AzLossMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AzLossMode {
+    /// Replicas refuse connections (a dead host).
+    #[default]
+    Crash,
+    /// Replicas accept and never answer (a partitioned host).
+    Blackhole,
+}

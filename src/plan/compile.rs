@@ -1,0 +1,266 @@
+//! The top-level compile: each section by its owner, then the checks that span
+//! sections.
+
+use super::{Effect, Experiment, FaultPlan, Guardrail, Plan, ProbePlan, ProxyPlan, TargetPlan};
+use crate::analysis::BudgetConfig;
+use crate::fault::{self, CompileContext, FaultSpec};
+use crate::probe::{self, ProbeSpec};
+use crate::spec::check::{unknown_name, Errors};
+use crate::spec::yaml::{SourceMap, SpecError};
+use crate::spec::{self, Dur, GuardrailSpec};
+use crate::verdict::Thresholds;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Compile a parsed experiment. `file` names the source in messages.
+pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Vec<SpecError>> {
+    let mut e = Errors::new(file, map);
+    let duration = exp.duration.0;
+    check_header(exp, &mut e);
+    let target = exp
+        .target
+        .as_ref()
+        .and_then(|t| fault::compile_target(t, &mut e));
+    let thresholds = compile_sla(&exp.sla, &mut e);
+    let budget = compile_budget(&exp.sla, &mut e);
+    let probes = compile_probes(&exp.probes, duration, &mut e);
+    let proxies = fault::proxy::compile_proxies(&exp.proxies, &mut e);
+    let sections = Sections {
+        run: duration,
+        target: target.as_ref(),
+        proxies: &proxies,
+        probes: &probes,
+    };
+    let faults = compile_faults(&exp.faults, &sections, &mut e);
+    check_overlaps(&faults, &exp.faults, &mut e);
+    let guardrails = compile_guardrails(&exp.guardrails, &exp.probes, &mut e);
+    e.finish(|| Plan {
+        name: exp.name.clone(),
+        description: exp.description.clone(),
+        source: Some(file.to_string()),
+        duration,
+        target,
+        thresholds,
+        budget,
+        probes,
+        faults,
+        proxies,
+        guardrails,
+    })
+}
+
+/// What a fault is compiled against: the sections compiled before it.
+struct Sections<'a> {
+    run: Duration,
+    target: Option<&'a TargetPlan>,
+    proxies: &'a [ProxyPlan],
+    probes: &'a [ProbePlan],
+}
+
+fn check_header(exp: &Experiment, e: &mut Errors) {
+    if exp.name.trim().is_empty() {
+        e.at("name", "must not be empty");
+    }
+    if exp.duration.0.is_zero() {
+        e.at("duration", "must be longer than 0s");
+    }
+}
+
+fn compile_sla(s: &spec::Sla, e: &mut Errors) -> Thresholds {
+    let latency = [
+        ("p50", s.latency_p50),
+        ("p90", s.latency_p90),
+        ("p95", s.latency_p95),
+        ("p99", s.latency_p99),
+        ("p999", s.latency_p999),
+        ("max", s.latency_max),
+    ]
+    .into_iter()
+    .filter_map(|(stat, d)| d.map(|d| (stat.to_string(), d.0)))
+    .collect();
+    let k = s.recovery_successes.unwrap_or(3);
+    if k == 0 {
+        e.at("sla.recovery_successes", "must be at least 1");
+    }
+    Thresholds {
+        availability_pct: s.availability.map(|p| p.0),
+        recovery_time: s.recovery_time.map(|d| d.0),
+        recovery_successes: k.max(1),
+        max_outage: s.max_outage.map(|d| d.0),
+        latency,
+        budget_max_spent_pct: s
+            .error_budget
+            .as_ref()
+            .and_then(|b| b.max_spent.map(|p| p.0)),
+    }
+}
+
+fn compile_budget(s: &spec::Sla, e: &mut Errors) -> Option<BudgetConfig> {
+    let b = s.error_budget.as_ref()?;
+    if b.objective.0 >= 100.0 {
+        e.at(
+            "sla.error_budget.objective",
+            "an objective of 100% leaves no budget to spend",
+        );
+    }
+    if b.period.0.is_zero() {
+        e.at("sla.error_budget.period", "must be longer than 0s");
+    }
+    Some(BudgetConfig {
+        objective_pct: b.objective.0,
+        period_us: b.period.0.as_micros() as u64,
+    })
+}
+
+fn compile_probes(specs: &[ProbeSpec], run: Duration, e: &mut Errors) -> Vec<ProbePlan> {
+    if specs.is_empty() {
+        e.at(
+            "probes",
+            "an experiment needs at least one probe: it is how the run measures anything",
+        );
+    }
+    let mut names = BTreeSet::new();
+    specs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            if !names.insert(p.name.as_str()) {
+                e.at(
+                    format!("probes[{i}].name"),
+                    format!("duplicate probe name `{}`", p.name),
+                );
+            }
+            probe::compile(p, &format!("probes[{i}]"), run, e)
+        })
+        .collect()
+}
+
+fn compile_faults(specs: &[FaultSpec], s: &Sections, e: &mut Errors) -> Vec<FaultPlan> {
+    let mut names = BTreeSet::new();
+    specs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            if !names.insert(f.name.as_str()) {
+                e.at(
+                    format!("faults[{i}].name"),
+                    format!("duplicate fault name `{}`", f.name),
+                );
+            }
+            compile_fault(f, &format!("faults[{i}]"), s, e)
+        })
+        .collect()
+}
+
+fn compile_fault(f: &FaultSpec, path: &str, s: &Sections, e: &mut Errors) -> Option<FaultPlan> {
+    check_fault_timing(f, path, s.run, e);
+    let ctx = CompileContext {
+        fault: &f.name,
+        target: s.target,
+        proxies: s.proxies,
+    };
+    let kind = fault::compile(f, path, &ctx, e)?;
+    let effect = expected_effect(&kind, s);
+    Some(FaultPlan {
+        name: f.name.clone(),
+        at: f.at.0,
+        duration: f.duration.0,
+        kind,
+        effect,
+    })
+}
+
+fn check_fault_timing(f: &FaultSpec, path: &str, run: Duration, e: &mut Errors) {
+    if f.at.0 >= run {
+        e.at(
+            format!("{path}.at"),
+            format!("{} is not before the end of the run ({})", f.at, Dur(run)),
+        );
+    } else if f.at.0 + f.duration.0 > run {
+        e.at(
+            format!("{path}.duration"),
+            format!(
+                "{} from {} ends after the run's duration {}",
+                f.duration,
+                f.at,
+                Dur(run)
+            ),
+        );
+    }
+    if f.duration.0.is_zero() {
+        e.at(format!("{path}.duration"), "must be longer than 0s");
+    }
+}
+
+/// A latency fault's asked added round trip, judged on the probes that go through its
+/// proxy (those whose address is the proxy's `listen`).
+fn expected_effect(kind: &fault::FaultKind, s: &Sections) -> Option<Effect> {
+    let (proxy, asked) = kind.added_latency()?;
+    let listen = s.proxies.iter().find(|p| p.name == proxy)?.listen;
+    let probes = s
+        .probes
+        .iter()
+        .filter(|p| listen.is_some() && p.kind.address() == listen)
+        .map(|p| p.name.clone())
+        .collect();
+    Some(Effect {
+        metric: "added_latency_ms".into(),
+        asked,
+        probes,
+    })
+}
+
+/// Two faults that change the same thing must not overlap in time.
+fn check_overlaps(faults: &[FaultPlan], specs: &[FaultSpec], e: &mut Errors) {
+    for (j, b) in faults.iter().enumerate() {
+        let keys_b = b.kind.exclusive_keys();
+        for a in &faults[..j] {
+            let overlap = a.at < b.at + b.duration && b.at < a.at + a.duration;
+            let keys_a = a.kind.exclusive_keys();
+            let Some(shared) = keys_b.iter().find(|k| keys_a.contains(k)) else {
+                continue;
+            };
+            if overlap {
+                let i = specs.iter().position(|f| f.name == b.name).unwrap_or(j);
+                e.at(
+                    format!("faults[{i}].at"),
+                    format!("`{}` overlaps `{}` on {shared}: the first revert would end both; run them one after the other", b.name, a.name),
+                );
+            }
+        }
+    }
+}
+
+fn compile_guardrails(
+    specs: &[GuardrailSpec],
+    probes: &[ProbeSpec],
+    e: &mut Errors,
+) -> Vec<Guardrail> {
+    let names: BTreeSet<&str> = probes.iter().map(|p| p.name.as_str()).collect();
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            if let Some(p) = &g.probe {
+                if !names.contains(p.as_str()) {
+                    let all: Vec<&str> = names.iter().copied().collect();
+                    e.at(
+                        format!("guardrails[{i}].probe"),
+                        unknown_name("probe", p, &all),
+                    );
+                }
+            }
+            if g.max_outage.is_none() && g.max_failures.is_none() {
+                e.at(
+                    format!("guardrails[{i}]"),
+                    "give `max_outage` or `max_failures`",
+                );
+            }
+            Guardrail {
+                probe: g.probe.clone(),
+                max_outage: g.max_outage.map(|d| d.0),
+                max_failures: g.max_failures,
+            }
+        })
+        .collect()
+}
