@@ -1,0 +1,137 @@
+//! The journal's undo shapes, and a zone lost in several layers coming back together.
+
+use super::az_loss::ZoneUndo;
+use super::demo::{AzLossMode, DemoUndo, ZoneLossPlan, ZoneRef};
+use super::process::{ProcessRef, ProcessUndo};
+use super::proxy::{ProxyRef, ProxyUndo};
+use super::*;
+use crate::demo::{Demo, DemoConfig, ZoneMode};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Journals written before the backends had their own undo types must still read, and
+/// new ones must be written the same way.
+#[test]
+fn every_undo_keeps_its_journal_shape() {
+    let lines = [
+        r#"{"action":"resume","pid":1234,"start_time":99}"#,
+        r#"{"action":"restart","pid":1234,"start_time":null,"argv":["sleep","1"],"cwd":"/tmp","log":"/tmp/r.log","pid_file":null}"#,
+        r#"{"action":"demo_zone_up","lb":"127.0.0.1:18080","zone":"a","in_process":true}"#,
+        r#"{"action":"remove_toxics","proxy":{"api":"http://127.0.0.1:8474","proxy":"p","in_process":false},"toxics":["t"]}"#,
+        r#"{"action":"enable_proxy","api":"http://127.0.0.1:8474","proxy":"p","in_process":false}"#,
+        r#"{"action":"delete_proxy","api":"http://127.0.0.1:8474","proxy":"p","in_process":false}"#,
+    ];
+    let undos: Vec<Undo> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let p = ProxyRef {
+        api: "http://127.0.0.1:8474".into(),
+        proxy: "p".into(),
+        in_process: false,
+    };
+    assert_eq!(
+        undos[0],
+        Undo::Process(ProcessUndo::Resume(ProcessRef {
+            pid: 1234,
+            start_time: Some(99)
+        }))
+    );
+    assert!(matches!(undos[1], Undo::Process(ProcessUndo::Restart(_))));
+    assert!(matches!(undos[2], Undo::Demo(DemoUndo::DemoZoneUp(_))));
+    assert!(matches!(undos[3], Undo::Proxy(ProxyUndo::RemoveToxics { .. })));
+    assert_eq!(undos[4], Undo::Proxy(ProxyUndo::EnableProxy(p.clone())));
+    assert_eq!(undos[5], Undo::Proxy(ProxyUndo::DeleteProxy(p)));
+    for (line, undo) in lines.iter().zip(&undos) {
+        let back: serde_json::Value = serde_json::to_value(undo).expect("serialises");
+        let want: serde_json::Value = serde_json::from_str(line).expect("json");
+        assert_eq!(back, want, "{line}");
+    }
+    assert!(serde_json::from_str::<Undo>(r#"{"action":"reboot_universe"}"#).is_err());
+}
+
+/// The kinds list comes from the same table as the spec's fields.
+#[test]
+fn every_kind_key_is_a_spec_field() {
+    let fields = serde_json::to_value(FaultSpec {
+        name: "f".into(),
+        at: Dur(Duration::ZERO),
+        duration: Dur(Duration::ZERO),
+        az_loss: None,
+        process: None,
+        latency: None,
+        network: None,
+    })
+    .expect("serialises");
+    for key in FaultSpec::KINDS {
+        assert!(fields.get(key).is_some(), "{key} is not a field of FaultSpec");
+    }
+    assert_eq!(FaultSpec::KINDS.len() + 3, fields.as_object().map_or(0, |o| o.len()));
+}
+
+fn zone_up(lb: SocketAddr, zone: &str, in_process: bool) -> Undo {
+    Undo::Demo(DemoUndo::DemoZoneUp(ZoneRef {
+        lb,
+        zone: zone.into(),
+        in_process,
+    }))
+}
+
+fn mode(demo: &Demo, zone: &str) -> Option<ZoneMode> {
+    demo.zones()
+        .into_iter()
+        .find(|(z, _)| z == zone)
+        .map(|(_, m)| m)
+}
+
+/// Several layers of one zone: every layer is brought back even when another fails,
+/// the failure is reported, and a second apply (a rollback) changes nothing more.
+#[tokio::test]
+async fn a_zone_in_several_layers_comes_back_together() {
+    let demo = Demo::start(DemoConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        zones: vec!["a".into(), "b".into()],
+        replicas_per_zone: 1,
+        ..DemoConfig::default()
+    })
+    .await
+    .expect("demo starts");
+    let lb = demo.addr();
+    for z in ["a", "b"] {
+        let plan = ZoneLossPlan {
+            lb,
+            zone: z.into(),
+            mode: AzLossMode::Crash,
+            in_process: true,
+        };
+        demo::inject(&plan).await.expect("zone down");
+        assert_eq!(mode(&demo, z), Some(ZoneMode::Crash));
+    }
+    // A layer nobody answers for (port 1 refuses), between the two that work.
+    let dead: SocketAddr = "127.0.0.1:1".parse().expect("addr");
+    let undo = Undo::Zone(ZoneUndo::ZoneUp {
+        zone: "a".into(),
+        layers: vec![zone_up(lb, "a", true), zone_up(dead, "a", false), zone_up(lb, "b", true)],
+    });
+    let journaled: Undo =
+        serde_json::from_str(&serde_json::to_string(&undo).expect("json")).expect("reads back");
+    assert_eq!(journaled, undo);
+
+    let err = tokio::time::timeout(Duration::from_secs(20), undo.apply())
+        .await
+        .expect("bounded")
+        .expect_err("one layer cannot come back");
+    assert!(err.to_string().contains("not back in every layer"), "{err}");
+    assert_eq!(mode(&demo, "a"), Some(ZoneMode::Up));
+    assert_eq!(mode(&demo, "b"), Some(ZoneMode::Up));
+    assert!(undo.manual_fix().contains("127.0.0.1:1"), "{}", undo.manual_fix());
+
+    let Undo::Zone(ZoneUndo::ZoneUp { layers, .. }) = &undo else {
+        unreachable!("built above")
+    };
+    for layer in [&layers[0], &layers[2]] {
+        let note = layer.apply().await.expect("idempotent");
+        assert!(note.contains("is up"), "{note}");
+    }
+    demo.shutdown().await;
+}
