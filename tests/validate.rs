@@ -272,3 +272,129 @@ fn overlapping_faults_on_one_target_are_rejected() {
     assert!(all.contains("`later` overlaps `two`"), "{all}");
     assert!(!all.contains("`later` overlaps `one`"), "{all}");
 }
+
+/// The kinds the first misspelling test does not reach: the proxy faults, `proxies:`,
+/// the nested `az_loss` layer, and the kind keys themselves.
+#[test]
+fn misspellings_in_proxy_faults_and_zone_layers_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "typos2.yaml",
+        r#"name: typos2
+duration: 10s
+target:
+  demo:
+    listen: 127.0.0.1:18080
+proxies:
+  - name: api
+    listn: 127.0.0.1:18081
+    upstream: 127.0.0.1:18080
+probes:
+  - name: web
+    http:
+      url: http://127.0.0.1:18081/
+faults:
+  - name: slow
+    at: 1s
+    duration: 1s
+    latency:
+      proxy: api
+      latncy: 100ms
+  - name: thin
+    at: 1s
+    duration: 1s
+    network:
+      proxy: api
+      bandwith:
+        rate: 1
+  - name: zone
+    at: 1s
+    duration: 1s
+    az_loss:
+      zone: a
+      demo:
+        mdoe: crash
+  - name: layer
+    at: 1s
+    duration: 1s
+    az_loss:
+      zone: a
+      dem:
+        mode: crash
+  - name: kind
+    at: 1s
+    duration: 1s
+    az_los:
+      zone: a
+"#,
+    );
+    let out = shakeout(&["validate", spec.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let f = spec.display().to_string();
+    let all = text(&out);
+    for line in [
+        format!("{f}:8:5: proxies[0].listn: unknown field `listn`, did you mean `listen`?"),
+        format!("{f}:20:7: faults[0].latency.latncy: unknown field `latncy`, did you mean `latency`?"),
+        format!("{f}:26:7: faults[1].network.bandwith: unknown field `bandwith`, did you mean `bandwidth`?"),
+        format!("{f}:34:9: faults[2].az_loss.demo.mdoe: unknown field `mdoe`, did you mean `mode`?"),
+        format!("{f}:40:7: faults[3].az_loss.dem: unknown field `dem`, did you mean `demo`?"),
+        format!("{f}:45:5: faults[4].az_los: unknown field `az_los`, did you mean `az_loss`?"),
+    ] {
+        assert!(all.contains(&line), "missing:\n  {line}\nin:\n{all}");
+    }
+}
+
+/// `az_loss: {zone, mode}` is shorthand for the demo layer: both forms plan the same
+/// fault, and giving `mode` beside `demo:` is an error.
+#[test]
+fn az_loss_shorthand_and_nested_demo_layer_plan_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_with = |fault: &str| {
+        format!(
+            "name: z\nduration: 30s\ntarget:\n  demo:\n    listen: 127.0.0.1:18080\nprobes:\n  - name: p\n    tcp:\n      address: 127.0.0.1:18080\nfaults:\n  - name: lose-b\n    at: 5s\n    duration: 10s\n    az_loss:\n{fault}"
+        )
+    };
+    let plan_of = |name: &str, fault: &str| {
+        let spec = write_spec(dir.path(), name, &spec_with(fault));
+        let out = shakeout(&["plan", spec.to_str().unwrap()]);
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        text(&out)
+            .lines()
+            .filter(|l| l.contains("lose-b"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let shorthand = plan_of("short.yaml", "      zone: b\n      mode: blackhole\n");
+    let nested = plan_of(
+        "nested.yaml",
+        "      zone: b\n      demo:\n        mode: blackhole\n",
+    );
+    assert!(
+        shorthand.iter().any(|l| l.contains(
+            "inject `lose-b` [az_loss]: lose zone `b` of the demo at 127.0.0.1:18080 (replicas accept and never answer)"
+        )),
+        "{shorthand:?}"
+    );
+    assert_eq!(shorthand, nested);
+    let default_short = plan_of("default.yaml", "      zone: b\n");
+    let default_nested = plan_of("default-nested.yaml", "      zone: b\n      demo: {}\n");
+    assert!(
+        default_short[0].contains("(replicas refuse connections)"),
+        "{default_short:?}"
+    );
+    assert_eq!(default_short, default_nested);
+
+    let both = write_spec(
+        dir.path(),
+        "both.yaml",
+        &spec_with("      zone: b\n      mode: crash\n      demo:\n        mode: blackhole\n"),
+    );
+    let out = shakeout(&["validate", both.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        text(&out).contains(":16:13: faults[0].az_loss.mode: give `mode` inside `demo:`"),
+        "{}",
+        text(&out)
+    );
+}

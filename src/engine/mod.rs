@@ -341,7 +341,9 @@ impl<'a> Run<'a> {
         // Safety sweep: whatever is still active — a panic, a race with the stop — is reverted here.
         self.timeline.revert_all().await;
         harness_errors.extend(self.send_last_event());
-        let recording = self.stop_tasks(tasks, events_path, &mut harness_errors).await;
+        let recording = self
+            .stop_tasks(tasks, events_path, &mut harness_errors)
+            .await;
         (recording, harness_errors)
     }
 
@@ -502,4 +504,3 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "panic".into())
 }
-

@@ -206,7 +206,9 @@ impl Timeline {
             }
             Err(e) => self.revert_failed(&active, e),
         }
-        let journaled = self.faults.append(&outcome_entry(id, &active.name, &outcome));
+        let journaled = self
+            .faults
+            .append(&outcome_entry(id, &active.name, &outcome));
         if let (Ok(_), Err(e)) = (&outcome, journaled) {
             tracing::warn!("reverted `{}` but could not journal it: {e}", active.name);
         }

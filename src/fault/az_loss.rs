@@ -134,7 +134,11 @@ impl AzLossPlan {
         for pair in self.layers.iter().zip(undos) {
             match pair {
                 (ZoneLayer::Demo(d), Undo::Demo(_)) => demo::inject(d).await?,
-                _ => return Err(FaultError::Target("internal: a zone layer with a foreign undo".into())),
+                _ => {
+                    return Err(FaultError::Target(
+                        "internal: a zone layer with a foreign undo".into(),
+                    ))
+                }
             }
         }
         Ok(())

@@ -142,7 +142,12 @@ pub enum FaultKind {
 }
 
 /// Check the kind of the fault at `path` (`faults[i]`): exactly one kind key.
-pub fn compile(f: &FaultSpec, path: &str, ctx: &CompileContext, e: &mut Errors) -> Option<FaultKind> {
+pub fn compile(
+    f: &FaultSpec,
+    path: &str,
+    ctx: &CompileContext,
+    e: &mut Errors,
+) -> Option<FaultKind> {
     if !exactly_one(e, path, "fault kind", &f.kinds_given()) {
         return None;
     }
@@ -152,8 +157,12 @@ pub fn compile(f: &FaultSpec, path: &str, ctx: &CompileContext, e: &mut Errors) 
     match kind {
         FaultSpecKind::AzLoss(s) => az_loss::compile(s, p, ctx, e).map(FaultKind::AzLoss),
         FaultSpecKind::Process(s) => process::compile(s, p, e).map(FaultKind::Process),
-        FaultSpecKind::Latency(s) => proxy::compile_latency(name, s, p, ctx.proxies, e).map(FaultKind::Proxy),
-        FaultSpecKind::Network(s) => proxy::compile_network(name, s, p, ctx.proxies, e).map(FaultKind::Proxy),
+        FaultSpecKind::Latency(s) => {
+            proxy::compile_latency(name, s, p, ctx.proxies, e).map(FaultKind::Proxy)
+        }
+        FaultSpecKind::Network(s) => {
+            proxy::compile_network(name, s, p, ctx.proxies, e).map(FaultKind::Proxy)
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! after the last revert (the in-process demo, the built-in proxies and their API,
 //! proxies created on Toxiproxy servers). One field per backend that needs one.
 
-use super::proxy::{ProxyPlan, Proxies};
+use super::proxy::{Proxies, ProxyPlan};
 use super::{demo, FaultContext, FaultError, TargetPlan, Undo};
 use std::path::PathBuf;
 

@@ -39,7 +39,10 @@ fn every_undo_keeps_its_journal_shape() {
     );
     assert!(matches!(undos[1], Undo::Process(ProcessUndo::Restart(_))));
     assert!(matches!(undos[2], Undo::Demo(DemoUndo::DemoZoneUp(_))));
-    assert!(matches!(undos[3], Undo::Proxy(ProxyUndo::RemoveToxics { .. })));
+    assert!(matches!(
+        undos[3],
+        Undo::Proxy(ProxyUndo::RemoveToxics { .. })
+    ));
     assert_eq!(undos[4], Undo::Proxy(ProxyUndo::EnableProxy(p.clone())));
     assert_eq!(undos[5], Undo::Proxy(ProxyUndo::DeleteProxy(p)));
     for (line, undo) in lines.iter().zip(&undos) {
@@ -64,9 +67,15 @@ fn every_kind_key_is_a_spec_field() {
     })
     .expect("serialises");
     for key in FaultSpec::KINDS {
-        assert!(fields.get(key).is_some(), "{key} is not a field of FaultSpec");
+        assert!(
+            fields.get(key).is_some(),
+            "{key} is not a field of FaultSpec"
+        );
     }
-    assert_eq!(FaultSpec::KINDS.len() + 3, fields.as_object().map_or(0, |o| o.len()));
+    assert_eq!(
+        FaultSpec::KINDS.len() + 3,
+        fields.as_object().map_or(0, |o| o.len())
+    );
 }
 
 fn zone_up(lb: SocketAddr, zone: &str, in_process: bool) -> Undo {
@@ -111,7 +120,11 @@ async fn a_zone_in_several_layers_comes_back_together() {
     let dead: SocketAddr = "127.0.0.1:1".parse().expect("addr");
     let undo = Undo::Zone(ZoneUndo::ZoneUp {
         zone: "a".into(),
-        layers: vec![zone_up(lb, "a", true), zone_up(dead, "a", false), zone_up(lb, "b", true)],
+        layers: vec![
+            zone_up(lb, "a", true),
+            zone_up(dead, "a", false),
+            zone_up(lb, "b", true),
+        ],
     });
     let journaled: Undo =
         serde_json::from_str(&serde_json::to_string(&undo).expect("json")).expect("reads back");
@@ -124,7 +137,11 @@ async fn a_zone_in_several_layers_comes_back_together() {
     assert!(err.to_string().contains("not back in every layer"), "{err}");
     assert_eq!(mode(&demo, "a"), Some(ZoneMode::Up));
     assert_eq!(mode(&demo, "b"), Some(ZoneMode::Up));
-    assert!(undo.manual_fix().contains("127.0.0.1:1"), "{}", undo.manual_fix());
+    assert!(
+        undo.manual_fix().contains("127.0.0.1:1"),
+        "{}",
+        undo.manual_fix()
+    );
 
     let Undo::Zone(ZoneUndo::ZoneUp { layers, .. }) = &undo else {
         unreachable!("built above")

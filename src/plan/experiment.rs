@@ -34,4 +34,3 @@ pub struct Experiment {
     #[serde(default, deserialize_with = "yaml::each")]
     pub guardrails: Vec<GuardrailSpec>,
 }
-

@@ -186,9 +186,9 @@ impl Probe {
             message,
         };
         Ok(match &plan.kind {
-            ProbeKind::Http(h) => {
-                Probe::Http(Box::new(http::HttpProbe::new(h, plan.timeout).map_err(setup)?))
-            }
+            ProbeKind::Http(h) => Probe::Http(Box::new(
+                http::HttpProbe::new(h, plan.timeout).map_err(setup)?,
+            )),
             ProbeKind::Tcp(t) => Probe::Tcp(tcp::TcpProbe::new(t)),
         })
     }

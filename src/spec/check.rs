@@ -102,10 +102,3 @@ pub fn loopback_addr(text: &str, path: &str, e: &mut Errors) -> Option<SocketAdd
         }
     }
 }
-
-/// A positive duration check used by many fields.
-pub fn positive(e: &mut Errors, path: impl Into<String>, d: std::time::Duration) {
-    if d.is_zero() {
-        e.at(path, "must be longer than 0s");
-    }
-}

@@ -40,7 +40,10 @@ pub fn compile_target(t: &DemoTargetSpec, path: &str, e: &mut Errors) -> Option<
     let listen = loopback_addr(&t.listen, &format!("{path}.listen"), e);
     check_zones(&t.zones, path, e);
     if t.replicas_per_zone == 0 || t.replicas_per_zone > 64 {
-        e.at(format!("{path}.replicas_per_zone"), "must be between 1 and 64");
+        e.at(
+            format!("{path}.replicas_per_zone"),
+            "must be between 1 and 64",
+        );
     }
     let hc = t.health_check.clone().unwrap_or_default();
     let hpath = format!("{path}.health_check");
@@ -141,7 +144,10 @@ impl ZoneLossPlan {
             AzLossMode::Crash => "replicas refuse connections",
             AzLossMode::Blackhole => "replicas accept and never answer",
         };
-        format!("lose zone `{}` of the demo at {} ({how})", self.zone, self.lb)
+        format!(
+            "lose zone `{}` of the demo at {} ({how})",
+            self.zone, self.lb
+        )
     }
 
     /// Two losses of one zone must not overlap: the first revert would end both.

@@ -65,7 +65,10 @@ fn compile_proxy(p: &ProxySpec, path: &str, e: &mut Errors) -> ProxyPlan {
         .and_then(|l| loopback_addr(l, &format!("{path}.listen"), e));
     if let Some(u) = &p.upstream {
         if !u.contains(':') {
-            e.at(format!("{path}.upstream"), format!("`{u}` is not host:port"));
+            e.at(
+                format!("{path}.upstream"),
+                format!("`{u}` is not host:port"),
+            );
         }
     }
     match &p.api {
@@ -294,7 +297,9 @@ impl ProxyFault {
     /// The YAML key the fault was written with.
     pub fn kind_name(&self) -> &'static str {
         match &self.action {
-            ProxyAction::Toxics(t) if matches!(t.first().map(|t| t.kind), Some(ToxicKind::Latency(_))) => {
+            ProxyAction::Toxics(t)
+                if matches!(t.first().map(|t| t.kind), Some(ToxicKind::Latency(_))) =>
+            {
                 "latency"
             }
             _ => "network",

@@ -1,8 +1,8 @@
 //! Find the proxy (prepare) and add the toxics or take it down (inject).
 
+use super::client;
 use super::compile::{ProxyAction, ProxyFault};
 use super::undo::{set_enabled, ProxyRef, ProxyUndo};
-use super::client;
 use crate::fault::{FaultContext, FaultError};
 
 /// Resolve the API holding the proxy and check the proxy exists. Changes nothing.

@@ -39,11 +39,18 @@ impl Proxies {
         Ok(me)
     }
 
-    async fn start_all(&mut self, plan: &[ProxyPlan], log: &impl UndoLog) -> Result<(), SetupError> {
+    async fn start_all(
+        &mut self,
+        plan: &[ProxyPlan],
+        log: &impl UndoLog,
+    ) -> Result<(), SetupError> {
         for (i, p) in plan.iter().enumerate() {
             match &p.api {
                 None => self.start_builtin(p).await?,
-                Some(api) => self.find_or_create(SETUP_ID_BASE + i as u32, p, api, log).await?,
+                Some(api) => {
+                    self.find_or_create(SETUP_ID_BASE + i as u32, p, api, log)
+                        .await?
+                }
             }
         }
         if let Some(registry) = &self.registry {
@@ -132,7 +139,10 @@ fn config(p: &ProxyPlan) -> ProxyConfig {
     )
 }
 
-type ApiTask = (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>);
+type ApiTask = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+);
 
 /// The built-in proxies get a Toxiproxy API of their own on loopback, so faults and
 /// rollbacks drive them exactly as they drive a Toxiproxy server.
@@ -146,8 +156,12 @@ async fn serve_api(registry: Registry) -> Result<(String, ApiTask), SetupError> 
         .map_err(io)?;
     let addr = listener.local_addr().map_err(io)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::proxy::api::serve_api(listener, registry, async move {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(crate::proxy::api::serve_api(
+        listener,
+        registry,
+        async move {
+            let _ = rx.await;
+        },
+    ));
     Ok((format!("http://{addr}"), (tx, task)))
 }

@@ -17,8 +17,8 @@ mod spec;
 mod undo;
 
 pub use compile::{
-    compile_latency, compile_network, compile_proxies, describe_proxies, ProxyAction,
-    ProxyFault, ProxyPlan,
+    compile_latency, compile_network, compile_proxies, describe_proxies, ProxyAction, ProxyFault,
+    ProxyPlan,
 };
 pub use inject::{inject, prepare};
 pub use lifecycle::Proxies;

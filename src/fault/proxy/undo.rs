@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum ProxyUndo {
     /// Remove the named toxics from a proxy (Toxiproxy API).
-    RemoveToxics { proxy: ProxyRef, toxics: Vec<String> },
+    RemoveToxics {
+        proxy: ProxyRef,
+        toxics: Vec<String>,
+    },
     /// Enable a proxy that was taken down.
     EnableProxy(ProxyRef),
     /// Delete a proxy the run created on a Toxiproxy server.

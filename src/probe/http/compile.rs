@@ -81,7 +81,11 @@ pub fn compile(h: &HttpProbeSpec, path: &str, e: &mut Errors) -> Option<HttpProb
             headers_ok = false;
         }
     }
-    let expect = expected_statuses(h.expect_status.as_ref(), &format!("{path}.expect_status"), e);
+    let expect = expected_statuses(
+        h.expect_status.as_ref(),
+        &format!("{path}.expect_status"),
+        e,
+    );
     let expect = expect?;
     (url_ok && method_ok && headers_ok).then(|| HttpProbePlan {
         url: h.url.clone(),
