@@ -5,8 +5,8 @@
 //! sample drawn at its *intended* send time, the same clock the analysis uses.
 
 use crate::analysis::Analysis;
+use crate::format::{escape_xml as x, fmt_dur, fmt_num, fmt_offset};
 use crate::record::{Recording, Sample};
-use crate::report::{escape_xml as x, fmt_num};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -107,8 +107,8 @@ fn draw_faults(
              <line x1=\"{x0:.1}\" y1=\"{:.1}\" x2=\"{x0:.1}\" y2=\"{bottom:.1}\" stroke=\"{FAULT_FILL}\" stroke-width=\"1\"/>\
              <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{FAULT_FILL}\">{}</text></g>",
             x(name),
-            crate::report::fmt_offset(*from),
-            crate::report::fmt_offset(*to),
+            fmt_offset(*from),
+            fmt_offset(*to),
             (x1 - x0).max(1.0),
             bottom - top,
             label_top + *row as f64 * 15.0 + 2.0,
@@ -345,9 +345,9 @@ pub fn timeline(rec: &Recording, a: &Analysis) -> String {
                 LANE + 6.0,
                 hex(RED),
                 hex(RED),
-                crate::report::fmt_offset(o.start_ms),
-                crate::report::fmt_offset(o.end_ms),
-                crate::report::fmt_dur(o.duration_ms),
+                fmt_offset(o.start_ms),
+                fmt_offset(o.end_ms),
+                fmt_dur(o.duration_ms),
                 x(o.first_error.as_deref().unwrap_or("failed")),
             );
         }
@@ -494,7 +494,7 @@ pub fn latency(rec: &Recording, a: &Analysis, probe: &str) -> String {
                  <text x=\"{:.1}\" y=\"{ly:.1}\" font-size=\"11\" fill=\"{color}\">{name} {}</text>",
                 WIDTH - RIGHT,
                 WIDTH - RIGHT + 4.0,
-                crate::report::fmt_dur(v)
+                fmt_dur(v)
             );
         }
     }

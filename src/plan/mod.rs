@@ -1,14 +1,14 @@
 //! Compile a parsed spec into a runnable [`Plan`]. Pure: no network, files or clock.
 //! Every problem is collected, each with its field path and source position.
 
-use crate::analysis::BudgetConfig;
 use crate::proxy::toxic::{
     Bandwidth, Latency, LimitData, ResetPeer, Slicer, SlowClose, Stream, Timeout,
 };
 use crate::proxy::{ToxicKind, ToxicSpec};
+use crate::sla::BudgetConfig;
+use crate::sla::Thresholds;
 use crate::spec::yaml::{did_you_mean, SourceMap, SpecError};
 use crate::spec::{self, AzLossMode, Experiment, ProcessAction, StreamSpec};
-use crate::verdict::Thresholds;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -141,15 +141,7 @@ pub struct FaultPlan {
     pub effect: Option<Effect>,
 }
 
-/// An expected, measurable effect of a fault on the probes that cross it.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Effect {
-    /// `added_latency_ms`.
-    pub metric: String,
-    pub asked: f64,
-    /// Probes whose path crosses the faulty component.
-    pub probes: Vec<String>,
-}
+pub use crate::record::Effect;
 
 /// The closed set of fault kinds. Adding a backend = one variant here + one module in `fault/`.
 #[derive(Debug, Clone, Serialize)]
