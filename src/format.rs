@@ -122,3 +122,30 @@ pub fn escape_xml(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_offsets_and_numbers() {
+        assert_eq!(fmt_span(1_296_000.0), "21m36s");
+        assert_eq!(fmt_span(30.0 * 86_400_000.0), "30d");
+        assert_eq!(fmt_span(250.0), "250.0ms");
+        assert_eq!(fmt_offset(950.0), "0.950s");
+        assert_eq!(fmt_offset(62_300.0), "1m02.300s");
+        assert_eq!(fmt_num(99.95), "99.95");
+        assert_eq!(fmt_num(300.0), "300");
+        assert_eq!(trim_float(99.0), "99");
+        assert_eq!(trim_float(99.95), "99.95");
+    }
+
+    #[test]
+    fn measured_times_switch_to_seconds_and_never_read_minus_zero() {
+        assert_eq!(fmt_ms(212.34), "212.3ms");
+        assert_eq!(fmt_ms(1500.0), "1.500s");
+        assert_eq!(fmt_dur(-0.0), "0.0ms");
+        assert_eq!(fmt_opt_ms(None), "–");
+        assert_eq!(fmt_pct(99.15), "99.150%");
+    }
+}

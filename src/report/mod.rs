@@ -6,7 +6,7 @@
 mod judging;
 mod rerender;
 use crate::analysis::{Abort, Analysis, ErrorBudget, FaultAnalysis, ProbeAnalysis};
-pub use crate::format::{escape_xml, fmt_dur, fmt_num, fmt_offset, fmt_opt_ms, fmt_pct, fmt_span};
+use crate::format::{fmt_dur, fmt_num, fmt_pct, fmt_span};
 use crate::record::{Recording, RunStarted};
 use crate::verdict::{Check, Outcome};
 pub use judging::{judge_and_write, Judged, Judging};
@@ -14,6 +14,7 @@ pub use rerender::{rerender, summary, JudgeAgainst, RerenderError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub mod document;
 pub mod html;
 pub mod junit;
 pub mod markdown;
