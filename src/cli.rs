@@ -34,10 +34,15 @@ pub enum Command {
         /// The run's directory (the one holding journal.jsonl).
         dir: PathBuf,
     },
-    /// Re-render the reports and charts of a past run from its saved events.
+    /// Re-render the reports and charts of a past run from its saved events, judged
+    /// against the SLA the run recorded.
     Report {
         /// The run's directory (the one holding events.jsonl).
         dir: PathBuf,
+        /// Judge the run again against the SLA in its saved experiment.yaml (edit the
+        /// thresholds there first), instead of the SLA it was run with.
+        #[arg(long)]
+        rejudge: bool,
     },
     /// The embedded demo deployment.
     Demo {

@@ -62,7 +62,7 @@ async fn dispatch(cmd: Command) -> i32 {
         },
         Command::Run(args) => run(args).await,
         Command::Rollback { dir } => rollback(&dir).await,
-        Command::Report { dir } => rerender(&dir),
+        Command::Report { dir, rejudge } => rerender(&dir, rejudge),
         Command::Proxy {
             command: ProxyCommand::Serve { listen, config },
         } => {
@@ -220,8 +220,14 @@ async fn rollback(dir: &Path) -> i32 {
     }
 }
 
-fn rerender(dir: &Path) -> i32 {
-    match shakeout::report::rerender(dir) {
+fn rerender(dir: &Path, rejudge: bool) -> i32 {
+    use shakeout::report::JudgeAgainst;
+    let against = if rejudge {
+        JudgeAgainst::SavedSpec
+    } else {
+        JudgeAgainst::Recorded
+    };
+    match shakeout::report::rerender(dir, against, saved_spec_sla) {
         Ok(report) => {
             eprintln!("{}", shakeout::report::summary(&report));
             exit::PASS
@@ -230,6 +236,18 @@ fn rerender(dir: &Path) -> i32 {
             eprintln!("error: {e}");
             exit::INVALID
         }
+    }
+}
+
+/// The SLA of a saved experiment.yaml, for runs that did not record theirs or are re-judged.
+fn saved_spec_sla(path: &Path) -> Result<shakeout::sla::Sla, String> {
+    match shakeout::plan::load(path) {
+        Ok((plan, _)) => Ok(engine::plan_sla(&plan)),
+        Err(errors) => Err(errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")),
     }
 }
 

@@ -1,25 +1,18 @@
 //! Hold each measured figure against its SLA threshold. Pure.
 
 use crate::analysis::Analysis;
-use crate::spec::units::format_duration;
+use crate::format::{fmt_ms, format_duration, trim_float};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 
-/// The SLA as the plan resolved it: every threshold that will be judged.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Thresholds {
-    /// Minimum availability per probe, percent.
-    pub availability_pct: Option<f64>,
-    /// Maximum recovery time per fault.
-    pub recovery_time: Option<Duration>,
-    /// K in the recovery definition.
-    pub recovery_successes: u32,
-    /// Longest single outage per probe.
-    pub max_outage: Option<Duration>,
-    /// (statistic, limit): `("p99", 250ms)`.
-    pub latency: Vec<(String, Duration)>,
-    /// Maximum share of the error budget this run may spend, percent.
-    pub budget_max_spent_pct: Option<f64>,
+pub use crate::sla::Thresholds;
+
+/// Exit codes, one table for the CLI and the reports (and the README).
+pub mod exit {
+    pub const PASS: i32 = 0;
+    pub const FAIL: i32 = 1;
+    pub const INVALID: i32 = 2;
+    pub const HARNESS: i32 = 3;
+    pub const REVERT_FAILED: i32 = 4;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,15 +141,15 @@ pub fn outcome(a: &Analysis, checks: &[Check], harness_error: bool) -> Outcome {
     }
 }
 
-pub fn fmt_ms(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.3}s", ms / 1000.0)
-    } else {
-        format!("{ms:.1}ms")
+/// The exit code of a run with this outcome. A failed revert outranks everything:
+/// something may still be broken.
+pub fn exit_code(outcome: Outcome, revert_failed: bool) -> i32 {
+    if revert_failed {
+        return exit::REVERT_FAILED;
     }
-}
-
-fn trim_float(v: f64) -> String {
-    let s = format!("{v}");
-    s.trim_end_matches(".0").to_string()
+    match outcome {
+        Outcome::Pass => exit::PASS,
+        Outcome::Fail | Outcome::Aborted => exit::FAIL,
+        Outcome::Error => exit::HARNESS,
+    }
 }

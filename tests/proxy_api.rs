@@ -3,7 +3,6 @@
 //! HTTP requests for every status code and error body, and with our own
 //! async `ToxiproxyClient`. Every test is bounded in time.
 
-use std::future::Future;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -13,35 +12,11 @@ use shakeout::proxy::{
     serve, ClientError, Latency, ProxyConfig, Stream, ToxicKind, ToxicSpec, ToxiproxyClient,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-const TEST_LIMIT: Duration = Duration::from_secs(30);
-
-async fn bounded<F: Future<Output = ()>>(f: F) {
-    tokio::time::timeout(TEST_LIMIT, f)
-        .await
-        .expect("test exceeded its time bound");
-}
-
-async fn echo_server() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
-    let addr = l.local_addr().expect("echo addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
+mod util;
+use util::net::{bounded, echo_server, OnEof};
 
 /// Runs `serve` on a free loopback port; dropping the sender stops it.
 struct Server {
@@ -117,7 +92,7 @@ fn std_rtt(addr: &str) -> Duration {
 async fn reference_client_drives_the_api() {
     bounded(async {
         let srv = start_server().await;
-        let up = echo_server().await;
+        let up = echo_server(OnEof::Close).await;
         let api = srv.addr;
         tokio::task::spawn_blocking(move || {
             use toxiproxy_rust::client::Client;
@@ -205,7 +180,7 @@ async fn every_status_code_and_error_body() {
     bounded(async {
         let srv = start_server().await;
         let a = srv.addr;
-        let up = echo_server().await.to_string();
+        let up = echo_server(OnEof::Close).await.to_string();
 
         let (st, v) = http(a, "GET", "/version", None).await;
         assert_eq!(st, 200);
@@ -406,7 +381,7 @@ async fn every_status_code_and_error_body() {
 async fn async_client_round_trip_and_errors() {
     bounded(async {
         let srv = start_server().await;
-        let up = echo_server().await;
+        let up = echo_server(OnEof::Close).await;
         let c = ToxiproxyClient::new(&format!("http://{}", srv.addr), Duration::from_secs(5))
             .expect("client");
         assert_eq!(c.version().await.expect("version"), "2.12.0");
@@ -463,7 +438,7 @@ async fn async_client_round_trip_and_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_loads_config_and_stops() {
     bounded(async {
-        let up = echo_server().await;
+        let up = echo_server(OnEof::Close).await;
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("proxies.json");
         std::fs::write(

@@ -1,7 +1,6 @@
 //! Toxic behaviour on real TCP connections: echo upstream ← proxy ← client,
 //! driven through the in-process `Registry`. Every test is bounded in time.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -11,44 +10,13 @@ use shakeout::proxy::{
     SlowClose, Stream, Timeout, ToxicKind, ToxicSpec,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-const TEST_LIMIT: Duration = Duration::from_secs(20);
-
-async fn bounded<F: Future<Output = ()>>(f: F) {
-    tokio::time::timeout(TEST_LIMIT, f)
-        .await
-        .expect("test exceeded its time bound");
-}
-
-/// Echo server: writes back what it reads, half-closes on EOF.
-async fn echo_server() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
-    let addr = l.local_addr().expect("echo addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if s.write_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-                let _ = s.shutdown().await;
-            });
-        }
-    });
-    addr
-}
+mod util;
+use util::net::{bounded, echo_server, OnEof};
 
 async fn setup() -> (Registry, SocketAddr) {
-    let up = echo_server().await;
+    let up = echo_server(OnEof::HalfClose).await;
     let reg = Registry::new();
     let info = reg
         .create(ProxyConfig::new("p", "127.0.0.1:0", up.to_string()))

@@ -171,45 +171,9 @@ fn port_in_use_is_a_harness_error_and_changes_nothing() {
     );
 }
 
-/// Runs `shakeout demo serve` on a free port; killed on drop.
-struct DemoServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl DemoServer {
-    fn start(pid_file: Option<&std::path::Path>) -> DemoServer {
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut args = vec!["demo", "serve", "--listen", &listen];
-        let pid = pid_file.map(|p| p.display().to_string());
-        if let Some(p) = &pid {
-            args.extend(["--pid-file", p]);
-        }
-        let child = std::process::Command::new(bin())
-            .args(&args)
-            .spawn()
-            .unwrap();
-        wait_for("demo serve", Duration::from_secs(5), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        if let Some(p) = pid_file {
-            wait_for("pid file", Duration::from_secs(5), || p.exists());
-        }
-        DemoServer { child, port }
-    }
-}
-
-impl Drop for DemoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn steady_state_example_passes_against_demo_serve() {
-    let demo = DemoServer::start(None);
+    let demo = Server::demo();
     let dir = tempfile::tempdir().unwrap();
     let text_ = std::fs::read_to_string("experiments/steady-state.yaml")
         .unwrap()
@@ -229,7 +193,7 @@ fn steady_state_example_passes_against_demo_serve() {
 fn process_pause_example_freezes_demo_serve_and_thaws_it() {
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("demo.pid");
-    let demo = DemoServer::start(Some(&pid_file));
+    let demo = Server::demo_with_pid_file(&pid_file);
     let text_ = std::fs::read_to_string("experiments/process-pause.yaml")
         .unwrap()
         .replace("18080", &demo.port.to_string())
@@ -271,7 +235,7 @@ fn zone_mode(port: u16, zone: &str) -> String {
 
 #[test]
 fn external_demo_zone_is_restored_after_the_run_and_by_rollback_after_sigkill() {
-    let demo = DemoServer::start(None);
+    let demo = Server::demo();
     let dir = tempfile::tempdir().unwrap();
     let spec = |run: &str, fault: &str| {
         format!(

@@ -27,11 +27,7 @@ pub struct AnalysisConfig {
     pub error_budget: Option<BudgetConfig>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct BudgetConfig {
-    pub objective_pct: f64,
-    pub period_us: u64,
-}
+pub use crate::sla::BudgetConfig;
 
 impl Default for AnalysisConfig {
     fn default() -> Self {

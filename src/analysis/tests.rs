@@ -37,6 +37,7 @@ fn synthetic(
             .collect(),
         description: None,
         source: None,
+        sla: None,
     }));
     for seq in 0..duration_ms / interval_ms {
         let t = seq * interval_ms;
@@ -222,7 +223,7 @@ fn added_latency_is_median_during_minus_median_before() {
             s.latency_us = 52 * MS;
         }
     }
-    rec.started.as_mut().unwrap().faults[0].effect = Some(crate::plan::Effect {
+    rec.started.as_mut().unwrap().faults[0].effect = Some(crate::record::Effect {
         metric: "added_latency_ms".into(),
         asked: 50.0,
         probes: vec!["p".into()],

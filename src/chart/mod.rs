@@ -5,8 +5,8 @@
 //! sample drawn at its *intended* send time, the same clock the analysis uses.
 
 use crate::analysis::Analysis;
+use crate::format::{escape_xml as x, fmt_dur, fmt_num, fmt_offset};
 use crate::record::{Recording, Sample};
-use crate::report::{escape_xml as x, fmt_num};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -107,8 +107,8 @@ fn draw_faults(
              <line x1=\"{x0:.1}\" y1=\"{:.1}\" x2=\"{x0:.1}\" y2=\"{bottom:.1}\" stroke=\"{FAULT_FILL}\" stroke-width=\"1\"/>\
              <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{FAULT_FILL}\">{}</text></g>",
             x(name),
-            crate::report::fmt_offset(*from),
-            crate::report::fmt_offset(*to),
+            fmt_offset(*from),
+            fmt_offset(*to),
             (x1 - x0).max(1.0),
             bottom - top,
             label_top + *row as f64 * 15.0 + 2.0,
@@ -345,9 +345,9 @@ pub fn timeline(rec: &Recording, a: &Analysis) -> String {
                 LANE + 6.0,
                 hex(RED),
                 hex(RED),
-                crate::report::fmt_offset(o.start_ms),
-                crate::report::fmt_offset(o.end_ms),
-                crate::report::fmt_dur(o.duration_ms),
+                fmt_offset(o.start_ms),
+                fmt_offset(o.end_ms),
+                fmt_dur(o.duration_ms),
                 x(o.first_error.as_deref().unwrap_or("failed")),
             );
         }
@@ -380,71 +380,131 @@ pub fn timeline(rec: &Recording, a: &Analysis) -> String {
 /// Latency of one probe's successful samples over time (log scale), failures as red ticks
 /// along the top, fault windows shaded, and the run's p50/p99 as labelled lines.
 pub fn latency(rec: &Recording, a: &Analysis, probe: &str) -> String {
-    const PLOT_H: f64 = 240.0;
     let xs = XScale::new(a);
     let spans = fault_spans(a, xs);
     let (rows, nrows) = label_rows(&spans, xs);
-    let label_top = 30.0;
-    let strip_top = label_top + nrows as f64 * 15.0 + 6.0;
-    let plot_top = strip_top + 16.0;
-    let plot_bottom = plot_top + PLOT_H;
-    let height = plot_bottom + 44.0;
-
+    let layout = LatencyLayout::new(nrows);
     let mut svg = svg_open(
-        height,
+        layout.height,
         &format!("{}: latency of probe {probe}", experiment(rec)),
     );
     let samples = probe_samples(rec, probe);
-    let ok: Vec<(f64, f64)> = samples
-        .iter()
-        .filter(|s| s.ok)
-        // 1 µs floor: the log scale has no zero.
-        .map(|s| (ms(s.due_us), ms(s.latency_us).max(0.001)))
-        .collect();
+    let ok = ok_points(&samples);
     let pct = a
         .probes
         .iter()
         .find(|p| p.name == probe)
         .map(|p| &p.latency_ms);
+    let ys = LogScale::covering(&ok, pct.and_then(|p| p.p99), &layout);
 
-    // Log scale over whole decades covering every point and the percentile lines.
-    let lo_v = ok.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let hi_v = ok
-        .iter()
-        .map(|p| p.1)
-        .fold(0.0, f64::max)
-        .max(pct.and_then(|p| p.p99).unwrap_or(0.0));
-    let (lo, hi) = if ok.is_empty() {
-        (1.0, 1000.0)
-    } else {
-        let lo = 10f64.powf(lo_v.log10().floor());
-        let hi = 10f64.powf(hi_v.log10().ceil());
-        (lo, if hi <= lo { lo * 10.0 } else { hi })
-    };
-    let y = |v: f64| {
-        plot_bottom - (v.max(lo).log10() - lo.log10()) / (hi.log10() - lo.log10()) * PLOT_H
-    };
-
-    draw_time_axis(&mut svg, xs, plot_top, plot_bottom);
+    draw_time_axis(&mut svg, xs, layout.plot_top, layout.plot_bottom);
     draw_faults(
         &mut svg,
         &spans,
         &rows,
         xs,
-        label_top,
-        strip_top,
-        plot_bottom,
+        layout.label_top,
+        layout.strip_top,
+        layout.plot_bottom,
     );
+    draw_latency_axis(&mut svg, &ys, &layout);
+    if ok.is_empty() {
+        draw_no_successes(&mut svg, xs, &layout);
+    }
+    // Percentile lines go under the dots, so samples sitting on a percentile stay visible.
+    if let Some(p) = pct {
+        draw_percentiles(&mut svg, p, &ys);
+    }
+    draw_ok_dots(&mut svg, &ok, xs, &ys);
+    draw_failed_ticks(&mut svg, &samples, xs, layout.strip_top);
+    draw_abort(&mut svg, a, xs, layout.strip_top, layout.plot_bottom);
+    svg.push_str("</svg>\n");
+    svg
+}
 
-    // y ticks at 1, 2, 5 × each decade.
-    let mut decade = lo;
-    while decade < hi * 1.0001 {
+/// Vertical positions of the latency chart: fault labels, the failed-sample strip, the plot.
+struct LatencyLayout {
+    label_top: f64,
+    strip_top: f64,
+    plot_top: f64,
+    plot_bottom: f64,
+    height: f64,
+}
+
+impl LatencyLayout {
+    const PLOT_H: f64 = 240.0;
+
+    fn new(label_rows: usize) -> LatencyLayout {
+        let label_top = 30.0;
+        let strip_top = label_top + label_rows as f64 * 15.0 + 6.0;
+        let plot_top = strip_top + 16.0;
+        let plot_bottom = plot_top + Self::PLOT_H;
+        LatencyLayout {
+            label_top,
+            strip_top,
+            plot_top,
+            plot_bottom,
+            height: plot_bottom + 44.0,
+        }
+    }
+}
+
+/// (intended send time, latency) of each successful sample, in ms.
+fn ok_points(samples: &[&Sample]) -> Vec<(f64, f64)> {
+    samples
+        .iter()
+        .filter(|s| s.ok)
+        // 1 µs floor: the log scale has no zero.
+        .map(|s| (ms(s.due_us), ms(s.latency_us).max(0.001)))
+        .collect()
+}
+
+/// A log scale over whole decades covering every point and the percentile lines.
+struct LogScale {
+    lo: f64,
+    hi: f64,
+    plot_bottom: f64,
+}
+
+impl LogScale {
+    fn covering(ok: &[(f64, f64)], p99: Option<f64>, layout: &LatencyLayout) -> LogScale {
+        let lo_v = ok.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let hi_v = ok
+            .iter()
+            .map(|p| p.1)
+            .fold(0.0, f64::max)
+            .max(p99.unwrap_or(0.0));
+        let (lo, hi) = if ok.is_empty() {
+            (1.0, 1000.0)
+        } else {
+            let lo = 10f64.powf(lo_v.log10().floor());
+            let hi = 10f64.powf(hi_v.log10().ceil());
+            (lo, if hi <= lo { lo * 10.0 } else { hi })
+        };
+        LogScale {
+            lo,
+            hi,
+            plot_bottom: layout.plot_bottom,
+        }
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        let (lo, hi) = (self.lo, self.hi);
+        self.plot_bottom
+            - (v.max(lo).log10() - lo.log10()) / (hi.log10() - lo.log10()) * LatencyLayout::PLOT_H
+    }
+}
+
+/// Grid lines and labels at 1, 2, 5 × each decade, the axis and its captions.
+fn draw_latency_axis(svg: &mut String, ys: &LogScale, layout: &LatencyLayout) {
+    let mut decade = ys.lo;
+    while decade < ys.hi * 1.0001 {
         for m in [1.0, 2.0, 5.0] {
             let v = decade * m;
-            if v > hi * 1.0001 {
+            if v > ys.hi * 1.0001 {
                 break;
             }
-            let py = y(v);
+            let py = ys.y(v);
             let major = m == 1.0;
             let _ = writeln!(
                 svg,
@@ -461,47 +521,57 @@ pub fn latency(rec: &Recording, a: &Analysis, probe: &str) -> String {
     }
     let _ = writeln!(
         svg,
-        "<line x1=\"{LEFT}\" y1=\"{plot_top:.1}\" x2=\"{LEFT}\" y2=\"{plot_bottom:.1}\" stroke=\"{MUTED}\"/>\
+        "<line x1=\"{LEFT}\" y1=\"{:.1}\" x2=\"{LEFT}\" y2=\"{:.1}\" stroke=\"{MUTED}\"/>\
          <text x=\"14\" y=\"{:.1}\" font-size=\"11\" fill=\"{MUTED}\">latency (log)</text>\
          <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{}\" text-anchor=\"end\">failed</text>",
-        plot_top + 12.0,
+        layout.plot_top,
+        layout.plot_bottom,
+        layout.plot_top + 12.0,
         LEFT - 6.0,
-        strip_top + 11.0,
+        layout.strip_top + 11.0,
         hex(RED)
     );
+}
 
-    if ok.is_empty() {
+fn draw_no_successes(svg: &mut String, xs: XScale, layout: &LatencyLayout) {
+    let _ = writeln!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" fill=\"{MUTED}\" text-anchor=\"middle\">no successful samples</text>",
+        LEFT + xs.plot_width() / 2.0,
+        layout.plot_top + LatencyLayout::PLOT_H / 2.0
+    );
+}
+
+/// Dashed p50 and p99 lines; the p99 label moves up if it would sit on the p50 label.
+fn draw_percentiles(svg: &mut String, p: &crate::analysis::Percentiles, ys: &LogScale) {
+    let mut last_label_y = f64::INFINITY;
+    for (name, v, color) in [("p50", p.p50, "#1a7f37"), ("p99", p.p99, "#bc4c00")] {
+        let Some(v) = v else { continue };
+        let py = ys.y(v);
+        let ly = (py + 4.0).min(last_label_y - 13.0);
+        last_label_y = ly;
         let _ = writeln!(
             svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" fill=\"{MUTED}\" text-anchor=\"middle\">no successful samples</text>",
-            LEFT + xs.plot_width() / 2.0,
-            plot_top + PLOT_H / 2.0
+            "<line class=\"{name}\" x1=\"{LEFT}\" y1=\"{py:.1}\" x2=\"{:.1}\" y2=\"{py:.1}\" stroke=\"{color}\" \
+             stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\
+             <text x=\"{:.1}\" y=\"{ly:.1}\" font-size=\"11\" fill=\"{color}\">{name} {}</text>",
+            WIDTH - RIGHT,
+            WIDTH - RIGHT + 4.0,
+            fmt_dur(v)
         );
     }
-    // Percentile lines go under the dots, so samples sitting on a percentile stay visible.
-    // The p99 label moves up if it would sit on the p50 label.
-    if let Some(p) = pct {
-        let mut last_label_y = f64::INFINITY;
-        for (name, v, color) in [("p50", p.p50, "#1a7f37"), ("p99", p.p99, "#bc4c00")] {
-            let Some(v) = v else { continue };
-            let py = y(v);
-            let ly = (py + 4.0).min(last_label_y - 13.0);
-            last_label_y = ly;
-            let _ = writeln!(
-                svg,
-                "<line class=\"{name}\" x1=\"{LEFT}\" y1=\"{py:.1}\" x2=\"{:.1}\" y2=\"{py:.1}\" stroke=\"{color}\" \
-                 stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\
-                 <text x=\"{:.1}\" y=\"{ly:.1}\" font-size=\"11\" fill=\"{color}\">{name} {}</text>",
-                WIDTH - RIGHT,
-                WIDTH - RIGHT + 4.0,
-                crate::report::fmt_dur(v)
-            );
-        }
-    }
-    // One dot per occupied pixel: identical pixels add nothing to the picture but bytes.
+}
+
+/// One dot per occupied half-pixel: identical pixels add nothing to the picture but bytes.
+fn draw_ok_dots(svg: &mut String, ok: &[(f64, f64)], xs: XScale, ys: &LogScale) {
     let dots: BTreeSet<(i64, i64)> = ok
         .iter()
-        .map(|&(t, v)| ((xs.px(t) * 2.0).round() as i64, (y(v) * 2.0).round() as i64))
+        .map(|&(t, v)| {
+            (
+                (xs.px(t) * 2.0).round() as i64,
+                (ys.y(v) * 2.0).round() as i64,
+            )
+        })
         .collect();
     // Few samples get bigger dots: each one matters and nothing overlaps.
     let dot = if dots.len() < 500 { 4.5 } else { 3.0 };
@@ -515,6 +585,10 @@ pub fn latency(rec: &Recording, a: &Analysis, probe: &str) -> String {
             "<path class=\"ok\" d=\"{d}\" stroke=\"#0969da\" stroke-opacity=\"0.7\" stroke-width=\"{dot}\" stroke-linecap=\"round\"/>"
         );
     }
+}
+
+/// A red tick in the strip above the plot for each failed sample.
+fn draw_failed_ticks(svg: &mut String, samples: &[&Sample], xs: XScale, strip_top: f64) {
     let fails: BTreeSet<i64> = samples
         .iter()
         .filter(|s| !s.ok)
@@ -531,10 +605,6 @@ pub fn latency(rec: &Recording, a: &Analysis, probe: &str) -> String {
             hex(RED)
         );
     }
-
-    draw_abort(&mut svg, a, xs, strip_top, plot_bottom);
-    svg.push_str("</svg>\n");
-    svg
 }
 
 fn ms_label(v: f64) -> String {

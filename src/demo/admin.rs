@@ -16,7 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 
-use super::lb::{error_response, json_response};
+use super::json::{error_response, json_response};
 use super::{DemoError, Inner, ZoneMode};
 
 /// One zone as reported by the admin API.

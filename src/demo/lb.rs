@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION};
 use hyper::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -22,6 +22,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tracing::{debug, info};
 
+use super::json::error_response;
 use super::replica::{spawn_server, Server};
 use super::{admin, HealthCheck, Inner};
 
@@ -120,18 +121,6 @@ async fn handle(
         return Ok(admin::handle(req, &inner).await);
     }
     Ok(forward(req, &inner).await)
-}
-
-pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
-}
-
-pub(crate) fn error_response(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
-    json_response(status, &serde_json::json!({ "error": msg }))
 }
 
 async fn forward(req: Request<Incoming>, inner: &Inner) -> Response<Full<Bytes>> {

@@ -11,6 +11,7 @@
 //! [`admin_set_zone`].
 
 mod admin;
+mod json;
 mod lb;
 mod replica;
 

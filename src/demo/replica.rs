@@ -13,13 +13,14 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::{Method, Request, Response};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, warn};
 
+use super::json::json_response;
 use super::{DemoError, ZoneMode};
 
 /// Who a replica is; shared by all of its connections.
@@ -153,8 +154,5 @@ async fn handle(
         "replica": id.name,
         "path": req.uri().path(),
     });
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(resp)
+    Ok(json_response(StatusCode::OK, &body))
 }

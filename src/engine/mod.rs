@@ -8,13 +8,12 @@ mod recorder;
 pub mod scheduler;
 mod timeline;
 
-use crate::analysis::{self, AnalysisConfig};
 use crate::fault::{FaultContext, RunWide, SetupError};
 use crate::plan::Plan;
 use crate::probe::Probe;
 use crate::record::{Event, EventWriter, FaultInfo, ProbeInfo, Recording, RunStarted};
 use crate::report::{self, Report, RunFiles};
-use crate::verdict::{self, Outcome};
+use crate::sla::Sla;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,14 +22,7 @@ use timeline::{Faults, Timeline};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-/// Exit codes, one table for the CLI and the reports.
-pub mod exit {
-    pub const PASS: i32 = 0;
-    pub const FAIL: i32 = 1;
-    pub const INVALID: i32 = 2;
-    pub const HARNESS: i32 = 3;
-    pub const REVERT_FAILED: i32 = 4;
-}
+pub use crate::verdict::{exit, exit_code};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -223,6 +215,7 @@ fn run_started(plan: &Plan, run_id: &str, started_at: &str) -> RunStarted {
             .collect(),
         description: plan.description.clone(),
         source: plan.source.clone(),
+        sla: Some(Box::new(plan_sla(plan))),
     }
 }
 
@@ -450,51 +443,47 @@ fn finish(
     revert_failures: Vec<String>,
     started_at: String,
 ) -> RunOutcome {
-    let cfg = AnalysisConfig {
-        recovery_successes: plan.thresholds.recovery_successes,
-        error_budget: plan.budget,
-    };
-    let analysis = analysis::analyse(&recording, &cfg);
-    let checks = verdict::judge(&analysis, &plan.thresholds);
-    let harness = !errors.is_empty() || !revert_failures.is_empty();
-    let outcome = verdict::outcome(&analysis, &checks, harness);
-    let exit_code = exit_code(outcome, !revert_failures.is_empty());
-    errors.extend(revert_failures);
-    let report = Report::new(
-        plan.name.clone(),
-        plan.description.clone(),
-        opts.run_id.clone(),
+    let sla = plan_sla(plan);
+    // The recorder always starts with the run header; if it died, the plan still knows it.
+    let started = recording.started.clone().unwrap_or_else(|| RunStarted {
+        experiment: plan.name.clone(),
+        run_id: opts.run_id.clone(),
         started_at,
-        plan.source.clone(),
-        analysis.clone(),
-        checks,
-        outcome,
-        exit_code,
-        errors,
+        duration_us: plan.duration.as_micros() as u64,
+        probes: Vec::new(),
+        faults: Vec::new(),
+        description: plan.description.clone(),
+        source: plan.source.clone(),
+        sla: Some(Box::new(sla.clone())),
+    });
+    let revert_failed = !revert_failures.is_empty();
+    errors.extend(revert_failures);
+    let judged = report::judge_and_write(
+        report::Judging {
+            started: &started,
+            recording: &recording,
+            sla: &sla,
+            errors,
+            revert_failed,
+        },
+        &opts.files,
     );
-    let written = match report::write_all(&report, &recording, &analysis, &opts.files) {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::error!("could not write the reports: {e}");
-            Vec::new()
-        }
-    };
+    let written = judged.written.unwrap_or_else(|e| {
+        tracing::error!("could not write the reports: {e}");
+        Vec::new()
+    });
     RunOutcome {
-        report,
-        exit_code,
+        report: judged.report,
+        exit_code: judged.exit_code,
         written,
     }
 }
 
-/// The exit code of a run with this outcome.
-pub fn exit_code(outcome: Outcome, revert_failed: bool) -> i32 {
-    if revert_failed {
-        return exit::REVERT_FAILED;
-    }
-    match outcome {
-        Outcome::Pass => exit::PASS,
-        Outcome::Fail | Outcome::Aborted => exit::FAIL,
-        Outcome::Error => exit::HARNESS,
+/// What a run of `plan` is judged against; recorded at the run's start.
+pub fn plan_sla(plan: &Plan) -> Sla {
+    Sla {
+        thresholds: plan.thresholds.clone(),
+        budget: plan.budget,
     }
 }
 

@@ -18,9 +18,9 @@ pub use crate::fault::proxy::ProxyPlan;
 pub use crate::fault::{FaultKind, TargetPlan};
 pub use crate::probe::{ProbeKind, ProbePlan, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
 
-use crate::analysis::BudgetConfig;
+use crate::sla::BudgetConfig;
+use crate::sla::Thresholds;
 use crate::spec::yaml::SpecError;
-use crate::verdict::Thresholds;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -51,15 +51,7 @@ pub struct FaultPlan {
     pub effect: Option<Effect>,
 }
 
-/// An expected, measurable effect of a fault on the probes that cross it.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Effect {
-    /// `added_latency_ms`.
-    pub metric: String,
-    pub asked: f64,
-    /// Probes whose path crosses the faulty component.
-    pub probes: Vec<String>,
-}
+pub use crate::record::Effect;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Guardrail {

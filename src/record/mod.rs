@@ -4,6 +4,7 @@
 //! Samples carry their *intended* send time (`due_us`), so an outage is attributed
 //! to when the request should have gone out, whatever the target did to it.
 
+use crate::sla::Sla;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -69,6 +70,10 @@ pub struct RunStarted {
     pub description: Option<String>,
     #[serde(default)]
     pub source: Option<String>,
+    /// What the run is judged against, as the plan resolved it; absent in runs recorded
+    /// before it was, which are judged against their saved `experiment.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<Box<Sla>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,7 +94,18 @@ pub struct FaultInfo {
     pub duration_us: u64,
     /// What the fault should measurably do (asked), for the asked-vs-achieved check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effect: Option<crate::plan::Effect>,
+    pub effect: Option<Effect>,
+}
+
+/// An expected, measurable effect of a fault on the probes that cross it. The plan
+/// resolves it; it lives here because the event log records it and depends on nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Effect {
+    /// `added_latency_ms`.
+    pub metric: String,
+    pub asked: f64,
+    /// Probes whose path crosses the faulty component.
+    pub probes: Vec<String>,
 }
 
 /// One probe sample.

@@ -1,10 +1,9 @@
 //! `report.html`: one self-contained page (inline CSS, inline SVG charts) with the same
 //! content as `report.md`, for opening from a CI artifact without a network.
 
-use super::{
-    budget_sentence, check_subject, escape_xml as x, fmt_dur, fmt_num, fmt_offset, fmt_opt_ms,
-    fmt_pct, fmt_recovery, fmt_span, verdict_word, Report, DEFINITIONS,
-};
+use super::document::{self, Align, Block, Cell, Document, Grouped, Inline, ProbeOutages, Section};
+use super::{verdict_word, Report};
+use crate::format::escape_xml as x;
 use crate::verdict::Outcome;
 use std::fmt::Write;
 
@@ -27,328 +26,212 @@ code{background:#f6f8fa;padding:0 .25rem;border-radius:.2rem}";
 /// Render the page. `charts` are (title, SVG markup) pairs from [`crate::chart`]; the
 /// markup is trusted (it escapes its own text) and inlined as is.
 pub fn render(r: &Report, charts: &[(String, String)]) -> String {
-    let verdict = verdict_word(r.verdict);
-    let class = match r.verdict {
+    let doc = document::build(r);
+    let mut h = String::new();
+    head(&mut h, &doc);
+    title(&mut h, &doc);
+    for s in &doc.sections {
+        match s {
+            Section::Text { heading, blocks } => section(&mut h, *heading, blocks),
+            Section::Charts => inline_charts(&mut h, charts),
+        }
+    }
+    footer(&mut h, &doc);
+    h
+}
+
+// `write!` into a String cannot fail; the results are ignored on purpose below.
+
+fn head(h: &mut String, doc: &Document) {
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}: {} ({})</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+        verdict_word(doc.verdict),
+        x(&doc.experiment),
+        x(&doc.run_id)
+    );
+}
+
+fn title(h: &mut String, doc: &Document) {
+    let class = match doc.verdict {
         Outcome::Pass => "pass",
         Outcome::Fail => "fail",
         Outcome::Aborted => "aborted",
         Outcome::Error => "error",
     };
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{verdict}: {} ({})</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
-        x(&r.experiment),
-        x(&r.run_id)
-    );
     let _ = writeln!(
         h,
-        "<h1>shakeout: {} <span class=\"badge {class}\">{verdict}</span></h1>",
-        x(&r.experiment)
+        "<h1>shakeout: {} <span class=\"badge {class}\">{}</span></h1>",
+        x(&doc.experiment),
+        verdict_word(doc.verdict)
     );
-    if let Some(d) = &r.description {
+    if let Some(d) = &doc.description {
         let _ = writeln!(h, "<p>{}</p>", x(d));
     }
     h.push_str("<dl class=\"meta\">\n");
-    let mut meta = vec![
-        ("Run", format!("<code>{}</code>", x(&r.run_id))),
-        ("Started", x(&r.started_at)),
-        (
-            "Duration",
-            if (r.measured_ms - r.duration_ms).abs() < 0.5 {
-                fmt_span(r.duration_ms)
-            } else {
-                format!(
-                    "{} of {} planned",
-                    fmt_span(r.measured_ms),
-                    fmt_span(r.duration_ms)
-                )
-            },
-        ),
-    ];
-    if let Some(a) = &r.aborted {
-        meta.push((
-            "Aborted",
-            format!("at {}: {}", fmt_offset(a.at_ms), x(&a.reason)),
-        ));
-    }
-    if let Some(s) = &r.source {
-        meta.push(("Spec", format!("<code>{}</code>", x(s))));
-    }
-    meta.push(("Exit code", r.exit_code.to_string()));
-    for (k, v) in meta {
-        let _ = writeln!(h, "<dt>{k}</dt><dd>{v}</dd>");
+    for f in &doc.facts {
+        let _ = write!(h, "<dt>{}</dt><dd>", f.label);
+        inlines(h, &f.value);
+        h.push_str("</dd>\n");
     }
     h.push_str("</dl>\n");
+}
 
-    // SLA
-    h.push_str("<h2>SLA</h2>\n");
-    if r.sla.is_empty() {
-        h.push_str("<p>No SLA thresholds were set.</p>\n");
-    } else {
-        table_head(
-            &mut h,
-            &["Check", "Probe / fault", "Threshold", "Measured", "Result"],
-        );
-        for c in &r.sla {
-            let _ =
-                writeln!(
-                h,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"n\">{}</td>{}</tr>",
-                x(&c.name),
-                x(&check_subject(c)),
-                x(&c.threshold),
-                x(&c.measured),
-                if c.pass { "<td class=\"ok\">pass</td>" } else { "<td class=\"bad\">FAIL</td>" }
-            );
-        }
-        h.push_str("</tbody></table>\n");
-    }
-
-    if !charts.is_empty() {
-        h.push_str("<h2>Charts</h2>\n");
-        for (title, svg) in charts {
-            let _ = writeln!(
-                h,
-                "<figure>\n<figcaption>{}</figcaption>\n{svg}\n</figure>",
-                x(title)
-            );
-        }
-    }
-
-    // Probes
-    if !r.probes.is_empty() {
-        h.push_str("<h2>Probes</h2>\n");
-        table_head(
-            &mut h,
-            &[
-                "Probe",
-                "Samples",
-                "Failed",
-                "Availability",
-                "Downtime",
-                "Longest outage",
-                "p50",
-                "p99",
-                "max",
-            ],
-        );
-        for p in &r.probes {
-            let _ = write!(h, "<tr><td>{}</td>", x(&p.name));
-            num_cells(
-                &mut h,
-                &[
-                    p.total.to_string(),
-                    p.failed.to_string(),
-                    fmt_pct(p.availability_pct),
-                    fmt_dur(p.downtime_ms),
-                    fmt_dur(p.longest_outage_ms),
-                    fmt_opt_ms(p.latency_ms.p50),
-                    fmt_opt_ms(p.latency_ms.p99),
-                    fmt_opt_ms(p.latency_ms.max),
-                ],
-            );
-            h.push_str("</tr>\n");
-        }
-        h.push_str("</tbody></table>\n");
-    }
-
-    // Outages
-    if r.probes.iter().any(|p| !p.outages.is_empty()) {
-        h.push_str("<h2>Outages</h2>\n<p>Times are offsets from the run start.</p>\n");
-        table_head(
-            &mut h,
-            &[
-                "Probe",
-                "Start",
-                "End",
-                "Duration",
-                "Failed samples",
-                "First error",
-            ],
-        );
-        for p in &r.probes {
-            for o in &p.outages {
-                let _ = write!(h, "<tr><td>{}</td>", x(&p.name));
-                num_cells(
-                    &mut h,
-                    &[
-                        fmt_offset(o.start_ms),
-                        fmt_offset(o.end_ms),
-                        fmt_dur(o.duration_ms),
-                        o.failed_samples.to_string(),
-                    ],
-                );
-                let _ = writeln!(
-                    h,
-                    "<td>{}</td></tr>",
-                    x(o.first_error.as_deref().unwrap_or("–"))
-                );
+fn inlines(h: &mut String, parts: &[Inline]) {
+    for part in parts {
+        match part {
+            Inline::Text(t) => h.push_str(&x(t)),
+            Inline::Code(c) => {
+                let _ = write!(h, "<code>{}</code>", x(c));
+            }
+            Inline::Strong(t) => {
+                let _ = write!(h, "<strong>{}</strong>", x(t));
             }
         }
-        h.push_str("</tbody></table>\n");
     }
+}
 
-    // Faults
-    if !r.faults.is_empty() {
-        h.push_str("<h2>Faults</h2>\n");
-        table_head(
-            &mut h,
-            &[
-                "Fault",
-                "Kind",
-                "Injected at",
-                "Reverted at",
-                "Time to detect",
-                "Recovery time",
-                "Errors",
-            ],
-        );
-        for f in &r.faults {
-            let detect = match (f.injected_at_ms, f.detect_ms) {
-                (None, _) => "–".to_string(),
-                (Some(_), Some(d)) => fmt_dur(d),
-                (Some(_), None) => "no failures".to_string(),
-            };
-            let _ = write!(h, "<tr><td>{}</td><td>{}</td>", x(&f.name), x(&f.kind));
-            num_cells(
-                &mut h,
-                &[
-                    f.injected_at_ms
-                        .map_or_else(|| "not injected".into(), fmt_offset),
-                    f.reverted_at_ms
-                        .map_or_else(|| "not reverted".into(), fmt_offset),
-                    detect,
-                    fmt_recovery(f),
-                ],
-            );
-            let errs = if f.errors.is_empty() {
-                "–".to_string()
-            } else {
-                f.errors.join("; ")
-            };
-            let _ = writeln!(h, "<td>{}</td></tr>", x(&errs));
-        }
-        h.push_str("</tbody></table>\n");
-        let checked: Vec<_> = r.faults.iter().filter(|f| !f.checks.is_empty()).collect();
-        if !checked.is_empty() {
-            h.push_str("<p>What each fault asked for and what it achieved:</p>\n");
-            table_head(
-                &mut h,
-                &["Fault", "Metric", "Measured by", "Asked", "Achieved"],
-            );
-            for f in checked {
-                for c in &f.checks {
-                    let by = c.probe.as_deref().unwrap_or("–");
-                    let _ = write!(
-                        h,
-                        "<tr><td>{}</td><td>{}</td><td>{}</td>",
-                        x(&f.name),
-                        x(&c.metric),
-                        x(by)
-                    );
-                    num_cells(&mut h, &[fmt_num(c.asked), fmt_num(c.achieved)]);
-                    h.push_str("</tr>\n");
+fn section(h: &mut String, heading: Option<&str>, blocks: &[Block]) {
+    if let Some(heading) = heading {
+        let _ = writeln!(h, "<h2>{heading}</h2>");
+    }
+    for b in blocks {
+        match b {
+            Block::Paragraph(parts) => {
+                h.push_str("<p>");
+                inlines(h, parts);
+                h.push_str("</p>\n");
+            }
+            Block::List(items) => {
+                h.push_str("<ul>\n");
+                for item in items {
+                    let _ = writeln!(h, "<li>{}</li>", x(item));
                 }
+                h.push_str("</ul>\n");
             }
-            h.push_str("</tbody></table>\n");
+            Block::Table(t) => table(h, &t.columns, t.rows.iter().map(|r| (None, r))),
+            Block::Grouped(g) => grouped(h, g),
+            Block::Outages(groups) => outages(h, groups),
         }
     }
+}
 
-    // Phases
-    if r.probes.iter().any(|p| !p.phases.is_empty()) {
-        h.push_str("<h2>Phases</h2>\n");
-        table_head(
-            &mut h,
-            &[
-                "Probe",
-                "Phase",
-                "Window",
-                "Samples",
-                "Failed",
-                "Availability",
-                "p50",
-                "p99",
-            ],
-        );
-        for p in &r.probes {
-            for ph in &p.phases {
-                let _ = write!(h, "<tr><td>{}</td><td>{}</td>", x(&p.name), x(&ph.name));
-                num_cells(
-                    &mut h,
-                    &[
-                        format!("{} – {}", fmt_offset(ph.start_ms), fmt_offset(ph.end_ms)),
-                        ph.total.to_string(),
-                        ph.failed.to_string(),
-                        if ph.total == 0 {
-                            "–".into()
-                        } else {
-                            fmt_pct(ph.availability_pct)
-                        },
-                        fmt_opt_ms(ph.latency_ms.p50),
-                        fmt_opt_ms(ph.latency_ms.p99),
-                    ],
-                );
-                h.push_str("</tr>\n");
-            }
-        }
-        h.push_str("</tbody></table>\n");
+fn inline_charts(h: &mut String, charts: &[(String, String)]) {
+    if charts.is_empty() {
+        return;
     }
-
-    if let Some(b) = &r.error_budget {
-        let _ = write!(
+    h.push_str("<h2>Charts</h2>\n");
+    for (title, svg) in charts {
+        let _ = writeln!(
             h,
-            "<p><strong>Error budget:</strong> {}",
-            x(&budget_sentence(b))
+            "<figure>\n<figcaption>{}</figcaption>\n{svg}\n</figure>",
+            x(title)
         );
-        if let Some(p) = &b.probe {
-            let _ = write!(
-                h,
-                " — {} of downtime on probe {}",
-                fmt_span(b.spent_ms),
-                x(p)
-            );
-        }
-        h.push_str(".</p>\n");
     }
+}
 
-    if !r.errors.is_empty() {
-        h.push_str("<h2>Harness errors</h2>\n<ul>\n");
-        for e in &r.errors {
-            let _ = writeln!(h, "<li>{}</li>", x(e));
-        }
-        h.push_str("</ul>\n");
+/// A table; each row may start with a subject cell (the group it belongs to).
+fn table<'a>(
+    h: &mut String,
+    columns: &[document::Column],
+    rows: impl Iterator<Item = (Option<&'a str>, &'a Vec<Cell>)>,
+) {
+    h.push_str("<table>\n<thead><tr>");
+    for c in columns {
+        let _ = write!(h, "<th>{}</th>", c.title);
     }
+    h.push_str("</tr></thead>\n<tbody>\n");
+    for (subject, row) in rows {
+        h.push_str("<tr>");
+        let body = &columns[columns.len() - row.len()..];
+        if let Some(s) = subject {
+            let _ = write!(h, "<td>{}</td>", x(s));
+        }
+        for (c, col) in row.iter().zip(body) {
+            cell(h, c, col.align);
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</tbody></table>\n");
+}
 
+fn cell(h: &mut String, c: &Cell, align: Align) {
+    let class = match align {
+        Align::Left => "",
+        Align::Right | Align::Figure => " class=\"n\"",
+    };
+    let _ = match c {
+        Cell::Text(t) => write!(h, "<td{class}>{}</td>", x(t)),
+        Cell::Code(t) => write!(h, "<td{class}><code>{}</code></td>", x(t)),
+        Cell::Pass(true) => write!(h, "<td class=\"ok\">pass</td>"),
+        Cell::Pass(false) => write!(h, "<td class=\"bad\">FAIL</td>"),
+    };
+}
+
+/// One table for every subject, the subject in the first column.
+fn grouped(h: &mut String, g: &Grouped) {
+    let Some((_, first)) = g.groups.first() else {
+        return;
+    };
+    let _ = writeln!(h, "<p>{}</p>", g.intro);
+    let mut columns = vec![document::Column {
+        title: g.subject,
+        align: Align::Left,
+    }];
+    columns.extend(first.columns.iter().cloned());
+    let rows = g
+        .groups
+        .iter()
+        .flat_map(|(s, t)| t.rows.iter().map(move |r| (Some(s.as_str()), r)));
+    table(h, &columns, rows);
+}
+
+fn outages(h: &mut String, groups: &[ProbeOutages]) {
+    let mut columns = vec![document::Column {
+        title: "Probe",
+        align: Align::Left,
+    }];
+    for title in ["Start", "End", "Duration", "Failed samples"] {
+        columns.push(document::Column {
+            title,
+            align: Align::Right,
+        });
+    }
+    columns.push(document::Column {
+        title: "First error",
+        align: Align::Left,
+    });
+    let rows: Vec<(&str, Vec<Cell>)> = groups
+        .iter()
+        .flat_map(|g| {
+            g.outages.iter().map(|o| {
+                let cells = [
+                    &o.start,
+                    &o.end,
+                    &o.duration,
+                    &o.failed_samples.to_string(),
+                    o.first_error.as_deref().unwrap_or("–"),
+                ]
+                .map(|s| Cell::Text(s.to_string()));
+                (g.probe.as_str(), cells.to_vec())
+            })
+        })
+        .collect();
+    table(h, &columns, rows.iter().map(|(p, r)| (Some(*p), r)));
+}
+
+fn footer(h: &mut String, doc: &Document) {
     h.push_str("<footer>\n<dl>\n");
-    for (term, def) in DEFINITIONS {
+    for (term, def) in doc.definitions {
         let _ = writeln!(h, "<dt><em>{term}</em></dt><dd>{}</dd>", x(def));
     }
     let _ = writeln!(
         h,
-        "</dl>\n<p>{} {}, report schema v{}</p>\n</footer>\n</body>\n</html>",
-        x(&r.tool),
-        x(&r.tool_version),
-        r.schema_version
+        "</dl>\n<p>{}</p>\n</footer>\n</body>\n</html>",
+        x(&doc.colophon)
     );
-    h
-}
-
-fn table_head(h: &mut String, cols: &[&str]) {
-    h.push_str("<table>\n<thead><tr>");
-    for c in cols {
-        let _ = write!(h, "<th>{c}</th>");
-    }
-    h.push_str("</tr></thead>\n<tbody>\n");
-}
-
-/// Right-aligned cells; the values are formatted numbers, but escaped anyway.
-fn num_cells(h: &mut String, cells: &[String]) {
-    for c in cells {
-        let _ = write!(h, "<td class=\"n\">{}</td>", x(c));
-    }
 }
 
 #[cfg(test)]

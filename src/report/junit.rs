@@ -5,7 +5,8 @@
 //! aborted (and passes otherwise, so the set of case names is stable from run to run);
 //! each harness error is a test case with an `<error>`.
 
-use super::{check_subject, escape_xml as x, fmt_offset, Report};
+use super::{check_subject, Report};
+use crate::format::{escape_xml as x, fmt_offset};
 use std::fmt::Write;
 
 pub fn render(r: &Report) -> String {
@@ -109,7 +110,7 @@ pub fn render(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::escape_xml;
+    use crate::format::escape_xml;
     use crate::report::test_support::{fixture, fixture_named};
 
     fn attr<'a>(n: roxmltree::Node<'a, '_>, name: &str) -> &'a str {

@@ -1,250 +1,166 @@
 //! `report.md`: the run for people, sized to paste into a pull-request comment.
+//! Lays out the [`Document`] built from the report; says nothing of its own.
 
-use super::{
-    budget_sentence, check_subject, fmt_dur, fmt_num, fmt_offset, fmt_opt_ms, fmt_pct,
-    fmt_recovery, fmt_span, verdict_word, Report, DEFINITIONS,
+use super::document::{
+    self, Align, Block, Cell, Document, Fact, Grouped, Inline, ProbeOutages, Section, Table,
 };
+use super::{verdict_word, Report};
 use std::fmt::Write;
 
 /// Render the whole report as GitHub-flavoured Markdown.
 pub fn render(r: &Report) -> String {
+    let doc = document::build(r);
     let mut md = String::new();
-    // `write!` into a String cannot fail; the results are ignored on purpose below.
-    let _ = writeln!(
-        md,
-        "# shakeout: {} — **{}**\n",
-        esc(&r.experiment),
-        verdict_word(r.verdict)
-    );
-    if let Some(d) = &r.description {
-        let _ = writeln!(md, "{}\n", esc(d));
+    title(&mut md, &doc);
+    for s in &doc.sections {
+        section(&mut md, s);
     }
-    let _ = writeln!(md, "- Run: `{}`", code(&r.run_id));
-    let _ = writeln!(md, "- Started: {}", esc(&r.started_at));
-    let duration = if (r.measured_ms - r.duration_ms).abs() < 0.5 {
-        fmt_span(r.duration_ms)
-    } else {
-        format!(
-            "{} of {} planned",
-            fmt_span(r.measured_ms),
-            fmt_span(r.duration_ms)
-        )
-    };
-    let _ = writeln!(md, "- Duration: {duration}");
-    if let Some(a) = &r.aborted {
-        let _ = writeln!(
-            md,
-            "- **Aborted** at {}: {}",
-            fmt_offset(a.at_ms),
-            esc(&a.reason)
-        );
-    }
-    if let Some(s) = &r.source {
-        let _ = writeln!(md, "- Spec: `{}`", code(s));
-    }
-    let _ = writeln!(md, "- Exit code: {}", r.exit_code);
-    md.push('\n');
-
-    sla(&mut md, r);
-    probes(&mut md, r);
-    outages(&mut md, r);
-    faults(&mut md, r);
-    phases(&mut md, r);
-
-    if let Some(b) = &r.error_budget {
-        let _ = write!(md, "**Error budget:** {}", budget_sentence(b));
-        if let Some(p) = &b.probe {
-            let _ = write!(
-                md,
-                " — {} of downtime on probe {}",
-                fmt_span(b.spent_ms),
-                esc(p)
-            );
-        }
-        md.push_str(".\n\n");
-    }
-
-    if !r.errors.is_empty() {
-        md.push_str("## Harness errors\n\n");
-        for e in &r.errors {
-            let _ = writeln!(md, "- {}", esc(e));
-        }
-        md.push('\n');
-    }
-
-    md.push_str("---\n\n");
-    for (term, def) in DEFINITIONS {
-        // Trailing backslash = hard line break, so each definition stays on its own line.
-        let _ = writeln!(md, "*{term}*: {def}\\");
-    }
-    let _ = writeln!(
-        md,
-        "\n<sub>{} {}, report schema v{}</sub>",
-        r.tool, r.tool_version, r.schema_version
-    );
+    footer(&mut md, &doc);
     md
 }
 
-fn sla(md: &mut String, r: &Report) {
-    md.push_str("## SLA\n\n");
-    if r.sla.is_empty() {
-        md.push_str("No SLA thresholds were set.\n\n");
-        return;
+// `write!` into a String cannot fail; the results are ignored on purpose below.
+
+fn title(md: &mut String, doc: &Document) {
+    let _ = writeln!(
+        md,
+        "# shakeout: {} — **{}**\n",
+        esc(&doc.experiment),
+        verdict_word(doc.verdict)
+    );
+    if let Some(d) = &doc.description {
+        let _ = writeln!(md, "{}\n", esc(d));
     }
-    md.push_str("| Check | Probe / fault | Threshold | Measured | Result |\n");
-    md.push_str("|---|---|---|---|---|\n");
-    for c in &r.sla {
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} | {} | {} |",
-            code(&c.name),
-            esc(&check_subject(c)),
-            esc(&c.threshold),
-            esc(&c.measured),
-            if c.pass { "pass" } else { "**FAIL**" }
-        );
+    for f in &doc.facts {
+        fact(md, f);
     }
     md.push('\n');
 }
 
-fn probes(md: &mut String, r: &Report) {
-    if r.probes.is_empty() {
-        return;
+fn fact(md: &mut String, f: &Fact) {
+    if f.alert {
+        let _ = write!(md, "- **{}** ", f.label);
+    } else {
+        let _ = write!(md, "- {}: ", f.label);
     }
-    md.push_str("## Probes\n\n");
-    md.push_str("| Probe | Samples | Failed | Availability | Downtime | Longest outage | p50 | p99 | max |\n");
-    md.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
-    for p in &r.probes {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            esc(&p.name),
-            p.total,
-            p.failed,
-            fmt_pct(p.availability_pct),
-            fmt_dur(p.downtime_ms),
-            fmt_dur(p.longest_outage_ms),
-            fmt_opt_ms(p.latency_ms.p50),
-            fmt_opt_ms(p.latency_ms.p99),
-            fmt_opt_ms(p.latency_ms.max),
-        );
-    }
+    inlines(md, &f.value);
     md.push('\n');
 }
 
-fn outages(md: &mut String, r: &Report) {
-    if r.probes.iter().all(|p| p.outages.is_empty()) {
-        return;
-    }
-    md.push_str("## Outages\n\nTimes are offsets from the run start.\n\n");
-    for p in r.probes.iter().filter(|p| !p.outages.is_empty()) {
-        let n = p.outages.len();
-        let _ = writeln!(
-            md,
-            "**{}** ({n} outage{})\n",
-            esc(&p.name),
-            if n == 1 { "" } else { "s" }
-        );
-        for o in &p.outages {
-            let _ = write!(
-                md,
-                "- {} → {} ({}, {} failed samples)",
-                fmt_offset(o.start_ms),
-                fmt_offset(o.end_ms),
-                fmt_dur(o.duration_ms),
-                o.failed_samples
-            );
-            match &o.first_error {
-                Some(e) => {
-                    let _ = writeln!(md, ": {}", esc(e));
-                }
-                None => md.push('\n'),
+fn inlines(md: &mut String, parts: &[Inline]) {
+    for part in parts {
+        match part {
+            Inline::Text(t) => md.push_str(&esc(t)),
+            Inline::Code(c) => {
+                let _ = write!(md, "`{}`", code(c));
+            }
+            Inline::Strong(t) => {
+                let _ = write!(md, "**{}**", esc(t));
             }
         }
-        md.push('\n');
     }
 }
 
-fn faults(md: &mut String, r: &Report) {
-    if r.faults.is_empty() {
+fn section(md: &mut String, s: &Section) {
+    let Section::Text { heading, blocks } = s else {
         return;
+    };
+    if let Some(h) = heading {
+        let _ = writeln!(md, "## {h}\n");
     }
-    md.push_str("## Faults\n\n");
-    md.push_str(
-        "| Fault | Kind | Injected at | Reverted at | Time to detect | Recovery time | Errors |\n",
+    for b in blocks {
+        block(md, b);
+    }
+}
+
+fn block(md: &mut String, b: &Block) {
+    match b {
+        Block::Paragraph(parts) => {
+            inlines(md, parts);
+            md.push_str("\n\n");
+        }
+        Block::List(items) => {
+            for item in items {
+                let _ = writeln!(md, "- {}", esc(item));
+            }
+            md.push('\n');
+        }
+        Block::Table(t) => table(md, t),
+        Block::Grouped(g) => grouped(md, g),
+        Block::Outages(groups) => {
+            for g in groups {
+                outages(md, g);
+            }
+        }
+    }
+}
+
+fn table(md: &mut String, t: &Table) {
+    let titles: Vec<&str> = t.columns.iter().map(|c| c.title).collect();
+    let _ = writeln!(md, "| {} |", titles.join(" | "));
+    let rule: Vec<&str> = t
+        .columns
+        .iter()
+        .map(|c| match c.align {
+            Align::Right => "--:",
+            Align::Left | Align::Figure => "---",
+        })
+        .collect();
+    let _ = writeln!(md, "|{}|", rule.join("|"));
+    for row in &t.rows {
+        let cells: Vec<String> = row.iter().map(cell).collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
+    }
+    md.push('\n');
+}
+
+fn cell(c: &Cell) -> String {
+    match c {
+        Cell::Text(t) => esc(t),
+        Cell::Code(t) => format!("`{}`", code(t)),
+        Cell::Pass(true) => "pass".into(),
+        Cell::Pass(false) => "**FAIL**".into(),
+    }
+}
+
+fn grouped(md: &mut String, g: &Grouped) {
+    for (subject, t) in &g.groups {
+        let _ = writeln!(md, "**{}**: {}\n", esc(subject), g.caption);
+        table(md, t);
+    }
+}
+
+fn outages(md: &mut String, g: &ProbeOutages) {
+    let n = g.outages.len();
+    let _ = writeln!(
+        md,
+        "**{}** ({n} outage{})\n",
+        esc(&g.probe),
+        if n == 1 { "" } else { "s" }
     );
-    md.push_str("|---|---|--:|--:|--:|--:|---|\n");
-    for f in &r.faults {
-        let detect = match (f.injected_at_ms, f.detect_ms) {
-            (None, _) => "–".to_string(),
-            (Some(_), Some(d)) => fmt_dur(d),
-            (Some(_), None) => "no failures".to_string(),
-        };
-        let _ = writeln!(
+    for o in &g.outages {
+        let _ = write!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            esc(&f.name),
-            esc(&f.kind),
-            f.injected_at_ms
-                .map_or_else(|| "not injected".into(), fmt_offset),
-            f.reverted_at_ms
-                .map_or_else(|| "not reverted".into(), fmt_offset),
-            detect,
-            fmt_recovery(f),
-            if f.errors.is_empty() {
-                "–".to_string()
-            } else {
-                esc(&f.errors.join("; "))
-            },
+            "- {} → {} ({}, {} failed samples)",
+            o.start, o.end, o.duration, o.failed_samples
         );
+        match &o.first_error {
+            Some(e) => {
+                let _ = writeln!(md, ": {}", esc(e));
+            }
+            None => md.push('\n'),
+        }
     }
     md.push('\n');
-    for f in r.faults.iter().filter(|f| !f.checks.is_empty()) {
-        let _ = writeln!(md, "**{}**: asked vs achieved\n", esc(&f.name));
-        md.push_str("| Metric | Measured by | Asked | Achieved |\n|---|---|--:|--:|\n");
-        for c in &f.checks {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} |",
-                esc(&c.metric),
-                c.probe.as_deref().map_or("–".to_string(), esc),
-                fmt_num(c.asked),
-                fmt_num(c.achieved)
-            );
-        }
-        md.push('\n');
-    }
 }
 
-fn phases(md: &mut String, r: &Report) {
-    if r.probes.iter().all(|p| p.phases.is_empty()) {
-        return;
+fn footer(md: &mut String, doc: &Document) {
+    md.push_str("---\n\n");
+    for (term, def) in doc.definitions {
+        // Trailing backslash = hard line break, so each definition stays on its own line.
+        let _ = writeln!(md, "*{term}*: {def}\\");
     }
-    md.push_str("## Phases\n\n");
-    md.push_str("| Probe | Phase | Window | Samples | Failed | Availability | p50 | p99 |\n");
-    md.push_str("|---|---|---|--:|--:|--:|--:|--:|\n");
-    for p in &r.probes {
-        for ph in &p.phases {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} – {} | {} | {} | {} | {} | {} |",
-                esc(&p.name),
-                esc(&ph.name),
-                fmt_offset(ph.start_ms),
-                fmt_offset(ph.end_ms),
-                ph.total,
-                ph.failed,
-                if ph.total == 0 {
-                    "–".into()
-                } else {
-                    fmt_pct(ph.availability_pct)
-                },
-                fmt_opt_ms(ph.latency_ms.p50),
-                fmt_opt_ms(ph.latency_ms.p99),
-            );
-        }
-    }
-    md.push('\n');
+    let _ = writeln!(md, "\n<sub>{}</sub>", doc.colophon);
 }
 
 /// Escape user text (probe names, error messages) so it renders literally, even inside

@@ -3,14 +3,18 @@
 //!
 //! `report.json` is the machine contract; see [`Report`] and `SCHEMA_VERSION`.
 
+mod judging;
 mod rerender;
 use crate::analysis::{Abort, Analysis, ErrorBudget, FaultAnalysis, ProbeAnalysis};
-use crate::record::Recording;
-use crate::verdict::{fmt_ms, Check, Outcome};
-pub use rerender::{rerender, summary, RerenderError};
+use crate::format::{fmt_dur, fmt_num, fmt_pct, fmt_span};
+use crate::record::{Recording, RunStarted};
+use crate::verdict::{Check, Outcome};
+pub use judging::{judge_and_write, Judged, Judging};
+pub use rerender::{rerender, summary, JudgeAgainst, RerenderError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub mod document;
 pub mod html;
 pub mod junit;
 pub mod markdown;
@@ -46,13 +50,8 @@ pub struct Report {
 }
 
 impl Report {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        experiment: String,
-        description: Option<String>,
-        run_id: String,
-        started_at: String,
-        source: Option<String>,
+        started: &RunStarted,
         analysis: Analysis,
         sla: Vec<Check>,
         verdict: Outcome,
@@ -63,11 +62,11 @@ impl Report {
             schema_version: SCHEMA_VERSION,
             tool: "shakeout".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
-            experiment,
-            description,
-            run_id,
-            started_at,
-            source,
+            experiment: started.experiment.clone(),
+            description: started.description.clone(),
+            run_id: started.run_id.clone(),
+            started_at: started.started_at.clone(),
+            source: started.source.clone(),
             verdict,
             exit_code,
             duration_ms: analysis.duration_ms,
@@ -164,28 +163,6 @@ pub fn sanitize_file_stem(name: &str) -> String {
     }
 }
 
-/// Escape text for XML, HTML and SVG (element content and quoted attributes alike).
-///
-/// Control characters other than tab/newline/CR are not allowed in XML 1.0 even as
-/// character references, and error messages from targets can contain them, so they
-/// become U+FFFD rather than making the whole document unparseable.
-pub fn escape_xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The verdict as a word, shared by every rendering.
 pub fn verdict_word(o: Outcome) -> &'static str {
     match o {
@@ -204,60 +181,6 @@ pub fn check_subject(c: &Check) -> String {
         (None, Some(f)) => f.clone(),
         (None, None) => String::new(),
     }
-}
-
-/// An offset from run start, with fixed millisecond precision so columns line up.
-pub fn fmt_offset(ms: f64) -> String {
-    if ms < 60_000.0 {
-        format!("{:.3}s", ms / 1000.0)
-    } else {
-        let m = (ms / 60_000.0).floor();
-        format!("{}m{:06.3}s", m as u64, (ms - m * 60_000.0) / 1000.0)
-    }
-}
-
-/// A length of time for people: `250.0ms`, `12.300s`, `21m36s`, `30d`.
-pub fn fmt_span(ms: f64) -> String {
-    if !ms.is_finite() {
-        return "∞".into();
-    }
-    if ms < 60_000.0 {
-        return fmt_dur(ms);
-    }
-    let mut secs = (ms / 1000.0).round() as u64;
-    let mut out = String::new();
-    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if secs >= len {
-            out.push_str(&format!("{}{unit}", secs / len));
-            secs %= len;
-        }
-    }
-    out
-}
-
-/// [`fmt_ms`] for report figures. Sums over nothing are `-0.0` in Rust (e.g. the
-/// downtime of a probe without outages), which should read as plain zero.
-pub fn fmt_dur(ms: f64) -> String {
-    fmt_ms(ms + 0.0)
-}
-
-pub fn fmt_pct(v: f64) -> String {
-    format!("{v:.3}%")
-}
-
-/// A number without a trailing `.0` and at most three decimals: `99.95`, `30`.
-pub fn fmt_num(v: f64) -> String {
-    let s = format!("{v:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".into()
-    } else {
-        s.to_string()
-    }
-}
-
-pub fn fmt_opt_ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".into(), fmt_dur)
 }
 
 /// Recovery of a fault in words.

@@ -1,10 +1,11 @@
-//! Re-render a past run from what it saved: `events.jsonl` (the measurements) and
-//! `experiment.yaml` (the SLA it was judged against).
+//! Re-render a past run from what it saved: `events.jsonl` holds the measurements and
+//! the SLA the run was judged against. Runs recorded before the SLA was are judged
+//! against their saved `experiment.yaml`, which the caller compiles (reports do not
+//! know the spec compiler).
 
-use super::{write_all, Report, RunFiles};
-use crate::analysis::{self, AnalysisConfig};
+use super::{judge_and_write, Judging, Report, RunFiles};
 use crate::record::{Event, FaultPhase, Recording};
-use crate::verdict;
+use crate::sla::Sla;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,15 @@ pub enum RerenderError {
     Spec(String),
     #[error("cannot write the reports: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Which SLA a past run is judged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JudgeAgainst {
+    /// The SLA recorded in its events, or its saved `experiment.yaml` if it recorded none.
+    Recorded,
+    /// Its saved `experiment.yaml` as it is now (edited thresholds judged again).
+    SavedSpec,
 }
 
 /// Where the charts of the run in `dir` live: `charts/<run-id>/` beside `reports/<run-id>/`,
@@ -31,33 +41,50 @@ fn chart_dir(dir: &Path) -> PathBuf {
     }
 }
 
-pub fn rerender(dir: &Path) -> Result<Report, RerenderError> {
+/// Judge the run in `dir` again and rewrite its reports and charts. `compile_spec`
+/// turns the saved `experiment.yaml` into its SLA; it is called only when needed.
+pub fn rerender(
+    dir: &Path,
+    against: JudgeAgainst,
+    compile_spec: impl FnOnce(&Path) -> Result<Sla, String>,
+) -> Result<Report, RerenderError> {
     let rec = Recording::read(&dir.join("events.jsonl"))?;
-    let spec_path = dir.join("experiment.yaml");
-    let (plan, _) = crate::plan::load(&spec_path).map_err(|errors| {
-        RerenderError::Spec(
-            errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
     let started = rec
         .started
         .clone()
         .ok_or_else(|| RerenderError::Spec("events.jsonl has no run_started event".into()))?;
-    let cfg = AnalysisConfig {
-        recovery_successes: plan.thresholds.recovery_successes,
-        error_budget: plan.budget,
+    let sla = match (against, &started.sla) {
+        (JudgeAgainst::Recorded, Some(sla)) => Sla::clone(sla),
+        _ => compile_spec(&dir.join("experiment.yaml")).map_err(RerenderError::Spec)?,
     };
-    let a = analysis::analyse(&rec, &cfg);
-    let checks = verdict::judge(&a, &plan.thresholds);
-    // Harness errors are not in the event log as such; keep what the original report said.
-    let previous: Option<Report> = std::fs::read(dir.join("report.json"))
+    let judged = judge_and_write(
+        Judging {
+            started: &started,
+            recording: &rec,
+            sla: &sla,
+            errors: previous_errors(dir),
+            revert_failed: revert_failed(&rec),
+        },
+        &RunFiles {
+            report_dir: dir.to_path_buf(),
+            chart_dir: chart_dir(dir),
+        },
+    );
+    judged.written?;
+    Ok(judged.report)
+}
+
+/// Harness errors are not in the event log as such; keep what the original report said.
+fn previous_errors(dir: &Path) -> Vec<String> {
+    std::fs::read(dir.join("report.json"))
         .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let revert_failed = rec.fault_events.iter().any(|e| {
+        .and_then(|b| serde_json::from_slice::<Report>(&b).ok())
+        .map(|p| p.errors)
+        .unwrap_or_default()
+}
+
+fn revert_failed(rec: &Recording) -> bool {
+    rec.fault_events.iter().any(|e| {
         matches!(
             e,
             Event::FaultFailed {
@@ -65,31 +92,7 @@ pub fn rerender(dir: &Path) -> Result<Report, RerenderError> {
                 ..
             }
         )
-    });
-    let errors = previous.map(|p| p.errors).unwrap_or_default();
-    let outcome = verdict::outcome(&a, &checks, !errors.is_empty() || revert_failed);
-    let report = Report::new(
-        started.experiment,
-        started.description,
-        started.run_id,
-        started.started_at,
-        started.source,
-        a.clone(),
-        checks,
-        outcome,
-        crate::engine::exit_code(outcome, revert_failed),
-        errors,
-    );
-    write_all(
-        &report,
-        &rec,
-        &a,
-        &RunFiles {
-            report_dir: dir.to_path_buf(),
-            chart_dir: chart_dir(dir),
-        },
-    )?;
-    Ok(report)
+    })
 }
 
 /// A few lines for the terminal: the verdict and each SLA check.
@@ -121,7 +124,7 @@ pub fn summary(r: &Report) -> String {
             p.failed,
             p.total,
             p.availability_pct,
-            verdict::fmt_ms(p.downtime_ms),
+            crate::format::fmt_ms(p.downtime_ms),
             p.outages.len(),
             if p.outages.len() == 1 { "" } else { "s" }
         ));
@@ -129,7 +132,7 @@ pub fn summary(r: &Report) -> String {
     for f in &r.faults {
         let rec = match (f.injected_at_ms, f.recovery_ms) {
             (None, _) => "not injected".to_string(),
-            (Some(_), Some(ms)) => format!("recovered in {}", verdict::fmt_ms(ms)),
+            (Some(_), Some(ms)) => format!("recovered in {}", crate::format::fmt_ms(ms)),
             (Some(_), None) => "NOT RECOVERED".to_string(),
         };
         out.push_str(&format!("\n  fault {}: {rec}", f.name));

@@ -2,9 +2,10 @@
 //! one real outage and one probe over its latency threshold.
 
 use super::Report;
-use crate::analysis::{analyse, Analysis, AnalysisConfig, BudgetConfig};
+use crate::analysis::{analyse, Analysis, AnalysisConfig};
 use crate::record::{Event, FaultInfo, ProbeInfo, Recording, RunStarted, Sample};
-use crate::verdict::{judge, outcome, Thresholds};
+use crate::sla::{BudgetConfig, Sla, Thresholds};
+use crate::verdict::{judge, outcome};
 use std::time::Duration;
 
 const MS: u64 = 1000;
@@ -51,6 +52,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
             .collect(),
         description: Some("primary dies, replica takes over".into()),
         source: Some("failover.yaml".into()),
+        sla: Some(Box::new(fixture_sla())),
     }));
     for seq in 0..40u64 {
         let t = seq * 100;
@@ -96,39 +98,37 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
     }
     rec.push(Event::RunFinished { t_us: 4000 * MS });
 
+    let sla = fixture_sla();
     let cfg = AnalysisConfig {
-        recovery_successes: 3,
-        error_budget: Some(BudgetConfig {
-            objective_pct: 99.95,
-            period_us: 30 * 86_400 * 1_000_000,
-        }),
+        recovery_successes: sla.thresholds.recovery_successes,
+        error_budget: sla.budget,
     };
     let analysis = analyse(&rec, &cfg);
-    let thresholds = Thresholds {
-        availability_pct: Some(80.0),
-        recovery_time: Some(Duration::from_secs(2)),
-        recovery_successes: 3,
-        max_outage: Some(Duration::from_secs(1)),
-        latency: vec![("p99".into(), Duration::from_millis(250))],
-        budget_max_spent_pct: None,
-    };
-    let sla = judge(&analysis, &thresholds);
-    let verdict = outcome(&analysis, &sla, false);
-    let report = Report::new(
-        "failover".into(),
-        Some("primary dies, replica takes over".into()),
-        "run-1".into(),
-        "2026-01-01T00:00:00Z".into(),
-        Some("failover.yaml".into()),
-        analysis.clone(),
-        sla,
-        verdict,
-        1,
-        vec![],
-    );
+    let checks = judge(&analysis, &sla.thresholds);
+    let verdict = outcome(&analysis, &checks, false);
+    let started = rec.started.clone().expect("pushed above");
+    let report = Report::new(&started, analysis.clone(), checks, verdict, 1, vec![]);
     Fixture {
         rec,
         analysis,
         report,
+    }
+}
+
+/// The SLA the fixture run is judged against.
+pub fn fixture_sla() -> Sla {
+    Sla {
+        thresholds: Thresholds {
+            availability_pct: Some(80.0),
+            recovery_time: Some(Duration::from_secs(2)),
+            recovery_successes: 3,
+            max_outage: Some(Duration::from_secs(1)),
+            latency: vec![("p99".into(), Duration::from_millis(250))],
+            budget_max_spent_pct: None,
+        },
+        budget: Some(BudgetConfig {
+            objective_pct: 99.95,
+            period_us: 30 * 86_400 * 1_000_000,
+        }),
     }
 }

@@ -39,31 +39,8 @@ impl fmt::Display for Dur {
     }
 }
 
-/// Compact human form: `1m30s`, `250ms`, `1.5ms`.
-pub fn format_duration(d: Duration) -> String {
-    let total_ms = d.as_secs_f64() * 1000.0;
-    if d.is_zero() {
-        return "0s".into();
-    }
-    if total_ms < 1.0 {
-        return format!("{}us", d.as_micros());
-    }
-    if total_ms < 1000.0 {
-        let ms = total_ms;
-        return if (ms - ms.round()).abs() < 1e-9 {
-            format!("{}ms", ms.round() as u64)
-        } else {
-            format!("{ms:.1}ms")
-        };
-    }
-    if d.subsec_millis() != 0 && d.as_secs() < 60 {
-        let secs = format!("{:.3}", d.as_secs_f64());
-        return format!("{}s", secs.trim_end_matches('0').trim_end_matches('.'));
-    }
-    humantime::format_duration(Duration::from_secs(d.as_secs()))
-        .to_string()
-        .replace(' ', "")
-}
+/// The one formatting of durations lives in [`crate::format`]; re-exported for the spec's `Display`.
+pub use crate::format::format_duration;
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

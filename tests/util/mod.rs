@@ -1,6 +1,8 @@
 //! Helpers for end-to-end tests of the real binary on real experiment files.
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -168,6 +170,23 @@ impl Server {
             &["demo", "serve", "--listen", &format!("127.0.0.1:{port}")],
             port,
         )
+    }
+    /// `demo serve` writing its pid to `pid_file` (for `process` faults against it).
+    pub fn demo_with_pid_file(pid_file: &Path) -> Server {
+        let port = free_port();
+        let server = Server::start(
+            &[
+                "demo",
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--pid-file",
+                &pid_file.display().to_string(),
+            ],
+            port,
+        );
+        wait_for("pid file", Duration::from_secs(5), || pid_file.exists());
+        server
     }
     pub fn toxiproxy() -> Server {
         let port = free_port();

@@ -1,0 +1,449 @@
+//! What a human report says, built once from a [`Report`]: a title, facts about the
+//! run, and sections of paragraphs, lists and tables. `markdown` and `html` only lay
+//! this out, so the two renderings cannot drift apart in content.
+//!
+//! Text in the model is plain (unescaped); each renderer escapes it for its format.
+
+use super::{budget_sentence, check_subject, fmt_recovery, Report, DEFINITIONS};
+use crate::analysis::{FaultAnalysis, ProbeAnalysis};
+use crate::format::{fmt_dur, fmt_num, fmt_offset, fmt_opt_ms, fmt_pct, fmt_span};
+use crate::verdict::Outcome;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub experiment: String,
+    pub verdict: Outcome,
+    pub run_id: String,
+    pub description: Option<String>,
+    pub facts: Vec<Fact>,
+    pub sections: Vec<Section>,
+    pub definitions: &'static [(&'static str, &'static str)],
+    /// `shakeout 0.1.0, report schema v1`.
+    pub colophon: String,
+}
+
+/// One line about the run: `Started: …`, `Exit code: 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact {
+    pub label: &'static str,
+    pub value: Vec<Inline>,
+    /// Something went wrong (an abort): Markdown puts the label in bold.
+    pub alert: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inline {
+    Text(String),
+    Code(String),
+    Strong(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Section {
+    Text {
+        heading: Option<&'static str>,
+        blocks: Vec<Block>,
+    },
+    /// Where the page inlines the charts; the Markdown, sized for a PR comment, has none.
+    Charts,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Paragraph(Vec<Inline>),
+    List(Vec<String>),
+    Table(Table),
+    /// Tables of several subjects with the same columns: one table on the page with a
+    /// column for the subject; in Markdown, one captioned table per subject.
+    Grouped(Grouped),
+    /// The outages of each probe: a table on the page, a list per probe in Markdown.
+    Outages(Vec<ProbeOutages>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub title: &'static str,
+    pub align: Align,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    /// A number: right-aligned with tabular digits.
+    Right,
+    /// A figure in words (`212.3ms`, `1.000s – 2.000s`): tabular on the page, left in
+    /// Markdown, where the raw text is read too.
+    Figure,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Code(String),
+    Pass(bool),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grouped {
+    /// The subject column on the page: `Fault`.
+    pub subject: &'static str,
+    /// Said once before the page's table.
+    pub intro: &'static str,
+    /// Said after each subject in Markdown: `**kill-db**: asked vs achieved`.
+    pub caption: &'static str,
+    pub groups: Vec<(String, Table)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeOutages {
+    pub probe: String,
+    pub outages: Vec<OutageRow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutageRow {
+    pub start: String,
+    pub end: String,
+    pub duration: String,
+    pub failed_samples: u64,
+    pub first_error: Option<String>,
+}
+
+/// The whole report as a document.
+pub fn build(r: &Report) -> Document {
+    let sections = [
+        Some(sla(r)),
+        Some(Section::Charts),
+        probes(r),
+        outages(r),
+        faults(r),
+        phases(r),
+        error_budget(r),
+        harness_errors(r),
+    ];
+    Document {
+        experiment: r.experiment.clone(),
+        verdict: r.verdict,
+        run_id: r.run_id.clone(),
+        description: r.description.clone(),
+        facts: facts(r),
+        sections: sections.into_iter().flatten().collect(),
+        definitions: DEFINITIONS,
+        colophon: format!(
+            "{} {}, report schema v{}",
+            r.tool, r.tool_version, r.schema_version
+        ),
+    }
+}
+
+fn text(s: impl Into<String>) -> Cell {
+    Cell::Text(s.into())
+}
+
+fn col(title: &'static str, align: Align) -> Column {
+    Column { title, align }
+}
+
+fn section(heading: &'static str, blocks: Vec<Block>) -> Section {
+    Section::Text {
+        heading: Some(heading),
+        blocks,
+    }
+}
+
+fn facts(r: &Report) -> Vec<Fact> {
+    let fact = |label, value| Fact {
+        label,
+        value,
+        alert: false,
+    };
+    let mut facts = vec![
+        fact("Run", vec![Inline::Code(r.run_id.clone())]),
+        fact("Started", vec![Inline::Text(r.started_at.clone())]),
+        fact("Duration", vec![Inline::Text(duration(r))]),
+    ];
+    if let Some(a) = &r.aborted {
+        facts.push(Fact {
+            label: "Aborted",
+            value: vec![
+                Inline::Text(format!("at {}: ", fmt_offset(a.at_ms))),
+                Inline::Text(a.reason.clone()),
+            ],
+            alert: true,
+        });
+    }
+    if let Some(s) = &r.source {
+        facts.push(fact("Spec", vec![Inline::Code(s.clone())]));
+    }
+    facts.push(fact(
+        "Exit code",
+        vec![Inline::Text(r.exit_code.to_string())],
+    ));
+    facts
+}
+
+/// The run's length, and the planned one when it stopped early.
+fn duration(r: &Report) -> String {
+    if (r.measured_ms - r.duration_ms).abs() < 0.5 {
+        fmt_span(r.duration_ms)
+    } else {
+        format!(
+            "{} of {} planned",
+            fmt_span(r.measured_ms),
+            fmt_span(r.duration_ms)
+        )
+    }
+}
+
+fn sla(r: &Report) -> Section {
+    if r.sla.is_empty() {
+        let none = Inline::Text("No SLA thresholds were set.".into());
+        return section("SLA", vec![Block::Paragraph(vec![none])]);
+    }
+    let rows = r
+        .sla
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::Code(c.name.clone()),
+                text(check_subject(c)),
+                text(c.threshold.clone()),
+                text(c.measured.clone()),
+                Cell::Pass(c.pass),
+            ]
+        })
+        .collect();
+    let columns = vec![
+        col("Check", Align::Left),
+        col("Probe / fault", Align::Left),
+        col("Threshold", Align::Left),
+        col("Measured", Align::Figure),
+        col("Result", Align::Left),
+    ];
+    section("SLA", vec![Block::Table(Table { columns, rows })])
+}
+
+fn probes(r: &Report) -> Option<Section> {
+    if r.probes.is_empty() {
+        return None;
+    }
+    let mut columns = vec![col("Probe", Align::Left)];
+    for title in [
+        "Samples",
+        "Failed",
+        "Availability",
+        "Downtime",
+        "Longest outage",
+        "p50",
+        "p99",
+        "max",
+    ] {
+        columns.push(col(title, Align::Right));
+    }
+    let rows = r.probes.iter().map(probe_row).collect();
+    Some(section(
+        "Probes",
+        vec![Block::Table(Table { columns, rows })],
+    ))
+}
+
+fn probe_row(p: &ProbeAnalysis) -> Vec<Cell> {
+    vec![
+        text(p.name.clone()),
+        text(p.total.to_string()),
+        text(p.failed.to_string()),
+        text(fmt_pct(p.availability_pct)),
+        text(fmt_dur(p.downtime_ms)),
+        text(fmt_dur(p.longest_outage_ms)),
+        text(fmt_opt_ms(p.latency_ms.p50)),
+        text(fmt_opt_ms(p.latency_ms.p99)),
+        text(fmt_opt_ms(p.latency_ms.max)),
+    ]
+}
+
+fn outages(r: &Report) -> Option<Section> {
+    if r.probes.iter().all(|p| p.outages.is_empty()) {
+        return None;
+    }
+    let groups = r
+        .probes
+        .iter()
+        .filter(|p| !p.outages.is_empty())
+        .map(|p| ProbeOutages {
+            probe: p.name.clone(),
+            outages: p
+                .outages
+                .iter()
+                .map(|o| OutageRow {
+                    start: fmt_offset(o.start_ms),
+                    end: fmt_offset(o.end_ms),
+                    duration: fmt_dur(o.duration_ms),
+                    failed_samples: o.failed_samples,
+                    first_error: o.first_error.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    let intro = Inline::Text("Times are offsets from the run start.".into());
+    Some(section(
+        "Outages",
+        vec![Block::Paragraph(vec![intro]), Block::Outages(groups)],
+    ))
+}
+
+fn faults(r: &Report) -> Option<Section> {
+    if r.faults.is_empty() {
+        return None;
+    }
+    let columns = vec![
+        col("Fault", Align::Left),
+        col("Kind", Align::Left),
+        col("Injected at", Align::Right),
+        col("Reverted at", Align::Right),
+        col("Time to detect", Align::Right),
+        col("Recovery time", Align::Right),
+        col("Errors", Align::Left),
+    ];
+    let rows = r.faults.iter().map(fault_row).collect();
+    let mut blocks = vec![Block::Table(Table { columns, rows })];
+    if let Some(checks) = fault_checks(r) {
+        blocks.push(checks);
+    }
+    Some(section("Faults", blocks))
+}
+
+fn fault_row(f: &FaultAnalysis) -> Vec<Cell> {
+    let detect = match (f.injected_at_ms, f.detect_ms) {
+        (None, _) => "–".to_string(),
+        (Some(_), Some(d)) => fmt_dur(d),
+        (Some(_), None) => "no failures".to_string(),
+    };
+    let errors = if f.errors.is_empty() {
+        "–".to_string()
+    } else {
+        f.errors.join("; ")
+    };
+    vec![
+        text(f.name.clone()),
+        text(f.kind.clone()),
+        text(
+            f.injected_at_ms
+                .map_or_else(|| "not injected".into(), fmt_offset),
+        ),
+        text(
+            f.reverted_at_ms
+                .map_or_else(|| "not reverted".into(), fmt_offset),
+        ),
+        text(detect),
+        text(fmt_recovery(f)),
+        text(errors),
+    ]
+}
+
+/// What each fault asked for and what it achieved, for the faults that say.
+fn fault_checks(r: &Report) -> Option<Block> {
+    let groups: Vec<(String, Table)> = r
+        .faults
+        .iter()
+        .filter(|f| !f.checks.is_empty())
+        .map(|f| {
+            let columns = vec![
+                col("Metric", Align::Left),
+                col("Measured by", Align::Left),
+                col("Asked", Align::Right),
+                col("Achieved", Align::Right),
+            ];
+            let rows = f
+                .checks
+                .iter()
+                .map(|c| {
+                    vec![
+                        text(c.metric.clone()),
+                        text(c.probe.as_deref().unwrap_or("–")),
+                        text(fmt_num(c.asked)),
+                        text(fmt_num(c.achieved)),
+                    ]
+                })
+                .collect();
+            (f.name.clone(), Table { columns, rows })
+        })
+        .collect();
+    (!groups.is_empty()).then_some(Block::Grouped(Grouped {
+        subject: "Fault",
+        intro: "What each fault asked for and what it achieved:",
+        caption: "asked vs achieved",
+        groups,
+    }))
+}
+
+fn phases(r: &Report) -> Option<Section> {
+    if r.probes.iter().all(|p| p.phases.is_empty()) {
+        return None;
+    }
+    let mut columns = vec![
+        col("Probe", Align::Left),
+        col("Phase", Align::Left),
+        col("Window", Align::Figure),
+    ];
+    for title in ["Samples", "Failed", "Availability", "p50", "p99"] {
+        columns.push(col(title, Align::Right));
+    }
+    let mut rows = Vec::new();
+    for p in &r.probes {
+        for ph in &p.phases {
+            rows.push(vec![
+                text(p.name.clone()),
+                text(ph.name.clone()),
+                text(format!(
+                    "{} – {}",
+                    fmt_offset(ph.start_ms),
+                    fmt_offset(ph.end_ms)
+                )),
+                text(ph.total.to_string()),
+                text(ph.failed.to_string()),
+                text(if ph.total == 0 {
+                    "–".into()
+                } else {
+                    fmt_pct(ph.availability_pct)
+                }),
+                text(fmt_opt_ms(ph.latency_ms.p50)),
+                text(fmt_opt_ms(ph.latency_ms.p99)),
+            ]);
+        }
+    }
+    Some(section(
+        "Phases",
+        vec![Block::Table(Table { columns, rows })],
+    ))
+}
+
+/// `Error budget: spent … — 340.0ms of downtime on probe checkout.`, without a heading.
+fn error_budget(r: &Report) -> Option<Section> {
+    let b = r.error_budget.as_ref()?;
+    let mut line = vec![
+        Inline::Strong("Error budget:".into()),
+        Inline::Text(format!(" {}", budget_sentence(b))),
+    ];
+    if let Some(p) = &b.probe {
+        line.push(Inline::Text(format!(
+            " — {} of downtime on probe ",
+            fmt_span(b.spent_ms)
+        )));
+        line.push(Inline::Text(p.clone()));
+    }
+    line.push(Inline::Text(".".into()));
+    Some(Section::Text {
+        heading: None,
+        blocks: vec![Block::Paragraph(line)],
+    })
+}
+
+fn harness_errors(r: &Report) -> Option<Section> {
+    (!r.errors.is_empty()).then(|| section("Harness errors", vec![Block::List(r.errors.clone())]))
+}

@@ -1,0 +1,38 @@
+//! The SLA as the plan resolved it: what a run is judged against. Types only, so the
+//! event log can record it and the verdict can read it without knowing the spec.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Every threshold that will be judged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// Minimum availability per probe, percent.
+    pub availability_pct: Option<f64>,
+    /// Maximum recovery time per fault.
+    pub recovery_time: Option<Duration>,
+    /// K in the recovery definition.
+    pub recovery_successes: u32,
+    /// Longest single outage per probe.
+    pub max_outage: Option<Duration>,
+    /// (statistic, limit): `("p99", 250ms)`.
+    pub latency: Vec<(String, Duration)>,
+    /// Maximum share of the error budget this run may spend, percent.
+    pub budget_max_spent_pct: Option<f64>,
+}
+
+/// The error budget's objective and period.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BudgetConfig {
+    pub objective_pct: f64,
+    pub period_us: u64,
+}
+
+/// Everything judging a run needs from its spec, recorded at run start so a past run
+/// can be judged again from its events alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sla {
+    pub thresholds: Thresholds,
+    #[serde(default)]
+    pub budget: Option<BudgetConfig>,
+}
