@@ -166,19 +166,16 @@ async fn run(args: RunArgs) -> i32 {
         Err(join) => {
             eprintln!("error: internal error (panic) during the run: {join}");
             match journal::rollback(&files.report_dir).await {
-                Ok(r) if r.failed.is_empty() => {
-                    for (fault, note) in r.reverted {
+                Ok(r) => {
+                    for (fault, note) in &r.reverted {
                         eprintln!("reverted `{fault}`: {note}");
                     }
-                    exit::HARNESS
-                }
-                Ok(r) => {
-                    for (fault, err, fix) in r.failed {
-                        eprintln!(
-                            "error: could not revert `{fault}`: {err}\n  still broken: {fix}"
-                        );
+                    print_rollback_problems(&r);
+                    if r.may_remain() {
+                        exit::REVERT_FAILED
+                    } else {
+                        exit::HARNESS
                     }
-                    exit::REVERT_FAILED
                 }
                 Err(e) => {
                     eprintln!(
@@ -195,7 +192,7 @@ async fn run(args: RunArgs) -> i32 {
 async fn rollback(dir: &Path) -> i32 {
     match journal::rollback(dir).await {
         Ok(r) => {
-            if r.reverted.is_empty() && r.failed.is_empty() {
+            if r.reverted.is_empty() && !r.may_remain() {
                 println!(
                     "nothing to revert: every fault in {} is already reverted",
                     dir.join(journal::FILE_NAME).display()
@@ -204,19 +201,30 @@ async fn rollback(dir: &Path) -> i32 {
             for (fault, note) in &r.reverted {
                 println!("reverted `{fault}`: {note}");
             }
-            for (fault, err, fix) in &r.failed {
-                eprintln!("error: could not revert `{fault}`: {err}\n  still broken: {fix}");
-            }
-            if r.failed.is_empty() {
-                exit::PASS
-            } else {
+            print_rollback_problems(&r);
+            if r.may_remain() {
                 exit::REVERT_FAILED
+            } else {
+                exit::PASS
             }
         }
         Err(e) => {
             eprintln!("error: {e}");
             exit::INVALID
         }
+    }
+}
+
+/// What a rollback could not revert, skipped, or could not record.
+fn print_rollback_problems(r: &journal::Rollback) {
+    for (fault, err, fix) in &r.failed {
+        eprintln!("error: could not revert `{fault}`: {err}\n  still broken: {fix}");
+    }
+    for skipped in &r.skipped {
+        eprintln!("error: {skipped}");
+    }
+    for note in &r.notes {
+        eprintln!("warning: {note}");
     }
 }
 

@@ -13,3 +13,41 @@ pub fn path_segment(s: &str) -> String {
     }
     out
 }
+
+/// Control characters (ESC, BEL, newlines…) and invisible line or direction marks
+/// written as Rust escapes, so a value echoed in a message cannot forge lines or
+/// drive the terminal.
+pub fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if needs_escape(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_plain_text_is_kept() {
+        assert_eq!(escape_control("zone-a ü"), "zone-a ü");
+        assert_eq!(
+            escape_control("x\n\u{1b}[2Kzone-loss.yaml: ok\u{7}"),
+            "x\\n\\u{1b}[2Kzone-loss.yaml: ok\\u{7}"
+        );
+        assert_eq!(escape_control("a\u{202E}b"), "a\\u{202e}b");
+    }
+}
