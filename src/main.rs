@@ -65,16 +65,7 @@ async fn dispatch(cmd: Command) -> i32 {
         Command::Report { dir } => rerender(&dir),
         Command::Proxy {
             command: ProxyCommand::Serve { listen, config },
-        } => {
-            eprintln!("Toxiproxy-compatible API on http://{listen}; Ctrl-C to stop");
-            match shakeout::proxy::serve(listen, config, wait_for_shutdown_signal()).await {
-                Ok(()) => exit::PASS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    exit::HARNESS
-                }
-            }
-        }
+        } => proxy_serve(listen, config).await,
         Command::Demo {
             command:
                 DemoCommand::Serve {
@@ -241,6 +232,33 @@ fn rerender(dir: &Path) -> i32 {
     }
 }
 
+async fn proxy_serve(listen: std::net::SocketAddr, config: Option<PathBuf>) -> i32 {
+    let api = match shakeout::proxy::bind(listen, config).await {
+        Ok(api) => api,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return match e {
+                shakeout::proxy::ProxyError::Config { .. } => exit::INVALID,
+                _ => exit::HARNESS,
+            };
+        }
+    };
+    eprintln!(
+        "Toxiproxy-compatible API on http://{}; Ctrl-C to stop",
+        api.addr()
+    );
+    warn_if_exposed(api.addr(), "the API creates proxies and toxics");
+    api.run(wait_for_shutdown_signal()).await;
+    exit::PASS
+}
+
+/// Neither server has authentication: say so when it can be reached from other hosts.
+fn warn_if_exposed(addr: std::net::SocketAddr, what: &str) {
+    if let Some(warning) = shakeout::util::exposure_warning(addr, what) {
+        eprintln!("warning: {warning}");
+    }
+}
+
 async fn demo_serve(
     listen: std::net::SocketAddr,
     zones: Vec<String>,
@@ -263,7 +281,10 @@ async fn demo_serve(
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
-            return exit::HARNESS;
+            return match e {
+                shakeout::demo::DemoError::InvalidConfig(_) => exit::INVALID,
+                _ => exit::HARNESS,
+            };
         }
     };
     eprintln!(
@@ -274,6 +295,7 @@ async fn demo_serve(
     for (zone, mode) in demo.zones() {
         eprintln!("  zone {zone}: {mode}");
     }
+    warn_if_exposed(demo.addr(), "the admin API takes zones down");
     if let Some(path) = &pid_file {
         if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
             eprintln!("error: cannot write {}: {e}", path.display());
