@@ -92,7 +92,8 @@ pub enum DemoCommand {
         /// Comma-separated zone names.
         #[arg(long, default_value = "a,b,c", value_delimiter = ',')]
         zones: Vec<String>,
-        #[arg(long, default_value_t = 2)]
+        /// Replicas in every zone (1 to 64).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::demo::MAX_REPLICAS_PER_ZONE)))]
         replicas_per_zone: u32,
         /// Health-check interval of the balancer.
         #[arg(long, default_value = "500ms", value_parser = parse_duration)]

@@ -8,6 +8,28 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+// Writes to stderr and stdout that ignore errors: `eprintln!` and `println!` panic
+// when the reader of a pipe has gone (EPIPE; SIGPIPE is ignored by Rust programs),
+// and a closed terminal must not turn a reverted run into a panic (exit 101).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -25,7 +47,7 @@ fn main() -> ExitCode {
     let rt = match engine::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            say!("error: cannot start the async runtime: {e}");
             return ExitCode::from(exit::HARNESS as u8);
         }
     };
@@ -55,7 +77,7 @@ async fn dispatch(cmd: Command) -> i32 {
         Command::Validate { files } => validate(&files),
         Command::Plan { file } => match shakeout::plan::load(&file) {
             Ok((plan, _)) => {
-                print!("{}", shakeout::plan::describe(&plan));
+                out_raw!("{}", shakeout::plan::describe(&plan));
                 exit::PASS
             }
             Err(errors) => print_spec_errors(&errors),
@@ -65,16 +87,7 @@ async fn dispatch(cmd: Command) -> i32 {
         Command::Report { dir, rejudge } => rerender(&dir, rejudge),
         Command::Proxy {
             command: ProxyCommand::Serve { listen, config },
-        } => {
-            eprintln!("Toxiproxy-compatible API on http://{listen}; Ctrl-C to stop");
-            match shakeout::proxy::serve(listen, config, wait_for_shutdown_signal()).await {
-                Ok(()) => exit::PASS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    exit::HARNESS
-                }
-            }
-        }
+        } => proxy_serve(listen, config).await,
         Command::Demo {
             command:
                 DemoCommand::Serve {
@@ -90,9 +103,9 @@ async fn dispatch(cmd: Command) -> i32 {
 
 fn print_spec_errors(errors: &[shakeout::spec::yaml::SpecError]) -> i32 {
     for e in errors {
-        eprintln!("{e}");
+        say!("{e}");
     }
-    eprintln!(
+    say!(
         "{} error{}",
         errors.len(),
         if errors.len() == 1 { "" } else { "s" }
@@ -104,7 +117,7 @@ fn validate(files: &[PathBuf]) -> i32 {
     let mut all = Vec::new();
     for f in files {
         match shakeout::plan::load(f) {
-            Ok(_) => println!("{}: ok", f.display()),
+            Ok(_) => out!("{}: ok", f.display()),
             Err(errors) => all.extend(errors),
         }
     }
@@ -145,43 +158,40 @@ async fn run(args: RunArgs) -> i32 {
             let r = &outcome.report;
             if args.json {
                 if let Ok(json) = serde_json::to_string_pretty(r) {
-                    println!("{json}");
+                    out!("{json}");
                 }
             }
-            eprintln!("{}", shakeout::report::summary(r));
+            say!("{}", shakeout::report::summary(r));
             for e in &r.errors {
-                eprintln!("error: {e}");
+                say!("error: {e}");
             }
-            eprintln!("report: {}", files.report_dir.join("report.md").display());
+            say!("report: {}", files.report_dir.join("report.md").display());
             outcome.exit_code
         }
         Ok(Err(e @ engine::EngineError::Unreverted { .. })) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             exit::INVALID
         }
         Ok(Err(e)) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             exit::HARNESS
         }
         Err(join) => {
-            eprintln!("error: internal error (panic) during the run: {join}");
+            say!("error: internal error (panic) during the run: {join}");
             match journal::rollback(&files.report_dir).await {
-                Ok(r) if r.failed.is_empty() => {
-                    for (fault, note) in r.reverted {
-                        eprintln!("reverted `{fault}`: {note}");
-                    }
-                    exit::HARNESS
-                }
                 Ok(r) => {
-                    for (fault, err, fix) in r.failed {
-                        eprintln!(
-                            "error: could not revert `{fault}`: {err}\n  still broken: {fix}"
-                        );
+                    for (fault, note) in &r.reverted {
+                        say!("reverted `{fault}`: {note}");
                     }
-                    exit::REVERT_FAILED
+                    print_rollback_problems(&r);
+                    if r.may_remain() {
+                        exit::REVERT_FAILED
+                    } else {
+                        exit::HARNESS
+                    }
                 }
                 Err(e) => {
-                    eprintln!(
+                    say!(
                         "error: {e}; run `shakeout rollback {}`",
                         files.report_dir.display()
                     );
@@ -195,28 +205,39 @@ async fn run(args: RunArgs) -> i32 {
 async fn rollback(dir: &Path) -> i32 {
     match journal::rollback(dir).await {
         Ok(r) => {
-            if r.reverted.is_empty() && r.failed.is_empty() {
-                println!(
+            if r.reverted.is_empty() && !r.may_remain() {
+                out!(
                     "nothing to revert: every fault in {} is already reverted",
                     dir.join(journal::FILE_NAME).display()
                 );
             }
             for (fault, note) in &r.reverted {
-                println!("reverted `{fault}`: {note}");
+                out!("reverted `{fault}`: {note}");
             }
-            for (fault, err, fix) in &r.failed {
-                eprintln!("error: could not revert `{fault}`: {err}\n  still broken: {fix}");
-            }
-            if r.failed.is_empty() {
-                exit::PASS
-            } else {
+            print_rollback_problems(&r);
+            if r.may_remain() {
                 exit::REVERT_FAILED
+            } else {
+                exit::PASS
             }
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             exit::INVALID
         }
+    }
+}
+
+/// What a rollback could not revert, skipped, or could not record.
+fn print_rollback_problems(r: &journal::Rollback) {
+    for (fault, err, fix) in &r.failed {
+        say!("error: could not revert `{fault}`: {err}\n  still broken: {fix}");
+    }
+    for skipped in &r.skipped {
+        say!("error: {skipped}");
+    }
+    for note in &r.notes {
+        say!("warning: {note}");
     }
 }
 
@@ -229,11 +250,11 @@ fn rerender(dir: &Path, rejudge: bool) -> i32 {
     };
     match shakeout::report::rerender(dir, against, saved_spec_sla) {
         Ok(report) => {
-            eprintln!("{}", shakeout::report::summary(&report));
+            say!("{}", shakeout::report::summary(&report));
             exit::PASS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             exit::INVALID
         }
     }
@@ -248,6 +269,33 @@ fn saved_spec_sla(path: &Path) -> Result<shakeout::sla::Sla, String> {
             .map(|e| e.to_string())
             .collect::<Vec<_>>()
             .join("\n")),
+    }
+}
+
+async fn proxy_serve(listen: std::net::SocketAddr, config: Option<PathBuf>) -> i32 {
+    let api = match shakeout::proxy::bind(listen, config).await {
+        Ok(api) => api,
+        Err(e) => {
+            say!("error: {e}");
+            return match e {
+                shakeout::proxy::ProxyError::Config { .. } => exit::INVALID,
+                _ => exit::HARNESS,
+            };
+        }
+    };
+    say!(
+        "Toxiproxy-compatible API on http://{}; Ctrl-C to stop",
+        api.addr()
+    );
+    warn_if_exposed(api.addr(), "the API creates proxies and toxics");
+    api.run(wait_for_shutdown_signal()).await;
+    exit::PASS
+}
+
+/// Neither server has authentication: say so when it can be reached from other hosts.
+fn warn_if_exposed(addr: std::net::SocketAddr, what: &str) {
+    if let Some(warning) = shakeout::util::exposure_warning(addr, what) {
+        say!("warning: {warning}");
     }
 }
 
@@ -272,21 +320,25 @@ async fn demo_serve(
     let demo = match Demo::start(cfg).await {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e}");
-            return exit::HARNESS;
+            say!("error: {e}");
+            return match e {
+                shakeout::demo::DemoError::InvalidConfig(_) => exit::INVALID,
+                _ => exit::HARNESS,
+            };
         }
     };
-    eprintln!(
+    say!(
         "demo deployment on http://{} (admin: GET/PUT http://{}/_shakeout/zones); Ctrl-C to stop",
         demo.addr(),
         demo.addr()
     );
     for (zone, mode) in demo.zones() {
-        eprintln!("  zone {zone}: {mode}");
+        say!("  zone {zone}: {mode}");
     }
+    warn_if_exposed(demo.addr(), "the admin API takes zones down");
     if let Some(path) = &pid_file {
         if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            say!("error: cannot write {}: {e}", path.display());
             demo.shutdown().await;
             return exit::HARNESS;
         }

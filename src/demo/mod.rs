@@ -56,6 +56,10 @@ impl Default for HealthCheck {
     }
 }
 
+/// Most replicas per zone: each is a listening socket and a task, and a spec allows
+/// no more either.
+pub const MAX_REPLICAS_PER_ZONE: u32 = 64;
+
 /// Shape of the demo deployment.
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
@@ -206,8 +210,11 @@ fn validate(cfg: &DemoConfig) -> Result<(), DemoError> {
             return invalid(format!("duplicate zone name `{zone}`"));
         }
     }
-    if cfg.replicas_per_zone < 1 {
-        return invalid("replicas_per_zone must be at least 1".into());
+    if !(1..=MAX_REPLICAS_PER_ZONE).contains(&cfg.replicas_per_zone) {
+        return invalid(format!(
+            "replicas_per_zone must be between 1 and {MAX_REPLICAS_PER_ZONE}, found {}",
+            cfg.replicas_per_zone
+        ));
     }
     let h = &cfg.health;
     if h.interval.is_zero() || h.timeout.is_zero() || cfg.backend_timeout.is_zero() {

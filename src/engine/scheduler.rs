@@ -76,30 +76,7 @@ pub fn run(
         let timeout = p.timeout;
         let tx = events.clone();
         rt.spawn(async move {
-            let sent = Instant::now();
-            let deadline = tokio::time::Instant::from_std(due + timeout);
-            let result = match tokio::time::timeout_at(deadline, probe.check(seq)).await {
-                Ok(r) => r,
-                Err(_) => Err(format!(
-                    "timeout after {}",
-                    crate::spec::units::format_duration(timeout)
-                )),
-            };
-            let done = Instant::now();
-            let ok = result.is_ok();
-            let sample = Sample {
-                probe: name.to_string(),
-                seq,
-                due_us: offset.as_micros() as u64,
-                late_us: sent.saturating_duration_since(due).as_micros() as u64,
-                // A timed-out sample is charged exactly its deadline.
-                latency_us: done
-                    .saturating_duration_since(due)
-                    .min(if ok { Duration::MAX } else { timeout })
-                    .as_micros() as u64,
-                ok,
-                error: result.err(),
-            };
+            let sample = measure(&probe, &name, seq, offset, due, timeout).await;
             // The recorder outlives every sample task; a send error means the run is being torn down.
             let _ = tx.send(Event::Sample(sample));
         });
@@ -107,4 +84,96 @@ pub fn run(
         heap.push(Reverse((offset + p.interval, idx, seq + 1)));
     }
     started
+}
+
+/// Take one sample due at `due` (`offset` after the run's start), with a deadline of
+/// `due + timeout`.
+async fn measure(
+    probe: &Probe,
+    name: &str,
+    seq: u64,
+    offset: Duration,
+    due: Instant,
+    timeout: Duration,
+) -> Sample {
+    let sent = Instant::now();
+    let deadline = tokio::time::Instant::from_std(due + timeout);
+    // Biased, deadline first: a task polled late (busy runtime) finds both the answer
+    // and the deadline ready, and the deadline must win.
+    let answer = tokio::select! {
+        biased;
+        _ = tokio::time::sleep_until(deadline) => None,
+        r = probe.check(seq) => Some(r),
+    };
+    let (ok, latency, error) = classify(
+        answer,
+        Instant::now().saturating_duration_since(due),
+        timeout,
+    );
+    Sample {
+        probe: name.to_string(),
+        seq,
+        due_us: offset.as_micros() as u64,
+        late_us: sent.saturating_duration_since(due).as_micros() as u64,
+        latency_us: latency.as_micros() as u64,
+        ok,
+        error,
+    }
+}
+
+/// `(ok, latency, error)` of a sample from its answer (None: the deadline fired first)
+/// and the time from its due time to the answer. An answer measured after the deadline
+/// is a timeout even when it came first (the clock is read after the task resumes),
+/// and a timed-out sample is charged exactly its timeout.
+fn classify(
+    answer: Option<Result<(), String>>,
+    elapsed: Duration,
+    timeout: Duration,
+) -> (bool, Duration, Option<String>) {
+    let timed_out = || {
+        Some(format!(
+            "timeout after {}",
+            crate::spec::units::format_duration(timeout)
+        ))
+    };
+    match answer {
+        Some(Ok(())) if elapsed <= timeout => (true, elapsed, None),
+        Some(Ok(())) | None => (false, timeout, timed_out()),
+        Some(Err(reason)) => (false, elapsed.min(timeout), Some(reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_millis(100);
+
+    #[test]
+    fn a_success_after_the_deadline_is_a_timeout_charged_its_timeout() {
+        let (ok, latency, error) = classify(Some(Ok(())), Duration::from_millis(104), TIMEOUT);
+        assert!(!ok);
+        assert_eq!(latency, TIMEOUT);
+        assert_eq!(error.as_deref(), Some("timeout after 100ms"));
+    }
+
+    #[test]
+    fn a_success_within_the_deadline_keeps_its_latency() {
+        let (ok, latency, error) = classify(Some(Ok(())), Duration::from_millis(100), TIMEOUT);
+        assert!(ok);
+        assert_eq!(latency, TIMEOUT);
+        assert_eq!(error, None);
+    }
+
+    #[test]
+    fn a_failure_keeps_its_reason_and_is_capped_at_the_timeout() {
+        let (ok, latency, error) = classify(
+            Some(Err("connection refused".into())),
+            Duration::from_millis(150),
+            TIMEOUT,
+        );
+        assert!(!ok);
+        assert_eq!(latency, TIMEOUT);
+        assert_eq!(error.as_deref(), Some("connection refused"));
+    }
 }

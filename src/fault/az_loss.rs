@@ -146,6 +146,12 @@ impl AzLossPlan {
 }
 
 impl ZoneUndo {
+    /// A layer's undo that must not be applied from a journal, if any.
+    pub fn distrust(&self) -> Option<String> {
+        let ZoneUndo::ZoneUp { layers, .. } = self;
+        layers.iter().find_map(Undo::distrust)
+    }
+
     /// Bring every layer back, even when one fails; fail if any did.
     pub async fn apply(&self) -> Result<String, FaultError> {
         let ZoneUndo::ZoneUp { zone, layers } = self;

@@ -230,6 +230,16 @@ impl Undo {
         }
     }
 
+    /// Why this undo, read back from a journal, must not be applied (it would reach a
+    /// process it cannot prove is the one the fault touched), if it must not.
+    pub fn distrust(&self) -> Option<String> {
+        match self {
+            Undo::Demo(_) | Undo::Proxy(_) => None,
+            Undo::Process(u) => u.distrust(),
+            Undo::Zone(u) => u.distrust(),
+        }
+    }
+
     /// What is broken while this undo is pending, and how a person undoes it by hand.
     pub fn manual_fix(&self) -> String {
         match self {

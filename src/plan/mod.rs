@@ -64,14 +64,7 @@ pub struct Guardrail {
 /// Read, parse and compile one experiment file. Returns the plan and the file's text.
 pub fn load(path: &std::path::Path) -> Result<(Plan, String), Vec<SpecError>> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![SpecError {
-            file: file.clone(),
-            pos: None,
-            path: String::new(),
-            message: format!("cannot read: {e}"),
-        }]
-    })?;
+    let text = crate::spec::yaml::read_spec_file(path).map_err(|e| vec![e])?;
     let plan = from_text(&file, &text)?;
     Ok((plan, text))
 }
@@ -85,10 +78,7 @@ pub fn from_text(file: &str, text: &str) -> Result<Plan, Vec<SpecError>> {
             // Only unknown keys went wrong: the plan's own checks still run, except in the
             // mappings that held an unknown key (their errors would only echo it).
             if let Some((exp, map)) = p.value {
-                let noisy: Vec<String> = errors
-                    .iter()
-                    .map(|e| parent_path(&e.path).to_string())
-                    .collect();
+                let noisy: Vec<String> = errors.iter().map(|e| noisy_path(e).to_string()).collect();
                 if let Err(more) = compile(&exp, file, &map) {
                     errors.extend(
                         more.into_iter()
@@ -99,6 +89,16 @@ pub fn from_text(file: &str, text: &str) -> Result<Plan, Vec<SpecError>> {
             }
             Err(errors)
         }
+    }
+}
+
+/// Where a parse error makes the plan's own checks noisy: the mapping that held an
+/// unknown key, or the bad value itself (read as a placeholder).
+fn noisy_path(e: &SpecError) -> &str {
+    if e.message.starts_with("unknown field") {
+        parent_path(&e.path)
+    } else {
+        &e.path
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -14,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE, USER_AGENT};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -31,12 +32,27 @@ const MAX_BODY: usize = 1 << 20;
 
 type Resp = Response<Full<Bytes>>;
 
+/// How long a client may take to send a request's head, or its body, and how long
+/// a kept-alive connection may sit idle: a connection that sends half a request and
+/// stops must not hold a socket and a task forever.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves the API on `listener` until `shutdown` completes, then stops
 /// accepting and drops open API connections. Proxies are left to the caller.
 pub async fn serve_api(
     listener: TcpListener,
     registry: Registry,
     shutdown: impl Future<Output = ()>,
+) {
+    serve_api_with_timeout(listener, registry, shutdown, READ_TIMEOUT).await
+}
+
+/// [`serve_api`] with another [`READ_TIMEOUT`] (tests use a short one).
+pub async fn serve_api_with_timeout(
+    listener: TcpListener,
+    registry: Registry,
+    shutdown: impl Future<Output = ()>,
+    read_timeout: Duration,
 ) {
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
@@ -58,9 +74,11 @@ pub async fn serve_api(
         conns.spawn(async move {
             let svc = service_fn(move |req| {
                 let reg = reg.clone();
-                async move { Ok::<_, Infallible>(handle(&reg, req).await) }
+                async move { Ok::<_, Infallible>(handle_within(&reg, req, read_timeout).await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(read_timeout)
                 .serve_connection(TokioIo::new(stream), svc)
                 .await
             {
@@ -73,6 +91,11 @@ pub async fn serve_api(
 
 /// Handles one API request.
 pub async fn handle(reg: &Registry, req: Request<Incoming>) -> Resp {
+    handle_within(reg, req, READ_TIMEOUT).await
+}
+
+/// Handles one API request whose body must arrive within `read_timeout`.
+async fn handle_within(reg: &Registry, req: Request<Incoming>, read_timeout: Duration) -> Resp {
     // Toxiproxy refuses browsers so a web page cannot drive the API (CSRF).
     if req
         .headers()
@@ -88,9 +111,20 @@ pub async fn handle(reg: &Registry, req: Request<Incoming>) -> Resp {
     }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return error(&ProxyError::BadRequestBody(e.to_string())),
+    let body = match tokio::time::timeout(
+        read_timeout,
+        Limited::new(req.into_body(), MAX_BODY).collect(),
+    )
+    .await
+    {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) => return error(&ProxyError::BadRequestBody(e.to_string())),
+        Err(_) => {
+            return error(&ProxyError::BadRequestBody(format!(
+                "request body not received within {}s",
+                read_timeout.as_secs_f64()
+            )))
+        }
     };
     let segs: Vec<String> = path
         .trim_matches('/')

@@ -29,7 +29,10 @@ pub enum ProxyError {
     /// `net.Listen` error verbatim with status 500; we mimic its wording.
     #[error("listen tcp {addr}: {reason}")]
     Listen { addr: String, reason: String },
-    /// Any other I/O failure (reading a config file, binding the API).
+    /// The `-config` file of `proxy serve` cannot be read, parsed or applied.
+    #[error("config file {path}: {message}")]
+    Config { path: String, message: String },
+    /// Any other I/O failure (binding the API).
     #[error("{0}")]
     Io(String),
     /// The HTTP route does not exist.
@@ -47,7 +50,8 @@ impl ProxyError {
             ProxyError::BadRequestBody(_)
             | ProxyError::MissingField(_)
             | ProxyError::InvalidStream
-            | ProxyError::InvalidToxicType => 400,
+            | ProxyError::InvalidToxicType
+            | ProxyError::Config { .. } => 400,
             ProxyError::ProxyNotFound | ProxyError::ToxicNotFound | ProxyError::RouteNotFound => {
                 404
             }

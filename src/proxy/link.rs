@@ -750,7 +750,9 @@ impl Direction {
                 .active
                 .iter()
                 .map(|a| match a.kind {
-                    ToxicKind::Latency(l) => Duration::from_millis(l.latency + l.jitter),
+                    ToxicKind::Latency(l) => {
+                        Duration::from_millis(l.latency.saturating_add(l.jitter))
+                    }
                     _ => Duration::ZERO,
                 })
                 .sum();
@@ -780,18 +782,24 @@ async fn wait_head(w: &mut Option<(Instant, BoxSleep)>) {
 
 /// latency ± jitter in microseconds (may be negative), uniform like
 /// Toxiproxy's `latency + rand(2*jitter) - jitter`.
+/// Saturating: attributes are validated far below the limits, but a toxic built
+/// in code must not panic a connection's task (an empty random range) or wrap to
+/// no delay.
 fn latency_sample(latency_ms: u64, jitter_ms: u64) -> i64 {
-    let base = latency_ms.saturating_mul(1000) as i64;
+    let micros = |ms: u64| i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let base = micros(latency_ms);
     if jitter_ms == 0 {
         return base;
     }
-    let j = jitter_ms.saturating_mul(1000) as i64;
-    base + fastrand::i64(-j..j)
+    let j = micros(jitter_ms);
+    base.saturating_add(fastrand::i64(-j..j))
 }
 
+/// Clamped to two years (twice the longest valid latency), so `t +` cannot overflow.
 fn shift(t: Instant, micros: i64) -> Instant {
+    const MAX_SHIFT_US: u64 = 2 * super::toxic::MAX_MS * 1000;
     if micros >= 0 {
-        t + Duration::from_micros(micros as u64)
+        t + Duration::from_micros((micros as u64).min(MAX_SHIFT_US))
     } else {
         t.checked_sub(Duration::from_micros(micros.unsigned_abs()))
             .unwrap_or(t)
@@ -969,6 +977,22 @@ mod tests {
             if len >= 1000 {
                 assert!(s.len() >= len / 130, "{len}: {}", s.len());
             }
+        }
+    }
+
+    #[test]
+    fn huge_latency_and_jitter_neither_panic_nor_wrap_to_no_delay() {
+        for (latency, jitter) in [
+            (0, 9_300_000_000_000_000),
+            (9_300_000_000_000_000, 0),
+            (u64::MAX, u64::MAX),
+        ] {
+            let d = latency_sample(latency, jitter);
+            if jitter == 0 {
+                assert!(d > 0, "{latency} ms became {d} us");
+            }
+            let now = Instant::now();
+            assert!(shift(now, d) >= now || jitter > 0);
         }
     }
 

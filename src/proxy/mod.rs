@@ -50,40 +50,85 @@ pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8474";
 
 /// Reads a Toxiproxy `-config` file: a JSON array of proxies.
 pub fn load_config(path: &std::path::Path) -> Result<Vec<ProxyConfig>, ProxyError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ProxyError::Io(format!("reading {}: {e}", path.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| ProxyError::BadRequestBody(format!("{}: {e}", path.display())))
+    let config_error = |message: String| ProxyError::Config {
+        path: path.display().to_string(),
+        message,
+    };
+    // The spec reader's rules: a regular file of bounded size (a FIFO cannot hang it).
+    let text = crate::spec::yaml::read_spec_file(path).map_err(|e| config_error(e.message))?;
+    serde_json::from_str(&text).map_err(|e| config_error(e.to_string()))
+}
+
+/// The API's listener, bound, and the config's proxies, created: nothing answers yet.
+pub struct BoundApi {
+    listener: tokio::net::TcpListener,
+    registry: Registry,
+    addr: SocketAddr,
+}
+
+/// Read `config`, bind the API on `listen`, then create the config's proxies.
+///
+/// Unlike Toxiproxy (which logs and carries on), a config file that cannot be read,
+/// parsed or applied is an error ([`ProxyError::Config`]), so a typo does not
+/// silently start an empty proxy.
+pub async fn bind(listen: SocketAddr, config: Option<PathBuf>) -> Result<BoundApi, ProxyError> {
+    let proxies = config.as_deref().map(load_config).transpose()?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| ProxyError::listen(&listen.to_string(), &e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ProxyError::Io(e.to_string()))?;
+    let registry = Registry::new();
+    if let (Some(proxies), Some(path)) = (proxies, &config) {
+        let created = registry.populate(proxies).await.map_err(|e| match e {
+            // A proxy that cannot listen is the machine's problem, not the file's.
+            e @ ProxyError::Listen { .. } => e,
+            // The file is not a request body: its problem is said without the API's prefix.
+            ProxyError::BadRequestBody(message) => ProxyError::Config {
+                path: path.display().to_string(),
+                message,
+            },
+            e => ProxyError::Config {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            },
+        })?;
+        tracing::info!(proxies = created.len(), config = %path.display(), "populated proxies from config");
+    }
+    Ok(BoundApi {
+        listener,
+        registry,
+        addr,
+    })
+}
+
+impl BoundApi {
+    /// Where the API listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Answer API requests until `shutdown` completes, then close every proxy
+    /// listener and connection.
+    pub async fn run(self, shutdown: impl Future) {
+        tracing::info!(address = %self.addr, "starting Toxiproxy-compatible API");
+        api::serve_api(self.listener, self.registry.clone(), async move {
+            shutdown.await;
+        })
+        .await;
+        self.registry.shutdown().await;
+    }
 }
 
 /// Runs the Toxiproxy-compatible API on `listen` until `shutdown`
 /// completes, then closes every proxy listener and connection.
-///
-/// `config` is populated before the API starts answering. Unlike
-/// Toxiproxy (which logs and carries on), a config file that cannot be read
-/// or parsed is an error, so a typo does not silently start an empty proxy.
+/// `config` is populated before the API starts answering (see [`bind`]).
 pub async fn serve(
     listen: SocketAddr,
     config: Option<PathBuf>,
     shutdown: impl Future,
 ) -> Result<(), ProxyError> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| ProxyError::listen(&listen.to_string(), &e))?;
-    let registry = Registry::new();
-    if let Some(path) = config {
-        let proxies = load_config(&path)?;
-        let created = registry.populate(proxies).await?;
-        tracing::info!(proxies = created.len(), config = %path.display(), "populated proxies from config");
-    }
-    let bound = listener
-        .local_addr()
-        .map_err(|e| ProxyError::Io(e.to_string()))?;
-    tracing::info!(address = %bound, "starting Toxiproxy-compatible API");
-    api::serve_api(listener, registry.clone(), async move {
-        shutdown.await;
-    })
-    .await;
-    registry.shutdown().await;
+    bind(listen, config).await?.run(shutdown).await;
     Ok(())
 }

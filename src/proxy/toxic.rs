@@ -140,11 +140,13 @@ impl ToxicKind {
     }
 
     /// Typed attributes from a JSON object. Missing fields default to 0 and
-    /// unknown fields are ignored, as Go's decoder does.
+    /// unknown fields are ignored, as Go's decoder does; a known attribute out of
+    /// its range is an error naming it.
     pub fn from_attributes(type_name: &str, attrs: &Value) -> Result<Self, ProxyError> {
         fn de<T: DeserializeOwned>(v: &Value) -> Result<T, ProxyError> {
             T::deserialize(v).map_err(|e| ProxyError::BadRequestBody(e.to_string()))
         }
+        check_ranges(type_name, attrs)?;
         let kind = match type_name {
             "latency" => ToxicKind::Latency(de(attrs)?),
             "bandwidth" => ToxicKind::Bandwidth(de(attrs)?),
@@ -177,8 +179,20 @@ impl ToxicKind {
 
     /// Attribute checks beyond "is a non-negative integer". Toxiproxy's slicer
     /// panics on a size_variation larger than average_size (rand.Intn of a
-    /// bad range), so we reject it up front.
+    /// bad range), so we reject it up front. Times are bounded so that a deadline
+    /// (`now + latency + jitter`) can neither overflow nor wrap to no delay.
     pub fn validate(&self) -> Result<(), ProxyError> {
+        for (name, value) in self.timed_attributes() {
+            let max = attribute_max(self.type_name(), name);
+            if value > max {
+                return Err(out_of_range(
+                    self.type_name(),
+                    name,
+                    &value.to_string(),
+                    max,
+                ));
+            }
+        }
         if let ToxicKind::Slicer(s) = self {
             if s.average_size == 0 {
                 return Err(ProxyError::BadRequestBody(
@@ -193,6 +207,76 @@ impl ToxicKind {
         }
         Ok(())
     }
+}
+
+/// The longest time attribute accepted, in milliseconds: one year (365.25 days),
+/// like the longest duration a spec may write.
+pub const MAX_MS: u64 = 31_557_600_000;
+
+impl ToxicKind {
+    /// The attributes that are times, with their values.
+    fn timed_attributes(&self) -> Vec<(&'static str, u64)> {
+        match *self {
+            ToxicKind::Latency(l) => vec![("latency", l.latency), ("jitter", l.jitter)],
+            ToxicKind::SlowClose(s) => vec![("delay", s.delay)],
+            ToxicKind::Timeout(t) => vec![("timeout", t.timeout)],
+            ToxicKind::ResetPeer(r) => vec![("timeout", r.timeout)],
+            ToxicKind::Slicer(s) => vec![("delay", s.delay)],
+            ToxicKind::Bandwidth(_) | ToxicKind::LimitData(_) => Vec::new(),
+        }
+    }
+}
+
+/// Largest value of an attribute (`u64::MAX` for sizes and rates).
+fn attribute_max(type_name: &str, attribute: &str) -> u64 {
+    match (type_name, attribute) {
+        // The slicer's delay is in microseconds.
+        ("slicer", "delay") => MAX_MS * 1000,
+        ("latency", _) | ("slow_close", "delay") | ("timeout" | "reset_peer", "timeout") => MAX_MS,
+        _ => u64::MAX,
+    }
+}
+
+/// Attribute names of each toxic type, for the range check before typed parsing.
+fn attribute_names(type_name: &str) -> &'static [&'static str] {
+    match type_name {
+        "latency" => &["latency", "jitter"],
+        "bandwidth" => &["rate"],
+        "slow_close" => &["delay"],
+        "timeout" | "reset_peer" => &["timeout"],
+        "slicer" => &["average_size", "size_variation", "delay"],
+        "limit_data" => &["bytes"],
+        _ => &[],
+    }
+}
+
+/// Every known attribute given must be a whole number within its range (null reads
+/// as 0, as in Go). Checked on the JSON so that the error names the attribute.
+fn check_ranges(type_name: &str, attrs: &Value) -> Result<(), ProxyError> {
+    for &name in attribute_names(type_name) {
+        let Some(v) = attrs.get(name) else { continue };
+        let max = attribute_max(type_name, name);
+        match v {
+            Value::Null => {}
+            Value::Number(n) if n.as_u64().is_some_and(|x| x <= max) => {}
+            other => {
+                let shown: String = other.to_string().chars().take(40).collect();
+                return Err(out_of_range(type_name, name, &shown, max));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn out_of_range(type_name: &str, attribute: &str, shown: &str, max: u64) -> ProxyError {
+    let unit = match (type_name, attribute) {
+        ("slicer", "delay") => " (microseconds, 1 year)",
+        _ if attribute_max(type_name, attribute) == MAX_MS => " (milliseconds, 1 year)",
+        _ => "",
+    };
+    ProxyError::BadRequestBody(format!(
+        "{type_name} attribute `{attribute}` must be a whole number from 0 to {max}{unit}, found {shown}"
+    ))
 }
 
 /// One toxic as the API shows it.
@@ -432,5 +516,27 @@ mod tests {
             })
         );
         assert_eq!(u.name, t.name);
+    }
+
+    #[test]
+    fn toxics_built_in_code_are_bounded_too() {
+        let t = ToxicSpec::new(
+            ToxicKind::Latency(Latency {
+                latency: 1,
+                jitter: 9_300_000_000_000_000,
+            }),
+            Stream::Downstream,
+        );
+        let e = t.validate().unwrap_err().to_string();
+        assert!(e.contains("`jitter`") && e.contains("1 year"), "{e}");
+        let ok = ToxicSpec::new(
+            ToxicKind::Slicer(Slicer {
+                average_size: 10,
+                size_variation: 1,
+                delay: MAX_MS * 1000,
+            }),
+            Stream::Upstream,
+        );
+        assert!(ok.validate().is_ok());
     }
 }

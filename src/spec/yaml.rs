@@ -49,17 +49,20 @@ pub struct SpecError {
     pub message: String,
 }
 
+/// Control characters in the file name, path and message are escaped: they echo what
+/// the file holds, and must not forge lines (`zone-loss.yaml: ok`) or drive a terminal.
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.file)?;
+        use crate::util::escape_control;
+        f.write_str(&escape_control(&self.file))?;
         if let Some(pos) = self.pos {
             write!(f, ":{pos}")?;
         }
         f.write_str(": ")?;
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", escape_control(&self.path))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&escape_control(&self.message))
     }
 }
 
@@ -138,6 +141,60 @@ fn join_index(parent: &str, i: usize) -> String {
     format!("{parent}[{i}]")
 }
 
+/// Largest spec file read, in bytes. A spec of 10,000 faults is about 1 MB.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Read a spec file: a regular file of at most [`MAX_FILE_BYTES`] of UTF-8 text. A FIFO
+/// or a device (`/dev/zero`) is refused without reading it, so `validate` can neither
+/// hang nor fill memory.
+pub fn read_spec_file(path: &std::path::Path) -> Result<String, SpecError> {
+    let file = path.display().to_string();
+    let fail = |message: String| SpecError {
+        file: file.clone(),
+        pos: None,
+        path: String::new(),
+        message,
+    };
+    let opened = open_regular(path).map_err(&fail)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(opened, MAX_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "larger than {} MiB; a spec file is much smaller",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        fail(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Open without blocking (opening a FIFO for reading waits for a writer otherwise) and
+/// refuse anything but a regular file.
+fn open_regular(path: &std::path::Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if meta.is_file() {
+        Ok(file)
+    } else if meta.is_dir() {
+        Err("is a directory, not a spec file".to_string())
+    } else {
+        Err("not a regular file (a FIFO, socket or device); give a spec file".to_string())
+    }
+}
+
 /// Parse `src` (named `file` in messages) and deserialize it into T, collecting every error.
 ///
 /// Errors come back sorted by position. Any recorded error makes the result
@@ -180,9 +237,11 @@ pub fn from_str_partial<T: DeserializeOwned>(
         sink.record(Some(d.pos), &d.path, d.message);
     }
 
-    let result = {
+    let (result, recovered) = {
         let _active = de::Active::enter();
-        T::deserialize(de::NodeDe::new(&root, String::new(), &sink))
+        de::take_recovered();
+        let r = T::deserialize(de::NodeDe::new(&root, String::new(), &sink));
+        (r, de::take_recovered())
     };
     let mut recorded = sink.into_errors();
     let map = SourceMap {
@@ -192,12 +251,15 @@ pub fn from_str_partial<T: DeserializeOwned>(
     let mut partial = None;
     match result {
         Ok(value) if recorded.is_empty() => return Ok((value, map)),
-        // Everything recorded was an unknown key, skipped: the value is whole otherwise,
-        // and later checks on it can still report their own errors.
+        // Everything recorded was an unknown key, skipped, or a bad value replaced by a
+        // placeholder: the value is whole otherwise, and later checks on it can still
+        // report their own errors.
         Ok(value)
             if recorded
                 .iter()
-                .all(|r| r.message.starts_with("unknown field")) =>
+                .filter(|r| !r.message.starts_with("unknown field"))
+                .count()
+                <= recovered =>
         {
             partial = Some(value);
         }
@@ -272,6 +334,24 @@ where
     }
 
     d.deserialize_seq(Each(std::marker::PhantomData))
+}
+
+/// For the `Deserialize` impls of leaf values (durations): an error already recorded
+/// with its position is replaced by `placeholder()`, so the document's value stays
+/// whole and the checks made after parsing still report their own errors (a duration
+/// written without a unit must not hide the rest of the file). With any other
+/// deserializer the error is returned as usual.
+pub fn recover<T, E: fmt::Display>(
+    result: Result<T, E>,
+    placeholder: impl FnOnce() -> T,
+) -> Result<T, E> {
+    match result {
+        Err(e) if de::already_recorded(&e) => {
+            de::note_recovered();
+            Ok(placeholder())
+        }
+        other => other,
+    }
 }
 
 /// For `#[serde(default, deserialize_with = "crate::spec::yaml::or_default")]` on a

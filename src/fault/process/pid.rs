@@ -50,7 +50,8 @@ pub(super) fn liveness(pid: i32) -> Liveness {
 pub(super) fn is_same_alive(p: &ProcessRef) -> bool {
     match liveness(p.pid) {
         Liveness::Alive { start_time } => {
-            p.start_time.is_none() || start_time.is_none() || start_time == p.start_time
+            // Without a recorded start time the pid could belong to anyone by now.
+            p.start_time.is_some() && start_time == p.start_time
         }
         Liveness::Dead => false,
     }
@@ -75,7 +76,12 @@ pub(super) fn read_pid_file(path: &Path) -> Result<i32, FaultError> {
 }
 
 pub(super) fn signal(pid: i32, sig: i32) -> Result<(), std::io::Error> {
-    // SAFETY: plain kill(2); pid was checked to be > 1 so no process group is targeted.
+    // kill(2) with pid 1, 0 or a negative pid reaches init, a group or every process:
+    // whatever a journal says, never.
+    if pid <= 1 {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    // SAFETY: plain kill(2) on one process (pid > 1 checked above).
     if unsafe { libc::kill(pid, sig) } == 0 {
         Ok(())
     } else {

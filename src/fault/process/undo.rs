@@ -41,6 +41,26 @@ impl ProcessUndo {
         }
     }
 
+    /// Why this undo, read from a journal anyone with access can edit, must not be
+    /// applied: a pid of -1 or 0 signals every process or a whole group, and a process
+    /// without a start time cannot be told from an unrelated one that reused its pid.
+    pub fn distrust(&self) -> Option<String> {
+        let process = self.process();
+        if process.pid <= 1 {
+            return Some(format!(
+                "it names pid {}, which shakeout never signals (pid 1, 0 and negative pids reach init, a group or every process)",
+                process.pid
+            ));
+        }
+        if process.start_time.is_none() {
+            return Some(format!(
+                "it gives no start time for process {}, so that process cannot be told from one that reused its pid",
+                process.pid
+            ));
+        }
+        None
+    }
+
     pub async fn apply(&self) -> Result<String, FaultError> {
         match self {
             ProcessUndo::Resume(p) => resume(p),

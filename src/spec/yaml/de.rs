@@ -53,7 +53,15 @@ impl de::Error for Error {
     // serde's default reads "invalid type: string "x", expected u16"; lead with
     // what was wanted instead, which is what a spec author needs first.
     fn invalid_type(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Error::Message(format!("expected {exp}, found {unexp}"))
+        Error::Message(format!(
+            "expected {}, found {}",
+            plain_expected(&exp.to_string()),
+            plain_unexpected(&unexp)
+        ))
+    }
+
+    fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        Self::invalid_type(unexp, exp)
     }
 
     // These two are also reached through serde's internal buffering (tagged and
@@ -67,6 +75,46 @@ impl de::Error for Error {
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
         Error::Message(unknown("variant", variant, expected))
+    }
+}
+
+/// serde names what a number field wants by its Rust type (`u32`); say it in words.
+fn plain_expected(exp: &str) -> String {
+    let range = |lo: &str, hi: &str| format!("a whole number from {lo} to {hi}");
+    match exp {
+        "u8" => range("0", "255"),
+        "u16" => range("0", "65535"),
+        "u32" => range("0", "4294967295"),
+        "u64" | "usize" => range("0", "18446744073709551615"),
+        "i8" => range("-128", "127"),
+        "i16" => range("-32768", "32767"),
+        "i32" => range("-2147483648", "2147483647"),
+        "i64" | "isize" => range("-9223372036854775808", "9223372036854775807"),
+        "u128" | "i128" => "a whole number".to_string(),
+        "f32" | "f64" => "a number".to_string(),
+        "char" => "a single character".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// serde's words for a value ("unit value", "integer `1` as i128") in the spec's terms.
+fn plain_unexpected(unexp: &Unexpected<'_>) -> String {
+    match unexp {
+        Unexpected::Unit | Unexpected::Option => "nothing (null)".to_string(),
+        Unexpected::Bool(b) => format!("boolean `{b}`"),
+        Unexpected::Unsigned(n) => format!("`{n}`"),
+        Unexpected::Signed(n) => format!("`{n}`"),
+        Unexpected::Float(f) => format!("`{f}`"),
+        Unexpected::Char(c) => format!("{:?}", c.to_string()),
+        Unexpected::Str(s) => format!("string {s:?}"),
+        Unexpected::Seq => "a sequence".to_string(),
+        Unexpected::Map => "a mapping".to_string(),
+        Unexpected::Other(o) => o
+            .strip_suffix(" as i128")
+            .or_else(|| o.strip_suffix(" as u128"))
+            .map(|n| n.trim_start_matches("integer ").to_string())
+            .unwrap_or_else(|| o.to_string()),
+        other => other.to_string(),
     }
 }
 
@@ -113,6 +161,21 @@ impl Sink {
 thread_local! {
     /// How many of our deserializations are running on this thread.
     static ACTIVE: Cell<usize> = const { Cell::new(0) };
+}
+
+thread_local! {
+    /// How many recorded errors were replaced by a placeholder value ([`super::recover`])
+    /// in the deserialization running on this thread.
+    static RECOVERED: Cell<usize> = const { Cell::new(0) };
+}
+
+pub(super) fn note_recovered() {
+    RECOVERED.with(|r| r.set(r.get() + 1));
+}
+
+/// Start counting recoveries for a new deserialization; returns the count so far.
+pub(super) fn take_recovered() -> usize {
+    RECOVERED.with(|r| r.replace(0))
 }
 
 /// Marks our deserializer as running on this thread while alive (panic-safe).

@@ -577,3 +577,71 @@ fn keys_must_be_names() {
         vec![(2, 1, "", "expected a field name, found a sequence")]
     );
 }
+
+#[test]
+fn nesting_deeper_than_the_limit_is_one_positioned_error() {
+    let src = format!("name: x\nprobes:\n{}x\n", "- ".repeat(20_000));
+    let errs = errors::<Experiment>(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].pos.map(|p| p.line), Some(3));
+    assert!(errs[0].message.contains("nested too deeply"), "{errs:?}");
+    // Exactly at the limit is fine as YAML (the type then rejects it).
+    let src = format!("{}x\n", "- ".repeat(tree::MAX_DEPTH));
+    let errs = errors::<Experiment>(&src);
+    assert!(!errs[0].message.contains("nested too deeply"), "{errs:?}");
+}
+
+#[test]
+fn aliases_are_bounded_by_expanded_bytes_not_nodes() {
+    // 10 KB aliased 10 times over 5 levels: 1 GB expanded from a 10 KB file.
+    let mut src = format!("a0: &a0 '{}'\n", "x".repeat(10_000));
+    for i in 1..=5 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        src.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    let errs = errors::<Experiment>(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].message.contains("document too large"), "{errs:?}");
+    assert!(errs[0].pos.is_some_and(|p| p.line > 1));
+}
+
+#[test]
+fn numbers_out_of_range_are_said_in_words() {
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Counts {
+        small: Option<u32>,
+        big: Option<u32>,
+    }
+    let errs = errors::<Counts>("small: -1\n");
+    assert_eq!(
+        errs[0].message,
+        "expected a whole number from 0 to 4294967295, found `-1`"
+    );
+    let errs = errors::<Counts>("big: 99999999999999999999999\n");
+    assert_eq!(
+        errs[0].message,
+        "expected a whole number from 0 to 4294967295, found `99999999999999999999999`"
+    );
+}
+
+#[test]
+fn a_null_reads_as_nothing_not_as_a_unit_value() {
+    let e = de::Error::invalid_type(serde::de::Unexpected::Unit, &"a string");
+    assert_eq!(e.to_string(), "expected a string, found nothing (null)");
+}
+
+#[test]
+fn control_characters_in_messages_are_escaped() {
+    // An unknown key is echoed as written.
+    let errs = errors::<Experiment>("name: x\n\"\\e[2K\\nfile.yaml: ok\\a\": 1\n");
+    let shown = errs[0].to_string();
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\n') && !shown.contains('\u{7}'),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\\u{1b}[2K\\nfile.yaml: ok\\u{7}"),
+        "{shown}"
+    );
+}

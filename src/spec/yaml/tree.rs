@@ -10,9 +10,16 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use super::{join_index, join_key, Pos};
 
-/// Upper bound on nodes after alias expansion. Aliases are expanded by cloning,
-/// so a "billion laughs" document would otherwise exhaust memory.
-const MAX_NODES: usize = 1_000_000;
+/// Upper bound on the size of the tree after alias expansion, in bytes of text plus
+/// [`NODE_COST`] per node. Aliases are expanded by cloning, so a "billion laughs"
+/// document (or a long string aliased many times over) would otherwise exhaust memory.
+/// Counting bytes, not nodes: ten 10 KB strings are as heavy as 100,000 small nodes.
+const MAX_EXPANDED_BYTES: usize = 64 << 20;
+/// What a node weighs in memory besides its text (its struct, its path in the source map).
+const NODE_COST: usize = 64;
+/// Deepest nesting of sequences and mappings. Specs nest a handful of levels; the
+/// tree's walks and drops recurse, so an unbounded depth is a stack overflow.
+pub(super) const MAX_DEPTH: usize = 64;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Node {
@@ -82,28 +89,44 @@ enum Open {
 struct Builder {
     open: Vec<Open>,
     root: Option<Node>,
-    anchors: HashMap<usize, Node>,
-    nodes: usize,
+    /// Each anchored node with its weight (see [`weight`]).
+    anchors: HashMap<usize, (Node, usize)>,
+    bytes: usize,
 }
 
 impl Builder {
-    fn count(&mut self, n: usize, pos: Pos) -> Result<(), ParseError> {
-        self.nodes = self.nodes.saturating_add(n);
-        if self.nodes > MAX_NODES {
+    fn count(&mut self, bytes: usize, pos: Pos) -> Result<(), ParseError> {
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.bytes > MAX_EXPANDED_BYTES {
             return Err(ParseError {
                 pos,
                 message: format!(
-                    "document too large: more than {MAX_NODES} nodes after expanding aliases"
+                    "document too large: more than {} MiB after expanding aliases",
+                    MAX_EXPANDED_BYTES >> 20
                 ),
             });
         }
         Ok(())
     }
 
+    fn open(&mut self, open: Open, pos: Pos) -> Result<(), ParseError> {
+        if self.open.len() >= MAX_DEPTH {
+            return Err(ParseError {
+                pos,
+                message: format!(
+                    "nested too deeply: more than {MAX_DEPTH} levels of lists and mappings"
+                ),
+            });
+        }
+        self.open.push(open);
+        Ok(())
+    }
+
     /// Attach a finished node to the collection being built (or make it the root).
     fn push(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let w = weight(&node);
+            self.anchors.insert(anchor, (node.clone(), w));
         }
         match self.open.last_mut() {
             None => self.root = Some(node),
@@ -145,21 +168,22 @@ pub(super) fn parse(src: &str) -> Result<Node, ParseError> {
                 }
             }
             Event::Alias(id) => {
-                let Some(target) = b.anchors.get(&id) else {
+                let Some((target, w)) = b.anchors.get(&id) else {
                     return Err(ParseError {
                         pos,
                         message: "alias to an unknown anchor".to_string(),
                     });
                 };
+                let (mut node, w) = (target.clone(), *w);
+                // Counted before the clone is kept: the limit is on memory.
+                b.count(w, pos)?;
                 // Inner nodes keep the anchor's positions (that is where their text
                 // is); the alias itself is reported where it is used.
-                let mut node = target.clone();
                 node.pos = pos;
-                b.count(size(&node), pos)?;
                 b.push(node, 0);
             }
             Event::Scalar(value, style, anchor, tag) => {
-                b.count(1, pos)?;
+                b.count(NODE_COST.saturating_add(value.len()), pos)?;
                 let plain = style == TScalarStyle::Plain && !is_str_tag(tag.as_ref());
                 let kind = if plain && is_null(&value) {
                     Kind::Null
@@ -168,19 +192,25 @@ pub(super) fn parse(src: &str) -> Result<Node, ParseError> {
                 };
                 b.push(Node { pos, kind }, anchor);
             }
-            Event::SequenceStart(anchor, _) => b.open.push(Open::Seq {
+            Event::SequenceStart(anchor, _) => b.open(
+                Open::Seq {
+                    pos,
+                    anchor,
+                    items: Vec::new(),
+                },
                 pos,
-                anchor,
-                items: Vec::new(),
-            }),
-            Event::MappingStart(anchor, _) => b.open.push(Open::Map {
+            )?,
+            Event::MappingStart(anchor, _) => b.open(
+                Open::Map {
+                    pos,
+                    anchor,
+                    entries: Vec::new(),
+                    key: None,
+                },
                 pos,
-                anchor,
-                entries: Vec::new(),
-                key: None,
-            }),
+            )?,
             Event::SequenceEnd | Event::MappingEnd => {
-                b.count(1, pos)?;
+                b.count(NODE_COST, pos)?;
                 let (node, anchor) = match b.open.pop() {
                     Some(Open::Seq { pos, anchor, items }) => (
                         Node {
@@ -225,16 +255,18 @@ pub(super) fn parse(src: &str) -> Result<Node, ParseError> {
     }))
 }
 
-fn size(node: &Node) -> usize {
+/// Memory a node holds, as [`Builder::count`] counts it. Recursion is bounded by
+/// [`MAX_DEPTH`]; `saturating` because an alias-heavy tree can weigh more than memory.
+fn weight(node: &Node) -> usize {
     match &node.kind {
-        Kind::Null | Kind::Scalar { .. } => 1,
-        Kind::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
-        Kind::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| size(k) + size(v))
-                .sum::<usize>()
-        }
+        Kind::Null => NODE_COST,
+        Kind::Scalar { value, .. } => NODE_COST.saturating_add(value.len()),
+        Kind::Seq(items) => items
+            .iter()
+            .fold(NODE_COST, |w, n| w.saturating_add(weight(n))),
+        Kind::Map(entries) => entries.iter().fold(NODE_COST, |w, (k, v)| {
+            w.saturating_add(weight(k)).saturating_add(weight(v))
+        }),
     }
 }
 
