@@ -1,7 +1,9 @@
 //! Probes measure the target. A down target is a failed sample, never an error:
 //! `check` returns `Err(reason)` with a short, groupable reason ("connection refused").
 
+pub mod failure;
 pub mod http;
+pub mod https;
 pub mod tcp;
 
 use crate::plan::{ProbeKind, ProbePlan};
