@@ -4,6 +4,7 @@
 pub mod failure;
 pub mod http;
 pub mod https;
+pub mod prometheus;
 pub mod tcp;
 
 use crate::plan::{ProbeKind, ProbePlan};

@@ -1,6 +1,8 @@
 //! Helpers for end-to-end tests of the real binary on real experiment files.
 #![allow(dead_code)]
 
+pub mod prometheus;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
