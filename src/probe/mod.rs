@@ -1,6 +1,7 @@
 //! Probes measure the target. A down target is a failed sample, never an error:
 //! `check` returns `Err(reason)` with a short, groupable reason ("connection refused").
 
+pub mod exec;
 pub mod failure;
 pub mod http;
 pub mod https;
