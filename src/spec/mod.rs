@@ -8,6 +8,7 @@
 //! "did you mean" suggestions working for misspelt backend keys too. The plan
 //! checks that exactly one is set.
 
+pub mod env;
 pub mod units;
 pub mod yaml;
 
