@@ -6,7 +6,11 @@
 //! plan, the `plan` text), `check.rs` (the running probe: one sample per `check`).
 //! Adding a kind: a row in [`probe_kinds!`], then the compiler points at every `match`.
 
+pub mod exec;
+pub mod failure;
 pub mod http;
+pub mod https;
+pub mod prometheus;
 pub mod tcp;
 
 use crate::spec::check::{exactly_one, Errors};

@@ -13,6 +13,7 @@
 //! checks that exactly one is set.
 
 pub mod check;
+pub mod env;
 pub mod units;
 pub mod yaml;
 
