@@ -19,6 +19,12 @@ pub struct Thresholds {
     pub latency: Vec<(String, Duration)>,
     /// Maximum share of the error budget this run may spend, percent.
     pub budget_max_spent_pct: Option<f64>,
+    /// Longest single disruption per probe (outages merged until K successes).
+    #[serde(default)]
+    pub max_disruption: Option<Duration>,
+    /// Largest send lateness of the harness itself, over the whole run.
+    #[serde(default)]
+    pub max_lateness: Option<Duration>,
 }
 
 /// The error budget's objective and period.

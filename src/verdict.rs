@@ -1,8 +1,9 @@
 //! Hold each measured figure against its SLA threshold. Pure.
 
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, ProbeAnalysis};
 use crate::format::{fmt_ms, format_duration, trim_float};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 pub use crate::sla::Thresholds;
 
@@ -90,6 +91,12 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
                 pass: p.longest_outage_ms <= limit_ms,
             });
         }
+        if let Some(limit) = t.max_disruption {
+            checks.push(disruption_check(p, limit));
+        }
+    }
+    if let Some(limit) = t.max_lateness {
+        checks.push(lateness_check(a, limit));
     }
     if let Some(limit) = t.recovery_time {
         let limit_ms = limit.as_secs_f64() * 1000.0;
@@ -126,6 +133,40 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
         });
     }
     checks
+}
+
+/// The probe's longest disruption against `max_disruption`.
+fn disruption_check(p: &ProbeAnalysis, limit: Duration) -> Check {
+    let limit_ms = limit.as_secs_f64() * 1000.0;
+    Check {
+        name: "max_disruption".into(),
+        probe: Some(p.name.clone()),
+        fault: None,
+        threshold: format!("<= {}", format_duration(limit)),
+        measured: fmt_ms(p.longest_disruption_ms),
+        limit: limit_ms,
+        value: Some(p.longest_disruption_ms),
+        unit: "ms".into(),
+        pass: p.longest_disruption_ms <= limit_ms,
+    }
+}
+
+/// The harness's largest send lateness against `max_lateness`: a run-wide check.
+fn lateness_check(a: &Analysis, limit: Duration) -> Check {
+    let limit_ms = limit.as_secs_f64() * 1000.0;
+    let measured = a.measurement.lateness_max_ms;
+    Check {
+        name: "max_lateness".into(),
+        probe: None,
+        fault: None,
+        threshold: format!("<= {}", format_duration(limit)),
+        measured: measured.map_or("no samples".into(), fmt_ms),
+        limit: limit_ms,
+        value: measured,
+        unit: "ms".into(),
+        // No samples means nothing was sent late.
+        pass: measured.is_none_or(|v| v <= limit_ms),
+    }
 }
 
 /// The run's overall outcome: aborted beats everything, then any failed check.

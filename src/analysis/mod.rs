@@ -14,6 +14,15 @@
 //!   send time (so scheduler or target stalls cannot hide).
 //! - *error budget*: `(1 − objective) × period` of downtime; the run spends its
 //!   worst probe's downtime.
+//! - *disruption*: from a failed sample until K consecutive successes (the recovery
+//!   K); outages separated by fewer than K successes are one disruption.
+//! - *measurement degraded*: send lateness p99 over 10% of the smallest probe
+//!   interval, or its max over the smallest probe timeout.
+
+mod disruption;
+mod measurement;
+pub use disruption::{disruptions, Disruption};
+pub use measurement::{measurement, Measurement};
 
 use crate::record::{Event, Recording, Sample};
 use hdrhistogram::Histogram;
@@ -45,6 +54,8 @@ pub struct Analysis {
     /// End of the measured span (shorter than planned when aborted).
     pub measured_ms: f64,
     pub aborted: Option<Abort>,
+    /// Whether the harness kept to its schedule well enough to trust the figures.
+    pub measurement: Measurement,
     pub probes: Vec<ProbeAnalysis>,
     pub faults: Vec<FaultAnalysis>,
     pub error_budget: Option<ErrorBudget>,
@@ -68,6 +79,11 @@ pub struct ProbeAnalysis {
     pub downtime_ms: f64,
     pub longest_outage_ms: f64,
     pub outages: Vec<Outage>,
+    /// Outages merged until K consecutive successes (see the module docs).
+    #[serde(default)]
+    pub disruptions: Vec<Disruption>,
+    #[serde(default)]
+    pub longest_disruption_ms: f64,
     pub latency_ms: Percentiles,
     pub phases: Vec<Phase>,
     /// Failure reasons and how often each happened.
@@ -214,7 +230,13 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
                 .get(info.name.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            analyse_probe(info, samples, measured_end_us, &windows)
+            analyse_probe(
+                info,
+                samples,
+                measured_end_us,
+                &windows,
+                cfg.recovery_successes,
+            )
         })
         .collect();
 
@@ -263,6 +285,7 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
             at_ms: us_to_ms(*t),
             reason: reason.clone(),
         }),
+        measurement: measurement(rec.samples.iter(), &probe_infos),
         probes,
         faults,
         error_budget,
@@ -345,6 +368,7 @@ fn analyse_probe(
     samples: &[&Sample],
     end_us: u64,
     windows: &[FaultWindow],
+    k: u32,
 ) -> ProbeAnalysis {
     let total = samples.len() as u64;
     let failed = samples.iter().filter(|s| !s.ok).count() as u64;
@@ -355,6 +379,11 @@ fn analyse_probe(
         .map(|o| o.duration_ms)
         .fold(0.0, |a, b| a + b);
     let longest_outage_ms = outages.iter().map(|o| o.duration_ms).fold(0.0, f64::max);
+    let disruptions = disruptions(samples, end_us, k);
+    let longest_disruption_ms = disruptions
+        .iter()
+        .map(|d| d.duration_ms)
+        .fold(0.0, f64::max);
     let mut errors = BTreeMap::new();
     for s in samples.iter().filter(|s| !s.ok) {
         *errors
@@ -372,6 +401,8 @@ fn analyse_probe(
         downtime_ms,
         longest_outage_ms,
         outages,
+        disruptions,
+        longest_disruption_ms,
         latency_ms: latency_percentiles(samples.iter().copied()),
         phases: phases(samples, end_us, windows),
         errors,

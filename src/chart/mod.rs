@@ -377,9 +377,21 @@ pub fn timeline(rec: &Recording, a: &Analysis) -> String {
     svg
 }
 
-/// Latency of one probe's successful samples over time (log scale), failures as red ticks
-/// along the top, fault windows shaded, and the run's p50/p99 as labelled lines.
+/// [`latency_with_limits`] without SLA limits.
 pub fn latency(rec: &Recording, a: &Analysis, probe: &str) -> String {
+    latency_with_limits(rec, a, probe, &[])
+}
+
+/// Latency of one probe's successful samples over time (log scale), failures as red ticks
+/// along the top, fault windows shaded, the run's p50/p99 as labelled lines, the
+/// harness's send lateness as a grey area, and each SLA latency limit
+/// (`("p99", 250.0)`, in ms) as a red line.
+pub fn latency_with_limits(
+    rec: &Recording,
+    a: &Analysis,
+    probe: &str,
+    limits: &[(String, f64)],
+) -> String {
     let xs = XScale::new(a);
     let spans = fault_spans(a, xs);
     let (rows, nrows) = label_rows(&spans, xs);
@@ -395,7 +407,13 @@ pub fn latency(rec: &Recording, a: &Analysis, probe: &str) -> String {
         .iter()
         .find(|p| p.name == probe)
         .map(|p| &p.latency_ms);
-    let ys = LogScale::covering(&ok, pct.and_then(|p| p.p99), &layout);
+    let envelope = overlay::lateness_envelope(&samples, xs);
+    let data_hi = ok
+        .iter()
+        .map(|p| p.1)
+        .fold(pct.and_then(|p| p.p99).unwrap_or(0.0), f64::max);
+    let top = overlay::scale_top(&envelope, limits, data_hi);
+    let ys = LogScale::covering(&ok, Some(top), &layout);
 
     draw_time_axis(&mut svg, xs, layout.plot_top, layout.plot_bottom);
     draw_faults(
@@ -411,10 +429,12 @@ pub fn latency(rec: &Recording, a: &Analysis, probe: &str) -> String {
     if ok.is_empty() {
         draw_no_successes(&mut svg, xs, &layout);
     }
+    overlay::draw_lateness(&mut svg, &envelope, &ys, &layout);
     // Percentile lines go under the dots, so samples sitting on a percentile stay visible.
     if let Some(p) = pct {
         draw_percentiles(&mut svg, p, &ys);
     }
+    overlay::draw_limits(&mut svg, limits, &ys, &layout);
     draw_ok_dots(&mut svg, &ok, xs, &ys);
     draw_failed_ticks(&mut svg, &samples, xs, layout.strip_top);
     draw_abort(&mut svg, a, xs, layout.strip_top, layout.plot_bottom);
@@ -467,13 +487,14 @@ struct LogScale {
 }
 
 impl LogScale {
-    fn covering(ok: &[(f64, f64)], p99: Option<f64>, layout: &LatencyLayout) -> LogScale {
+    /// `top`: the highest value besides the points the scale must reach.
+    fn covering(ok: &[(f64, f64)], top: Option<f64>, layout: &LatencyLayout) -> LogScale {
         let lo_v = ok.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
         let hi_v = ok
             .iter()
             .map(|p| p.1)
             .fold(0.0, f64::max)
-            .max(p99.unwrap_or(0.0));
+            .max(top.unwrap_or(0.0));
         let (lo, hi) = if ok.is_empty() {
             (1.0, 1000.0)
         } else {
@@ -624,6 +645,8 @@ fn truncate(s: &str, max: usize) -> String {
         s.chars().take(max - 1).collect::<String>() + "…"
     }
 }
+
+mod overlay;
 
 #[cfg(test)]
 mod tests;

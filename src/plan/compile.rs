@@ -92,6 +92,8 @@ fn compile_sla(s: &spec::Sla, e: &mut Errors) -> Thresholds {
             .error_budget
             .as_ref()
             .and_then(|b| b.max_spent.map(|p| p.0)),
+        max_disruption: s.max_disruption.map(|d| d.0),
+        max_lateness: s.max_lateness.map(|d| d.0),
     }
 }
 

@@ -172,6 +172,19 @@ fn per_probe_checks(o: &mut String, plan: &Plan) -> bool {
         any = true;
         let _ = writeln!(o, "  longest outage <= {} for each probe ({probes})", d(m));
     }
+    if let Some(m) = t.max_disruption {
+        any = true;
+        let _ = writeln!(
+            o,
+            "  longest disruption <= {} for each probe ({probes}), ended by {} consecutive successes",
+            d(m),
+            t.recovery_successes
+        );
+    }
+    if let Some(m) = t.max_lateness {
+        any = true;
+        let _ = writeln!(o, "  harness send lateness <= {} over the whole run", d(m));
+    }
     any
 }
 

@@ -16,6 +16,9 @@ pub struct Document {
     pub run_id: String,
     pub description: Option<String>,
     pub facts: Vec<Fact>,
+    /// Said above everything else when the figures cannot be fully trusted (the
+    /// harness ran late): a banner on the page, a quote in Markdown.
+    pub warning: Option<Vec<Inline>>,
     pub sections: Vec<Section>,
     pub definitions: &'static [(&'static str, &'static str)],
     /// `shakeout 0.1.0, report schema v1`.
@@ -103,7 +106,18 @@ pub struct Grouped {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeOutages {
     pub probe: String,
+    /// The first [`LIST_CAP`] outages.
     pub outages: Vec<OutageRow>,
+    /// Outages left out of the list (all of them are in report.json).
+    pub more: usize,
+}
+
+/// Longest list of outages or disruptions a human report shows per probe.
+pub const LIST_CAP: usize = 20;
+
+/// `… and 231 more (all in report.json)`.
+pub fn more_sentence(more: usize) -> String {
+    format!("… and {more} more (all in report.json)")
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +136,7 @@ pub fn build(r: &Report) -> Document {
         Some(Section::Charts),
         probes(r),
         outages(r),
+        disruptions(r),
         faults(r),
         phases(r),
         error_budget(r),
@@ -133,6 +148,7 @@ pub fn build(r: &Report) -> Document {
         run_id: r.run_id.clone(),
         description: r.description.clone(),
         facts: facts(r),
+        warning: measurement_warning(r),
         sections: sections.into_iter().flatten().collect(),
         definitions: DEFINITIONS,
         colophon: format!(
@@ -277,9 +293,11 @@ fn outages(r: &Report) -> Option<Section> {
         .filter(|p| !p.outages.is_empty())
         .map(|p| ProbeOutages {
             probe: p.name.clone(),
+            more: p.outages.len().saturating_sub(LIST_CAP),
             outages: p
                 .outages
                 .iter()
+                .take(LIST_CAP)
                 .map(|o| OutageRow {
                     start: fmt_offset(o.start_ms),
                     end: fmt_offset(o.end_ms),
@@ -295,6 +313,70 @@ fn outages(r: &Report) -> Option<Section> {
         "Outages",
         vec![Block::Paragraph(vec![intro]), Block::Outages(groups)],
     ))
+}
+
+/// `Measurement degraded: the harness sent probes late (…)`, when it did.
+fn measurement_warning(r: &Report) -> Option<Vec<Inline>> {
+    let m = &r.measurement;
+    m.degraded.then(|| {
+        let note = m.note.clone().unwrap_or_default();
+        vec![
+            Inline::Strong("Measurement degraded:".into()),
+            Inline::Text(format!(" {note}.")),
+        ]
+    })
+}
+
+/// Disruptions, when they say more than the outages: some outages were merged, or an
+/// SLA judges them.
+fn disruptions(r: &Report) -> Option<Section> {
+    let judged = r.sla.iter().any(|c| c.name == "max_disruption");
+    let merged = r
+        .probes
+        .iter()
+        .any(|p| p.disruptions.len() != p.outages.len());
+    if !(judged || merged) || r.probes.iter().all(|p| p.disruptions.is_empty()) {
+        return None;
+    }
+    let columns = vec![
+        col("Probe", Align::Left),
+        col("Start", Align::Right),
+        col("End", Align::Right),
+        col("Duration", Align::Right),
+        col("Failed", Align::Right),
+        col("Samples", Align::Right),
+    ];
+    let mut rows = Vec::new();
+    let mut left_out = Vec::new();
+    for p in &r.probes {
+        rows.extend(p.disruptions.iter().take(LIST_CAP).map(|d| {
+            vec![
+                text(p.name.clone()),
+                text(fmt_offset(d.start_ms)),
+                text(fmt_offset(d.end_ms)),
+                text(fmt_dur(d.duration_ms)),
+                text(d.failed.to_string()),
+                text(d.total.to_string()),
+            ]
+        }));
+        let more = p.disruptions.len().saturating_sub(LIST_CAP);
+        if more > 0 {
+            left_out.push(format!("{}: {}", p.name, more_sentence(more)));
+        }
+    }
+    let intro = Inline::Text(
+        "Outages separated by fewer than K successes (the recovery K) count as one. \
+         Times are offsets from the run start."
+            .into(),
+    );
+    let mut blocks = vec![
+        Block::Paragraph(vec![intro]),
+        Block::Table(Table { columns, rows }),
+    ];
+    if !left_out.is_empty() {
+        blocks.push(Block::List(left_out));
+    }
+    Some(section("Disruptions", blocks))
 }
 
 fn faults(r: &Report) -> Option<Section> {

@@ -77,6 +77,15 @@ fn title(h: &mut String, doc: &Document) {
         h.push_str("</dd>\n");
     }
     h.push_str("</dl>\n");
+    if let Some(w) = &doc.warning {
+        // Styled inline: the shared stylesheet stays as every past report has it.
+        h.push_str(
+            "<div class=\"banner degraded\" role=\"alert\" style=\"margin:1rem 0;padding:.6rem .9rem;\
+             border:1px solid #d4a72c;border-left:.35rem solid #9a6700;background:#fff8c5;border-radius:.3rem\">",
+        );
+        inlines(h, w);
+        h.push_str("</div>\n");
+    }
 }
 
 fn inlines(h: &mut String, parts: &[Inline]) {
@@ -220,6 +229,18 @@ fn outages(h: &mut String, groups: &[ProbeOutages]) {
         })
         .collect();
     table(h, &columns, rows.iter().map(|(p, r)| (Some(*p), r)));
+    let left_out: Vec<String> = groups
+        .iter()
+        .filter(|g| g.more > 0)
+        .map(|g| format!("{}: {}", g.probe, document::more_sentence(g.more)))
+        .collect();
+    if !left_out.is_empty() {
+        h.push_str("<ul>\n");
+        for item in &left_out {
+            let _ = writeln!(h, "<li>{}</li>", x(item));
+        }
+        h.push_str("</ul>\n");
+    }
 }
 
 fn footer(h: &mut String, doc: &Document) {

@@ -3,7 +3,8 @@
 //!
 //! Every SLA check is one test case; a `run completed` case fails when the run was
 //! aborted (and passes otherwise, so the set of case names is stable from run to run);
-//! each harness error is a test case with an `<error>`.
+//! each harness error is a test case with an `<error>`. A degraded measurement (the
+//! harness ran late) is a `measurement` property and the suite's `<system-err>`.
 
 use super::{check_subject, Report};
 use crate::format::{escape_xml as x, fmt_offset};
@@ -98,11 +99,27 @@ pub fn render(r: &Report) -> String {
     if let Some(s) = &r.source {
         props.push(("source", s.clone()));
     }
+    if r.measurement.degraded {
+        props.push(("measurement", "degraded".into()));
+    }
     for (k, v) in props {
         let _ = writeln!(out, "      <property name=\"{k}\" value=\"{}\"/>", x(&v));
     }
     out.push_str("    </properties>\n");
     out.push_str(&cases);
+    if let Some(note) = r
+        .measurement
+        .note
+        .as_ref()
+        .filter(|_| r.measurement.degraded)
+    {
+        // CI reporters show a suite's system-err; properties are rarely displayed.
+        let _ = writeln!(
+            out,
+            "    <system-err>{}</system-err>",
+            x(&format!("measurement degraded: {note}"))
+        );
+    }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }

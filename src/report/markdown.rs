@@ -35,6 +35,11 @@ fn title(md: &mut String, doc: &Document) {
         fact(md, f);
     }
     md.push('\n');
+    if let Some(w) = &doc.warning {
+        md.push_str("> ");
+        inlines(md, w);
+        md.push_str("\n\n");
+    }
 }
 
 fn fact(md: &mut String, f: &Fact) {
@@ -131,7 +136,7 @@ fn grouped(md: &mut String, g: &Grouped) {
 }
 
 fn outages(md: &mut String, g: &ProbeOutages) {
-    let n = g.outages.len();
+    let n = g.outages.len() + g.more;
     let _ = writeln!(
         md,
         "**{}** ({n} outage{})\n",
@@ -150,6 +155,9 @@ fn outages(md: &mut String, g: &ProbeOutages) {
             }
             None => md.push('\n'),
         }
+    }
+    if g.more > 0 {
+        let _ = writeln!(md, "- {}", document::more_sentence(g.more));
     }
     md.push('\n');
 }

@@ -5,7 +5,7 @@
 
 mod judging;
 mod rerender;
-use crate::analysis::{Abort, Analysis, ErrorBudget, FaultAnalysis, ProbeAnalysis};
+use crate::analysis::{Abort, Analysis, ErrorBudget, FaultAnalysis, Measurement, ProbeAnalysis};
 use crate::format::{fmt_dur, fmt_num, fmt_pct, fmt_span};
 use crate::record::{Recording, RunStarted};
 use crate::verdict::{Check, Outcome};
@@ -38,6 +38,10 @@ pub struct Report {
     pub verdict: Outcome,
     /// The exit code `shakeout run` returned for this run.
     pub exit_code: i32,
+    /// Whether the harness kept to its schedule: when `degraded`, figures may include
+    /// the harness's own stalls. Absent in reports written before it was added.
+    #[serde(default)]
+    pub measurement: Measurement,
     pub duration_ms: f64,
     pub measured_ms: f64,
     pub aborted: Option<Abort>,
@@ -69,6 +73,7 @@ impl Report {
             source: started.source.clone(),
             verdict,
             exit_code,
+            measurement: analysis.measurement,
             duration_ms: analysis.duration_ms,
             measured_ms: analysis.measured_ms,
             aborted: analysis.aborted,
@@ -131,7 +136,7 @@ pub fn write_all(
         charts.push((
             format!("Latency: {}", p.name),
             format!("latency-{stem}.svg"),
-            crate::chart::latency(rec, a, &p.name),
+            crate::chart::latency_with_limits(rec, a, &p.name, &latency_limits(r, &p.name)),
         ));
     }
     for (_, file, svg) in &charts {
@@ -140,6 +145,15 @@ pub fn write_all(
     let inline: Vec<(String, String)> = charts.into_iter().map(|(t, _, svg)| (t, svg)).collect();
     write(&files.report_dir, "report.html", &html::render(r, &inline))?;
     Ok(written)
+}
+
+/// The SLA latency limits judged on `probe`, as (statistic, ms): `("p99", 250.0)`.
+fn latency_limits(r: &Report, probe: &str) -> Vec<(String, f64)> {
+    r.sla
+        .iter()
+        .filter(|c| c.probe.as_deref() == Some(probe) && c.unit == "ms")
+        .filter_map(|c| Some((c.name.strip_prefix("latency_")?.to_string(), c.limit)))
+        .collect()
 }
 
 /// A probe name made safe as part of a file name on any OS.
@@ -227,6 +241,11 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     (
         "Latency",
         "over successful samples, measured from the intended send time.",
+    ),
+    (
+        "Disruption",
+        "from a failed sample until K consecutive successes (the recovery K); outages \
+         separated by fewer than K successes are one disruption.",
     ),
 ];
 

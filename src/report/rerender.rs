@@ -107,6 +107,14 @@ pub fn summary(r: &Report) -> String {
             a.reason
         ));
     }
+    if let Some(note) = r
+        .measurement
+        .note
+        .as_ref()
+        .filter(|_| r.measurement.degraded)
+    {
+        out.push_str(&format!("\n  MEASUREMENT DEGRADED: {note}"));
+    }
     for c in &r.sla {
         out.push_str(&format!(
             "\n  {} {} [{}]: measured {}, threshold {}",
@@ -128,6 +136,13 @@ pub fn summary(r: &Report) -> String {
             p.outages.len(),
             if p.outages.len() == 1 { "" } else { "s" }
         ));
+        let d = p.disruptions.len();
+        if d != p.outages.len() {
+            out.push_str(&format!(
+                " in {d} disruption{}",
+                if d == 1 { "" } else { "s" }
+            ));
+        }
     }
     for f in &r.faults {
         let rec = match (f.injected_at_ms, f.recovery_ms) {

@@ -125,6 +125,7 @@ pub fn fixture_sla() -> Sla {
             max_outage: Some(Duration::from_secs(1)),
             latency: vec![("p99".into(), Duration::from_millis(250))],
             budget_max_spent_pct: None,
+            ..Thresholds::default()
         },
         budget: Some(BudgetConfig {
             objective_pct: 99.95,

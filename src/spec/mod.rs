@@ -36,6 +36,14 @@ pub struct Sla {
     /// Longest single outage allowed, per probe.
     #[serde(default)]
     pub max_outage: Option<Dur>,
+    /// Longest single disruption allowed, per probe: outages separated by fewer than
+    /// `recovery_successes` successes count as one.
+    #[serde(default)]
+    pub max_disruption: Option<Dur>,
+    /// Largest send lateness of the harness allowed: a run the harness could not
+    /// measure on schedule fails this check instead of passing on inflated figures.
+    #[serde(default)]
+    pub max_lateness: Option<Dur>,
     #[serde(default)]
     pub latency_p50: Option<Dur>,
     #[serde(default)]
