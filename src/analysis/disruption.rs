@@ -82,3 +82,62 @@ fn close(d: &Open, end_us: u64) -> Disruption {
         total: d.total,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Samples every 10 ms from a pattern: `x` failed, `.` ok.
+    fn samples(pattern: &str) -> Vec<Sample> {
+        pattern
+            .chars()
+            .enumerate()
+            .map(|(i, c)| Sample {
+                probe: "p".into(),
+                seq: i as u64,
+                due_us: i as u64 * 10_000,
+                late_us: 0,
+                latency_us: 1_000,
+                ok: c == '.',
+                error: None,
+            })
+            .collect()
+    }
+
+    fn of(pattern: &str, k: u32) -> Vec<Disruption> {
+        let owned = samples(pattern);
+        let refs: Vec<&Sample> = owned.iter().collect();
+        disruptions(&refs, pattern.len() as u64 * 10_000, k)
+    }
+
+    #[test]
+    fn outages_closer_than_k_successes_are_one_disruption() {
+        let d = of("..x.x..xx...x...", 3);
+        assert_eq!(d.len(), 2, "{d:?}");
+        // 20 ms (first failure) to 90 ms (first of the three successes that end it).
+        assert_eq!((d[0].start_ms, d[0].end_ms, d[0].duration_ms), (20.0, 90.0, 70.0));
+        assert_eq!((d[0].failed, d[0].total), (4, 7));
+        assert_eq!((d[1].start_ms, d[1].end_ms, d[1].failed, d[1].total), (120.0, 130.0, 1, 1));
+    }
+
+    #[test]
+    fn k_of_one_gives_back_the_outages() {
+        let d = of("..x.xx..x", 1);
+        let spans: Vec<(f64, f64)> = d.iter().map(|d| (d.start_ms, d.end_ms)).collect();
+        assert_eq!(spans, [(20.0, 30.0), (40.0, 60.0), (80.0, 90.0)]);
+    }
+
+    #[test]
+    fn an_unfinished_disruption_runs_to_the_end_of_the_span() {
+        let d = of("...x.x..", 3);
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].start_ms, d[0].end_ms), (30.0, 80.0));
+        assert_eq!((d[0].failed, d[0].total), (2, 5));
+    }
+
+    #[test]
+    fn no_failure_no_disruption() {
+        assert!(of("......", 3).is_empty());
+        assert!(of("", 3).is_empty());
+    }
+}

@@ -28,8 +28,10 @@ pub fn measurement<'a>(
     samples: impl Iterator<Item = &'a Sample>,
     probes: &[ProbeInfo],
 ) -> Measurement {
-    let late = percentiles(samples.map(|s| s.late_us));
-    let (p99, max) = (late.p99, late.max);
+    let late: Vec<u64> = samples.map(|s| s.late_us).collect();
+    let p99 = percentiles(late.iter().copied()).p99;
+    // Exact, not the histogram's bucket edge: it is compared with a timeout.
+    let max = late.iter().copied().max().map(us_to_ms);
     let interval = probes
         .iter()
         .map(|p| p.interval_us)
@@ -68,5 +70,70 @@ pub fn measurement<'a>(
                 reasons.join("; ")
             )
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(interval_ms: u64, timeout_ms: u64) -> ProbeInfo {
+        ProbeInfo {
+            name: "p".into(),
+            kind: "http".into(),
+            target: "x".into(),
+            interval_us: interval_ms * 1000,
+            timeout_us: timeout_ms * 1000,
+        }
+    }
+
+    /// 1000 samples, `late` µs late each, except the last `spikes` which are `spike` µs.
+    fn late(late: u64, spikes: usize, spike: u64) -> Vec<Sample> {
+        (0..1000)
+            .map(|i| Sample {
+                probe: "p".into(),
+                seq: i,
+                due_us: i * 1000,
+                late_us: if i as usize >= 1000 - spikes { spike } else { late },
+                latency_us: 1000,
+                ok: true,
+                error: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn on_schedule_is_not_degraded() {
+        let m = measurement(late(100, 0, 0).iter(), &[probe(20, 500)]);
+        assert!(!m.degraded);
+        assert_eq!(m.note, None);
+        assert_eq!(m.lateness_max_ms, Some(0.1));
+    }
+
+    #[test]
+    fn p99_over_a_tenth_of_the_smallest_interval_is_degraded() {
+        // 2% of samples 3 ms late: p99 3 ms > 10% of the 20 ms interval (the 1 s
+        // probe's interval does not count: the smallest does).
+        let probes = [probe(1000, 5000), probe(20, 500)];
+        let m = measurement(late(100, 20, 3000).iter(), &probes);
+        assert!(m.degraded);
+        assert!(m.note.unwrap().contains("over 10% of the 20.0ms probe interval"));
+        // 0.5% of samples late: p99 stays low, max stays under the timeout.
+        let m = measurement(late(100, 5, 3000).iter(), &probes);
+        assert!(!m.degraded, "{m:?}");
+    }
+
+    #[test]
+    fn one_stall_longer_than_a_timeout_is_degraded() {
+        let m = measurement(late(100, 1, 600_000).iter(), &[probe(1000, 500)]);
+        assert!(m.degraded);
+        assert_eq!(m.lateness_max_ms, Some(600.0));
+        assert!(m.note.unwrap().contains("over the 500.0ms probe timeout"));
+    }
+
+    #[test]
+    fn no_samples_is_not_degraded() {
+        let m = measurement([].iter(), &[probe(20, 500)]);
+        assert_eq!(m, Measurement::default());
     }
 }

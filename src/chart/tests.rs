@@ -158,3 +158,31 @@ fn ticks_are_round_and_cover_the_span() {
     assert_eq!(time_label(120_000.0), "2m");
     assert_eq!(time_label(1500.0), "1.5s");
 }
+
+#[test]
+fn sla_limit_is_a_line_when_in_range_and_a_note_when_far_above() {
+    let f = fixture();
+    let near = [("p99".to_string(), 250.0)];
+    let svg = latency_with_limits(&f.rec, &f.analysis, "db", &near);
+    assert!(svg.contains("<line class=\"sla-limit\""), "{svg}");
+    assert!(svg.contains("SLA p99 &lt;= 250.0ms</text>"));
+    // A limit 1000× the data would squash the samples into a sliver: noted instead.
+    let far = [("p99".to_string(), 300_000.0)];
+    let svg = latency_with_limits(&f.rec, &f.analysis, "db", &far);
+    assert!(!svg.contains("<line class=\"sla-limit\""));
+    assert!(svg.contains("(above the chart)"));
+    assert!(!latency(&f.rec, &f.analysis, "db").contains("sla-limit"));
+}
+
+#[test]
+fn a_harness_stall_is_drawn_as_lateness_and_stays_on_the_scale() {
+    let mut f = fixture();
+    for s in f.rec.samples.iter_mut().filter(|s| s.probe == "api") {
+        s.late_us = if s.due_us == 3_000_000 { 5_000_000 } else { 10 };
+    }
+    let svg = latency(&f.rec, &f.analysis, "api");
+    assert!(svg.contains("class=\"lateness\""));
+    assert!(svg.contains("harness send lateness"));
+    // The 5 s stall sets the top of the scale: it is not drawn off the chart.
+    assert!(svg.contains(">5s</text>"), "{svg}");
+}

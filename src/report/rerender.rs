@@ -116,11 +116,17 @@ pub fn summary(r: &Report) -> String {
         out.push_str(&format!("\n  MEASUREMENT DEGRADED: {note}"));
     }
     for c in &r.sla {
+        // Run-wide checks (max_lateness) have no subject to bracket.
+        let subject = super::check_subject(c);
+        let subject = if subject.is_empty() {
+            subject
+        } else {
+            format!(" [{subject}]")
+        };
         out.push_str(&format!(
-            "\n  {} {} [{}]: measured {}, threshold {}",
+            "\n  {} {}{subject}: measured {}, threshold {}",
             if c.pass { "pass" } else { "FAIL" },
             c.name,
-            super::check_subject(c),
             c.measured,
             c.threshold
         ));
