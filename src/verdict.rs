@@ -27,7 +27,8 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
-    /// `availability`, `latency_p99`, `recovery_time`, `max_outage`, `error_budget`.
+    /// `availability`, `latency_p99`, `recovery_time`, `max_outage`, `max_disruption`,
+    /// `error_budget`, `max_lateness` (run-wide).
     pub name: String,
     pub probe: Option<String>,
     pub fault: Option<String>,

@@ -96,7 +96,10 @@ async fn a_flapping_service_is_one_disruption_that_max_disruption_fails() {
         disruptions.len()
     );
     // The disruptions account for every failed sample.
-    let failed: u64 = disruptions.iter().map(|d| d["failed"].as_u64().unwrap()).sum();
+    let failed: u64 = disruptions
+        .iter()
+        .map(|d| d["failed"].as_u64().unwrap())
+        .sum();
     assert_eq!(failed, probe["failed"].as_u64().unwrap());
     let longest = probe["longest_disruption_ms"].as_f64().unwrap();
     assert!(longest > 1000.0, "{longest}");
@@ -111,7 +114,10 @@ async fn a_flapping_service_is_one_disruption_that_max_disruption_fails() {
             .as_bool()
             .unwrap()
     };
-    assert!(check("max_outage"), "one-sample outages pass max_outage: 70ms");
+    assert!(
+        check("max_outage"),
+        "one-sample outages pass max_outage: 70ms"
+    );
     assert!(!check("max_disruption"));
 
     let summary = text(&out);
@@ -167,13 +173,23 @@ fn a_run_measured_late_says_so_in_every_output() {
     let out = shakeout(&["report", run.to_str().unwrap()]);
     // Degraded is a warning, not a verdict: the SLA it was judged against still passes.
     assert_eq!(code(&out), 0, "{}", text(&out));
-    assert!(text(&out).contains("MEASUREMENT DEGRADED"), "{}", text(&out));
+    assert!(
+        text(&out).contains("MEASUREMENT DEGRADED"),
+        "{}",
+        text(&out)
+    );
 
     let report = read_report(&run);
     let m = &report["measurement"];
     assert_eq!(m["degraded"], true, "{m}");
     assert_eq!(m["lateness_max_ms"].as_f64(), Some(600.0));
-    assert!(m["note"].as_str().unwrap().contains("500.0ms probe timeout"), "{m}");
+    assert!(
+        m["note"]
+            .as_str()
+            .unwrap()
+            .contains("500.0ms probe timeout"),
+        "{m}"
+    );
 
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(md.contains("> **Measurement degraded:**"), "{md}");
@@ -206,7 +222,9 @@ fn the_committed_example_is_not_degraded() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let report = read_report(&root.join("reports/example"));
     assert_eq!(report["measurement"]["degraded"], false);
-    assert!(!std::fs::read_to_string(root.join("reports/example/report.md"))
-        .unwrap()
-        .contains("Measurement degraded"));
+    assert!(
+        !std::fs::read_to_string(root.join("reports/example/report.md"))
+            .unwrap()
+            .contains("Measurement degraded")
+    );
 }

@@ -115,9 +115,15 @@ mod tests {
         let d = of("..x.x..xx...x...", 3);
         assert_eq!(d.len(), 2, "{d:?}");
         // 20 ms (first failure) to 90 ms (first of the three successes that end it).
-        assert_eq!((d[0].start_ms, d[0].end_ms, d[0].duration_ms), (20.0, 90.0, 70.0));
+        assert_eq!(
+            (d[0].start_ms, d[0].end_ms, d[0].duration_ms),
+            (20.0, 90.0, 70.0)
+        );
         assert_eq!((d[0].failed, d[0].total), (4, 7));
-        assert_eq!((d[1].start_ms, d[1].end_ms, d[1].failed, d[1].total), (120.0, 130.0, 1, 1));
+        assert_eq!(
+            (d[1].start_ms, d[1].end_ms, d[1].failed, d[1].total),
+            (120.0, 130.0, 1, 1)
+        );
     }
 
     #[test]

@@ -94,7 +94,11 @@ mod tests {
                 probe: "p".into(),
                 seq: i,
                 due_us: i * 1000,
-                late_us: if i as usize >= 1000 - spikes { spike } else { late },
+                late_us: if i as usize >= 1000 - spikes {
+                    spike
+                } else {
+                    late
+                },
                 latency_us: 1000,
                 ok: true,
                 error: None,
@@ -117,7 +121,10 @@ mod tests {
         let probes = [probe(1000, 5000), probe(20, 500)];
         let m = measurement(late(100, 20, 3000).iter(), &probes);
         assert!(m.degraded);
-        assert!(m.note.unwrap().contains("over 10% of the 20.0ms probe interval"));
+        assert!(m
+            .note
+            .unwrap()
+            .contains("over 10% of the 20.0ms probe interval"));
         // 0.5% of samples late: p99 stays low, max stays under the timeout.
         let m = measurement(late(100, 5, 3000).iter(), &probes);
         assert!(!m.degraded, "{m:?}");
