@@ -29,9 +29,13 @@ pub fn measurement<'a>(
     probes: &[ProbeInfo],
 ) -> Measurement {
     let late: Vec<u64> = samples.map(|s| s.late_us).collect();
-    let p99 = percentiles(late.iter().copied()).p99;
     // Exact, not the histogram's bucket edge: it is compared with a timeout.
     let max = late.iter().copied().max().map(us_to_ms);
+    // The histogram rounds up to its bucket's edge; a p99 above the max reads as a bug.
+    let p99 = percentiles(late.iter().copied())
+        .p99
+        .zip(max)
+        .map(|(p, m)| p.min(m));
     let interval = probes
         .iter()
         .map(|p| p.interval_us)
@@ -135,7 +139,16 @@ mod tests {
         let m = measurement(late(100, 1, 600_000).iter(), &[probe(1000, 500)]);
         assert!(m.degraded);
         assert_eq!(m.lateness_max_ms, Some(600.0));
-        assert!(m.note.unwrap().contains("over the 500.0ms probe timeout"));
+        let note = m.note.unwrap();
+        assert!(note.contains("over the 500.0ms probe timeout"), "{note}");
+        assert!(!note.contains("interval"), "p99 is fine: {note}");
+    }
+
+    #[test]
+    fn p99_never_reads_above_the_max() {
+        // The histogram's bucket edge for 600 ms is above 600 ms.
+        let m = measurement(late(100, 20, 600_000).iter(), &[probe(1000, 500)]);
+        assert_eq!(m.lateness_p99_ms, Some(600.0));
     }
 
     #[test]
