@@ -115,8 +115,7 @@ fn is_kernel_fs(file: &std::fs::File) -> bool {
     if unsafe { libc::fstatfs(file.as_raw_fd(), &mut fs) } != 0 {
         return true;
     }
-    let magic = fs.f_type as i64;
-    magic == libc::PROC_SUPER_MAGIC as i64 || magic == libc::SYSFS_MAGIC as i64
+    [libc::PROC_SUPER_MAGIC, libc::SYSFS_MAGIC].contains(&fs.f_type)
 }
 
 /// Read up to `buf.len()` bytes (a regular file may return them in pieces).
