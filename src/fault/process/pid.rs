@@ -144,3 +144,46 @@ pub(super) fn signal(pid: i32, sig: i32) -> Result<(), std::io::Error> {
         Err(std::io::Error::last_os_error())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(r: Result<i32, FaultError>) -> String {
+        match r {
+            Ok(pid) => panic!("read pid {pid}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_pid_alone_in_a_small_file_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("svc.pid");
+        std::fs::write(&path, "4242\n").expect("write");
+        assert_eq!(read_pid_file(&path).expect("pid"), 4242);
+    }
+
+    #[test]
+    fn anything_else_is_refused_without_repeating_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "API_TOKEN=hunter2\n").expect("write");
+        let long = dir.path().join("long");
+        std::fs::write(&long, format!("4242{}\n", " ".repeat(100))).expect("write");
+        for path in [&secret, &long] {
+            let m = message(read_pid_file(path));
+            assert!(m.contains("does not hold a pid"), "{m}");
+            assert!(!m.contains("hunter2"), "{m}");
+        }
+        for path in [
+            Path::new("/proc/self/environ"),
+            Path::new("/proc/self/stat"),
+        ] {
+            let m = message(read_pid_file(path));
+            assert!(m.contains("not a regular file"), "{m}");
+        }
+        let m = message(read_pid_file(dir.path()));
+        assert!(m.contains("not a regular file"), "{m}");
+    }
+}
