@@ -173,7 +173,10 @@ async fn run(args: RunArgs) -> i32 {
             outcome.exit_code
         }
         // Refused before anything was changed: the directory is not this run's to use.
-        Ok(Err(e @ (engine::EngineError::Unreverted { .. } | engine::EngineError::Busy(_)))) => {
+        Ok(Err(
+            e @ (engine::EngineError::Unreverted { .. }
+            | engine::EngineError::Busy(engine::lock::LockError::Busy { .. })),
+        )) => {
             say!("error: {e}");
             exit::INVALID
         }
