@@ -165,10 +165,18 @@ async fn run(args: RunArgs) -> i32 {
             for e in &r.errors {
                 say!("error: {e}");
             }
-            say!("report: {}", files.report_dir.join("report.md").display());
+            // Only a report that exists is named.
+            let md = files.report_dir.join("report.md");
+            if outcome.written.contains(&md) {
+                say!("report: {}", md.display());
+            }
             outcome.exit_code
         }
-        Ok(Err(e @ engine::EngineError::Unreverted { .. })) => {
+        // Refused before anything was changed: the directory is not this run's to use.
+        Ok(Err(
+            e @ (engine::EngineError::Unreverted { .. }
+            | engine::EngineError::Busy(engine::lock::LockError::Busy { .. })),
+        )) => {
             say!("error: {e}");
             exit::INVALID
         }
@@ -252,6 +260,10 @@ fn rerender(dir: &Path, rejudge: bool) -> i32 {
         Ok(report) => {
             say!("{}", shakeout::report::summary(&report));
             exit::PASS
+        }
+        Err(e @ shakeout::report::RerenderError::Write(_)) => {
+            say!("error: {e}");
+            exit::HARNESS
         }
         Err(e) => {
             say!("error: {e}");

@@ -47,6 +47,25 @@ pub fn exposure_warning(addr: std::net::SocketAddr, what: &str) -> Option<String
     })
 }
 
+/// The longest stem kept in a file name made from a user's name: well under the 255
+/// bytes a file name may have, with room for a prefix and an extension.
+pub const FILE_STEM_MAX: usize = 64;
+
+/// `stem` (already made of safe ASCII) cut to [`FILE_STEM_MAX`] bytes. A cut stem ends
+/// in a hash of the whole, so two long names that share a beginning stay two files,
+/// and the same name gives the same file on every run and re-render.
+pub fn bounded_file_stem(stem: &str) -> String {
+    if stem.len() <= FILE_STEM_MAX {
+        return stem.to_string();
+    }
+    // FNV-1a: stable across builds and platforms, unlike the std hasher.
+    let hash = stem.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let keep: String = stem.chars().take(FILE_STEM_MAX - 9).collect();
+    format!("{keep}-{hash:08x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,7 +58,13 @@ fn zone_loss_run_writes_reports_and_charts_under_run_id() {
     assert_eq!(runs.len(), 1);
     let run_dir = &runs[0];
     let run_id = run_dir.file_name().unwrap().to_str().unwrap().to_string();
-    assert!(run_id.ends_with("Z-short-zone-loss"), "{run_id}");
+    // Timestamp, experiment name, then a short random suffix that keeps ids unique.
+    let (prefix, suffix) = run_id.rsplit_once('-').unwrap();
+    assert!(prefix.ends_with("Z-short-zone-loss"), "{run_id}");
+    assert!(
+        suffix.len() == 6 && suffix.chars().all(|c| c.is_ascii_hexdigit()),
+        "{run_id}"
+    );
     for f in [
         "report.json",
         "report.md",

@@ -189,6 +189,11 @@ fn rollback_after_sigkill_resumes_the_process_and_is_idempotent() {
     wait_for("the victim to be paused", Duration::from_secs(5), || {
         victim.is_stopped()
     });
+    // The event is written just after the signal: wait for it, or the kill can beat it.
+    wait_for("fault_injected on disk", Duration::from_secs(5), || {
+        std::fs::read_to_string(out_dir.join("events.jsonl"))
+            .is_ok_and(|e| e.contains("\"type\":\"fault_injected\""))
+    });
     signal(&child, libc::SIGKILL);
     let _ = wait_output(child, Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(100));

@@ -40,6 +40,10 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
+    /// A run (or another rollback) holds the directory: reverting under it would undo
+    /// faults the live run still controls.
+    #[error(transparent)]
+    Busy(#[from] super::lock::LockError),
     #[error("journal {path}:{line}: {message}")]
     Corrupt {
         path: String,
@@ -197,8 +201,9 @@ impl Rollback {
 
 /// Revert every pending entry of the journal in `dir`, newest first, recording each
 /// outcome. Reverts whatever can be read and trusted, and says what it skipped.
-/// Idempotent: a second call finds nothing pending.
+/// Idempotent: a second call finds nothing pending. Refused while a run holds `dir`.
 pub async fn rollback(dir: &Path) -> Result<Rollback, JournalError> {
+    let _lock = super::lock::lock_if_possible(dir)?;
     let contents = read(dir)?;
     let mut out = Rollback::default();
     for bad in &contents.bad_lines {

@@ -4,6 +4,7 @@
 
 pub mod journal;
 mod live;
+pub mod lock;
 mod recorder;
 pub mod scheduler;
 mod timeline;
@@ -38,6 +39,7 @@ pub struct RunOptions {
 pub struct RunOutcome {
     pub report: Report,
     pub exit_code: i32,
+    /// The files that exist; any that could not be written is one of the report's errors.
     pub written: Vec<PathBuf>,
 }
 
@@ -56,6 +58,9 @@ pub enum EngineError {
     Setup(#[from] SetupError),
     #[error(transparent)]
     Probe(#[from] crate::probe::ProbeError),
+    /// Another run or a rollback holds the directory.
+    #[error(transparent)]
+    Busy(#[from] lock::LockError),
     #[error("{dir} holds a run whose faults are not all reverted ({faults}); run `shakeout rollback {dir}` first, or choose another --out")]
     Unreverted { dir: String, faults: String },
 }
@@ -79,13 +84,19 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// UTC timestamp + experiment name, safe as a directory name.
+/// The longest experiment name kept in a run id: the id names a directory, and a
+/// file name longer than 255 bytes cannot be created.
+const RUN_ID_NAME_MAX: usize = 64;
+
+/// UTC timestamp + experiment name + a short random suffix, safe as a directory name
+/// and unique even for two runs of one spec started in the same second.
 pub fn run_id(experiment: &str) -> String {
     let ts = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace(['-', ':'], "");
     let name: String = experiment
         .chars()
+        .take(RUN_ID_NAME_MAX)
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -94,11 +105,14 @@ pub fn run_id(experiment: &str) -> String {
             }
         })
         .collect();
-    format!("{ts}-{name}")
+    format!("{ts}-{name}-{:06x}", fastrand::u32(..0x100_0000))
 }
 
 pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineError> {
-    prepare_report_dir(&opts)?;
+    ignore_sigpipe();
+    // Held until the run returns: no other run or rollback can use the directory meanwhile.
+    let _lock = prepare_report_dir(&opts)?;
+    let signals = recorder::Signals::install();
     let (mut writer, events_path) = open_events(&opts.files.report_dir)?;
     let faults = Arc::new(Faults::open(&opts.files.report_dir)?);
     // Build everything that can fail before anything is changed on the target.
@@ -112,7 +126,7 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     }
     let ctx = run_wide.context(opts.files.report_dir.clone());
     let run = Run::start(plan, Arc::clone(&faults), writer, first);
-    let tasks = run.spawn(probes, ctx, opts.progress)?;
+    let tasks = run.spawn(probes, ctx, signals, opts.progress)?;
     let (recording, harness_errors) = run.wait_and_stop(tasks, &events_path).await;
     let teardown_failures = run_wide.stop(&*faults).await;
     faults.add_revert_failures(teardown_failures);
@@ -134,25 +148,35 @@ fn io_error(path: &Path, source: std::io::Error) -> EngineError {
     }
 }
 
-/// Create the output directories and save the spec beside the report. Reusing a
-/// directory must never bury a previous run's unreverted faults.
-fn prepare_report_dir(opts: &RunOptions) -> Result<(), EngineError> {
+/// Lock the run directory, then create the chart directory and save the spec beside the
+/// report. Nothing in the directory is written before the lock is held and the
+/// directory is known not to hold a previous run's unreverted faults.
+fn prepare_report_dir(opts: &RunOptions) -> Result<lock::DirLock, EngineError> {
     let files = &opts.files;
-    for dir in [&files.report_dir, &files.chart_dir] {
-        std::fs::create_dir_all(dir).map_err(|source| io_error(dir, source))?;
-    }
+    std::fs::create_dir_all(&files.report_dir)
+        .map_err(|source| io_error(&files.report_dir, source))?;
+    let dir_lock = lock::lock(&files.report_dir)?;
+    refuse_unreverted(&files.report_dir)?;
+    std::fs::create_dir_all(&files.chart_dir)
+        .map_err(|source| io_error(&files.chart_dir, source))?;
     if let Some(text) = &opts.spec_text {
         let path = files.report_dir.join("experiment.yaml");
         std::fs::write(&path, text).map_err(|source| io_error(&path, source))?;
     }
-    let old_journal = files.report_dir.join(journal::FILE_NAME);
+    Ok(dir_lock)
+}
+
+/// Reusing a directory must never bury a previous run's unreverted faults; a journal
+/// whose faults are all reverted is removed.
+fn refuse_unreverted(dir: &Path) -> Result<(), EngineError> {
+    let old_journal = dir.join(journal::FILE_NAME);
     if !old_journal.exists() {
         return Ok(());
     }
-    let pending = journal::pending(&files.report_dir)?;
+    let pending = journal::pending(dir)?;
     if !pending.is_empty() {
         return Err(EngineError::Unreverted {
-            dir: files.report_dir.display().to_string(),
+            dir: dir.display().to_string(),
             faults: pending
                 .iter()
                 .map(|(_, f, _)| format!("`{f}`"))
@@ -161,6 +185,15 @@ fn prepare_report_dir(opts: &RunOptions) -> Result<(), EngineError> {
         });
     }
     std::fs::remove_file(&old_journal).map_err(|source| io_error(&old_journal, source))
+}
+
+/// A reader that went away (a closed pipe) must not kill the run before it reverts:
+/// writes then fail with EPIPE, which every writer handles.
+fn ignore_sigpipe() {
+    // SAFETY: sets the disposition of one signal to SIG_IGN; no handler code runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
 }
 
 fn open_events(dir: &Path) -> Result<(EventWriter, PathBuf), EngineError> {
@@ -224,7 +257,7 @@ struct Run<'a> {
     plan: &'a Plan,
     timeline: Arc<Timeline>,
     tx: mpsc::UnboundedSender<Event>,
-    recorder: JoinHandle<Recording>,
+    recorder: JoinHandle<(Recording, Option<String>)>,
     stop_tx: watch::Sender<Option<Stop>>,
     stop_rx: watch::Receiver<Option<Stop>>,
 }
@@ -275,10 +308,11 @@ impl<'a> Run<'a> {
         &self,
         probes: Vec<scheduler::ScheduledProbe>,
         ctx: FaultContext,
+        signals: recorder::Signals,
         progress: bool,
     ) -> Result<Tasks, EngineError> {
         let live = &self.timeline.live;
-        let signals = tokio::spawn(recorder::watch_signals(self.stop_tx.clone()));
+        let signals = tokio::spawn(recorder::watch_signals(signals, self.stop_tx.clone()));
         let progress = progress
             .then(|| tokio::spawn(live::progress_line(Arc::clone(live), self.plan.duration)));
         let stop_flag = Arc::new(AtomicBool::new(false));
@@ -426,7 +460,10 @@ impl<'a> Run<'a> {
         } = self;
         drop((timeline, tx));
         match recorder.await {
-            Ok(r) => r,
+            Ok((r, write_error)) => {
+                harness_errors.extend(write_error);
+                r
+            }
             Err(e) => {
                 harness_errors.push(format!("internal error in the recorder: {e}"));
                 Recording::read(events_path).unwrap_or_default()
@@ -468,14 +505,10 @@ fn finish(
         },
         &opts.files,
     );
-    let written = judged.written.unwrap_or_else(|e| {
-        tracing::error!("could not write the reports: {e}");
-        Vec::new()
-    });
     RunOutcome {
         report: judged.report,
         exit_code: judged.exit_code,
-        written,
+        written: judged.written.files,
     }
 }
 

@@ -8,18 +8,25 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// The single consumer of events: writes them, keeps the in-memory recording, feeds
-/// the live view and the guardrails.
+/// the live view and the guardrails. Returns the recording and, if `events.jsonl`
+/// could not be written in full, why (a harness error: the run cannot be re-rendered).
 pub(super) async fn record(
     mut rx: mpsc::UnboundedReceiver<Event>,
     mut writer: EventWriter,
     first: Event,
     live: Arc<Live>,
     stop: watch::Sender<Option<Stop>>,
-) -> Recording {
+) -> (Recording, Option<String>) {
     let mut rec = Recording::default();
     rec.push(first);
     let mut flush = tokio::time::interval(Duration::from_millis(200));
-    let mut write_failed = false;
+    let mut write_error: Option<String> = None;
+    let mut note = |result: std::io::Result<()>| {
+        if let (Err(e), None) = (result, &write_error) {
+            tracing::error!("cannot write events.jsonl: {e}");
+            write_error = Some(format!("cannot write events.jsonl: {e}"));
+        }
+    };
     loop {
         tokio::select! {
             ev = rx.recv() => {
@@ -31,36 +38,66 @@ pub(super) async fn record(
                         });
                     }
                 }
-                if let Err(e) = writer.write(&ev) {
-                    if !write_failed {
-                        tracing::error!("cannot write events.jsonl: {e}");
-                        write_failed = true;
-                    }
-                }
+                note(writer.write(&ev));
                 rec.push(ev);
             }
-            _ = flush.tick() => {
-                let _ = writer.flush();
-            }
+            _ = flush.tick() => note(writer.flush()),
         }
     }
-    let _ = writer.flush();
-    rec
+    note(writer.flush());
+    (rec, write_error)
 }
 
-pub(super) async fn watch_signals(stop: watch::Sender<Option<Stop>>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        tracing::warn!("cannot install signal handlers; Ctrl-C will not revert faults");
-        return;
-    };
-    let reason = tokio::select! {
-        _ = int.recv() => "interrupted (SIGINT / Ctrl-C)",
-        _ = term.recv() => "terminated (SIGTERM)",
-    };
+/// The fatal signals a run catches: each stops the run, which reverts every fault and
+/// exits as an aborted run. Left to their default action they would end the process
+/// with its faults still applied (an SSH drop sends SIGHUP).
+const FATAL: [(libc::c_int, &str); 6] = [
+    (libc::SIGINT, "interrupted (SIGINT / Ctrl-C)"),
+    (libc::SIGTERM, "terminated (SIGTERM)"),
+    (
+        libc::SIGHUP,
+        "hung up (SIGHUP: the terminal or SSH session closed)",
+    ),
+    (libc::SIGQUIT, "quit (SIGQUIT)"),
+    (libc::SIGUSR1, "signalled (SIGUSR1)"),
+    (libc::SIGUSR2, "signalled (SIGUSR2)"),
+];
+
+/// Handlers for the fatal signals, installed before anything is changed so that a
+/// signal that arrives during setup is held until the run can act on it.
+pub(super) struct Signals(Vec<(tokio::signal::unix::Signal, &'static str)>);
+
+impl Signals {
+    pub fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut installed = Vec::new();
+        for (sig, reason) in FATAL {
+            match signal(SignalKind::from_raw(sig)) {
+                Ok(s) => installed.push((s, reason)),
+                Err(e) => tracing::warn!(
+                    "cannot catch {reason}: that signal will not revert faults ({e})"
+                ),
+            }
+        }
+        Signals(installed)
+    }
+
+    /// The reason of the first fatal signal received (never, if none could be caught).
+    async fn first(&mut self) -> &'static str {
+        std::future::poll_fn(|cx| {
+            for (signal, reason) in self.0.iter_mut() {
+                if signal.poll_recv(cx).is_ready() {
+                    return std::task::Poll::Ready(*reason);
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+}
+
+pub(super) async fn watch_signals(mut signals: Signals, stop: watch::Sender<Option<Stop>>) {
+    let reason = signals.first().await;
     tracing::warn!("{reason}: reverting every fault");
     stop.send_modify(|s| {
         if s.is_none() {

@@ -12,7 +12,7 @@ use crate::verdict::{Check, Outcome};
 pub use judging::{judge_and_write, Judged, Judging};
 pub use rerender::{rerender, summary, JudgeAgainst, RerenderError};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub mod document;
 pub mod html;
@@ -93,32 +93,64 @@ pub struct RunFiles {
     pub chart_dir: PathBuf,
 }
 
-/// Render every report and chart of a run and write them out, returning each path written.
-///
-/// `report.json` is written first: it is the machine contract, so if a later rendering
-/// fails the data CI gates on is already on disk.
-pub fn write_all(
-    r: &Report,
-    rec: &Recording,
-    a: &Analysis,
-    files: &RunFiles,
-) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(&files.report_dir)?;
-    std::fs::create_dir_all(&files.chart_dir)?;
-    let mut written = Vec::new();
-    let mut write = |dir: &Path, name: &str, text: &str| -> std::io::Result<()> {
-        let path = dir.join(name);
-        std::fs::write(&path, text)?;
-        written.push(path);
-        Ok(())
-    };
+/// What writing a run's renderings gave: the files that exist now, and each file that
+/// could not be written (not left behind half-written or stale).
+#[derive(Debug, Default)]
+pub struct Written {
+    pub files: Vec<PathBuf>,
+    /// `cannot write PATH: REASON`, one per file.
+    pub failures: Vec<String>,
+}
 
-    let json = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
-    write(&files.report_dir, "report.json", &(json + "\n"))?;
-    write(&files.report_dir, "report.md", &markdown::render(r))?;
-    write(&files.report_dir, "junit.xml", &junit::render(r))?;
+impl Written {
+    fn put(&mut self, path: PathBuf, text: &str) {
+        match std::fs::write(&path, text) {
+            Ok(()) => self.files.push(path),
+            Err(e) => {
+                // A truncated file, or the last run's file under the same name, must not
+                // be read as this run's report.
+                let _ = std::fs::remove_file(&path);
+                self.failures
+                    .push(format!("cannot write {}: {e}", path.display()));
+            }
+        }
+    }
+}
+
+/// Render every report and chart of a run and write them out. A file that cannot be
+/// written does not stop the others: each is attempted and each failure listed.
+///
+/// `report.json` is written first: it is the machine contract.
+pub fn write_all(r: &Report, rec: &Recording, a: &Analysis, files: &RunFiles) -> Written {
+    let mut out = Written::default();
+    for dir in [&files.report_dir, &files.chart_dir] {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            out.failures
+                .push(format!("cannot create {}: {e}", dir.display()));
+        }
+    }
+    match serde_json::to_string_pretty(r) {
+        Ok(json) => out.put(files.report_dir.join("report.json"), &(json + "\n")),
+        Err(e) => out.failures.push(format!("cannot render report.json: {e}")),
+    }
+    out.put(files.report_dir.join("report.md"), &markdown::render(r));
+    out.put(files.report_dir.join("junit.xml"), &junit::render(r));
 
     // Charts are rendered once and used twice: as files and inlined into the HTML page.
+    let charts = render_charts(r, rec, a);
+    for (_, file, svg) in &charts {
+        out.put(files.chart_dir.join(file), svg);
+    }
+    let inline: Vec<(String, String)> = charts.into_iter().map(|(t, _, svg)| (t, svg)).collect();
+    out.put(
+        files.report_dir.join("report.html"),
+        &html::render(r, &inline),
+    );
+    out
+}
+
+/// Every chart of a run: (title, file name, SVG).
+fn render_charts(r: &Report, rec: &Recording, a: &Analysis) -> Vec<(String, String, String)> {
     let mut charts = vec![(
         "Timeline".to_string(),
         "timeline.svg".to_string(),
@@ -139,12 +171,7 @@ pub fn write_all(
             crate::chart::latency_with_limits(rec, a, &p.name, &latency_limits(r, &p.name)),
         ));
     }
-    for (_, file, svg) in &charts {
-        write(&files.chart_dir, file, svg)?;
-    }
-    let inline: Vec<(String, String)> = charts.into_iter().map(|(t, _, svg)| (t, svg)).collect();
-    write(&files.report_dir, "report.html", &html::render(r, &inline))?;
-    Ok(written)
+    charts
 }
 
 /// The SLA latency limits judged on `probe`, as (statistic, ms): `("p99", 250.0)`.
@@ -156,7 +183,7 @@ fn latency_limits(r: &Report, probe: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
-/// A probe name made safe as part of a file name on any OS.
+/// A probe name made safe as part of a file name on any OS, and short enough for one.
 pub fn sanitize_file_stem(name: &str) -> String {
     let s: String = name
         .chars()
@@ -173,7 +200,7 @@ pub fn sanitize_file_stem(name: &str) -> String {
     if s.is_empty() {
         "probe".into()
     } else {
-        s
+        crate::util::bounded_file_stem(&s)
     }
 }
 

@@ -14,8 +14,8 @@ pub enum RerenderError {
     Record(#[from] crate::record::RecordError),
     #[error("{0}")]
     Spec(String),
-    #[error("cannot write the reports: {0}")]
-    Io(#[from] std::io::Error),
+    #[error("{}", .0.join("; "))]
+    Write(Vec<String>),
 }
 
 /// Which SLA a past run is judged against.
@@ -70,7 +70,9 @@ pub fn rerender(
             chart_dir: chart_dir(dir),
         },
     );
-    judged.written?;
+    if !judged.written.failures.is_empty() {
+        return Err(RerenderError::Write(judged.written.failures));
+    }
     Ok(judged.report)
 }
 

@@ -9,7 +9,7 @@ fn write_all_writes_every_file_and_json_round_trips() {
         report_dir: dir.path().join("out"),
         chart_dir: dir.path().join("out/charts"),
     };
-    let written = write_all(&f.report, &f.rec, &f.analysis, &files).expect("write_all");
+    let written = written_files(write_all(&f.report, &f.rec, &f.analysis, &files));
     let names: Vec<String> = written
         .iter()
         .map(|p| {
@@ -57,7 +57,7 @@ fn same_dir_for_reports_and_charts() {
         report_dir: dir.path().to_path_buf(),
         chart_dir: dir.path().to_path_buf(),
     };
-    let written = write_all(&f.report, &f.rec, &f.analysis, &files).expect("write_all");
+    let written = written_files(write_all(&f.report, &f.rec, &f.analysis, &files));
     assert_eq!(written.len(), 7);
     let distinct: std::collections::BTreeSet<_> = written.iter().collect();
     assert_eq!(distinct.len(), 7);
@@ -71,9 +71,57 @@ fn colliding_probe_file_names_stay_distinct() {
         report_dir: dir.path().into(),
         chart_dir: dir.path().into(),
     };
-    let written = write_all(&f.report, &f.rec, &f.analysis, &files).expect("write_all");
+    let written = written_files(write_all(&f.report, &f.rec, &f.analysis, &files));
     assert!(written.iter().any(|p| p.ends_with("latency-a_b.svg")));
     assert!(written.iter().any(|p| p.ends_with("latency-a_b-2.svg")));
+}
+
+/// The files written, asserting that none failed.
+fn written_files(w: Written) -> Vec<PathBuf> {
+    assert!(w.failures.is_empty(), "{:?}", w.failures);
+    w.files
+}
+
+#[test]
+fn long_probe_names_give_bounded_distinct_file_names() {
+    let long_a = format!("{}a", "p".repeat(250));
+    let long_b = format!("{}b", "p".repeat(250));
+    let f = fixture_named(&long_a, &long_b);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = RunFiles {
+        report_dir: dir.path().into(),
+        chart_dir: dir.path().into(),
+    };
+    let written = written_files(write_all(&f.report, &f.rec, &f.analysis, &files));
+    let charts: Vec<String> = written
+        .iter()
+        .filter_map(|p| p.file_name()?.to_str().map(String::from))
+        .filter(|n| n.starts_with("latency-"))
+        .collect();
+    assert_eq!(charts.len(), 2, "{charts:?}");
+    assert_ne!(charts[0], charts[1]);
+    for name in &charts {
+        assert!(name.len() <= 80, "{name}");
+    }
+    assert!(written.iter().any(|p| p.ends_with("report.html")));
+}
+
+#[test]
+fn a_file_that_cannot_be_written_is_listed_and_not_left_behind() {
+    let f = fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A directory where report.md should go: that one file cannot be written.
+    std::fs::create_dir(dir.path().join("report.md")).expect("mkdir");
+    let files = RunFiles {
+        report_dir: dir.path().into(),
+        chart_dir: dir.path().into(),
+    };
+    let w = write_all(&f.report, &f.rec, &f.analysis, &files);
+    assert_eq!(w.failures.len(), 1, "{:?}", w.failures);
+    assert!(w.failures[0].contains("report.md"), "{:?}", w.failures);
+    assert!(!w.files.iter().any(|p| p.ends_with("report.md")));
+    // The others were still written.
+    assert_eq!(w.files.len(), 6, "{:?}", w.files);
 }
 
 #[test]
@@ -81,6 +129,9 @@ fn sanitized_names() {
     assert_eq!(sanitize_file_stem("../etc/passwd"), "_etc_passwd");
     assert_eq!(sanitize_file_stem(""), "probe");
     assert_eq!(sanitize_file_stem("db-1.primary"), "db-1.primary");
+    let long = sanitize_file_stem(&"x".repeat(300));
+    assert_eq!(long.len(), crate::util::FILE_STEM_MAX);
+    assert_eq!(long, sanitize_file_stem(&"x".repeat(300)), "stable");
 }
 
 #[test]

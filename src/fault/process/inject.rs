@@ -43,8 +43,10 @@ fn absolute(p: &Path) -> PathBuf {
         .unwrap_or_else(|_| p.to_path_buf())
 }
 
+/// A fault name made safe and short enough for a file name.
 fn sanitize(name: &str) -> String {
-    name.chars()
+    let safe: String = name
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -52,7 +54,8 @@ fn sanitize(name: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    crate::util::bounded_file_stem(&safe)
 }
 
 /// Signal the process the undo names. A kill waits (up to 10 s) for the process to be

@@ -57,22 +57,78 @@ pub(super) fn is_same_alive(p: &ProcessRef) -> bool {
     }
 }
 
+/// The most of a pid file that is read: a pid and a newline fit with room to spare,
+/// and whatever else the path names (a secret, a device) is never read further.
+const PID_FILE_MAX: usize = 32;
+
+/// The pid in a pid file. Only a small regular file on a disk is read, and its
+/// contents are never repeated in a message: the path comes from a spec, and a path
+/// such as `/proc/self/environ` would otherwise copy secrets into every report.
 pub(super) fn read_pid_file(path: &Path) -> Result<i32, FaultError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FaultError::Io {
+    let file = open_regular(path)?;
+    let mut buf = [0u8; PID_FILE_MAX];
+    let n = read_some(&file, &mut buf).map_err(|source| FaultError::Io {
         what: format!("cannot read pid file {}", path.display()),
         source,
     })?;
-    text.trim()
-        .parse::<i32>()
+    std::str::from_utf8(&buf[..n])
         .ok()
+        .filter(|_| n < PID_FILE_MAX)
+        .and_then(|t| t.trim().parse::<i32>().ok())
         .filter(|p| *p > 1)
         .ok_or_else(|| {
             FaultError::Target(format!(
-                "pid file {} does not hold a pid: `{}`",
-                path.display(),
-                text.trim()
+                "pid file {} does not hold a pid (a number above 1, alone in a small file)",
+                path.display()
             ))
         })
+}
+
+/// Open `path` for reading if it is a regular file outside /proc and /sys. Opened
+/// non-blocking, so a FIFO cannot hang the run before it is told apart.
+fn open_regular(path: &Path) -> Result<std::fs::File, FaultError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|source| FaultError::Io {
+            what: format!("cannot read pid file {}", path.display()),
+            source,
+        })?;
+    let regular = file.metadata().is_ok_and(|m| m.is_file());
+    if !regular || is_kernel_fs(&file) {
+        return Err(FaultError::Target(format!(
+            "pid file {} is not a regular file on a disk (a device, FIFO, directory, or a file in /proc or /sys)",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// True for files of /proc and /sys, which present themselves as regular files.
+fn is_kernel_fs(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: statfs is plain data; fstatfs fills it for a descriptor we own.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; the pointer is to a live, correctly sized struct.
+    if unsafe { libc::fstatfs(file.as_raw_fd(), &mut fs) } != 0 {
+        return true;
+    }
+    [libc::PROC_SUPER_MAGIC, libc::SYSFS_MAGIC].contains(&fs.f_type)
+}
+
+/// Read up to `buf.len()` bytes (a regular file may return them in pieces).
+fn read_some(mut file: &std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }
 
 pub(super) fn signal(pid: i32, sig: i32) -> Result<(), std::io::Error> {
@@ -86,5 +142,48 @@ pub(super) fn signal(pid: i32, sig: i32) -> Result<(), std::io::Error> {
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(r: Result<i32, FaultError>) -> String {
+        match r {
+            Ok(pid) => panic!("read pid {pid}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_pid_alone_in_a_small_file_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("svc.pid");
+        std::fs::write(&path, "4242\n").expect("write");
+        assert_eq!(read_pid_file(&path).expect("pid"), 4242);
+    }
+
+    #[test]
+    fn anything_else_is_refused_without_repeating_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "API_TOKEN=hunter2\n").expect("write");
+        let long = dir.path().join("long");
+        std::fs::write(&long, format!("4242{}\n", " ".repeat(100))).expect("write");
+        for path in [&secret, &long] {
+            let m = message(read_pid_file(path));
+            assert!(m.contains("does not hold a pid"), "{m}");
+            assert!(!m.contains("hunter2"), "{m}");
+        }
+        for path in [
+            Path::new("/proc/self/environ"),
+            Path::new("/proc/self/stat"),
+        ] {
+            let m = message(read_pid_file(path));
+            assert!(m.contains("not a regular file"), "{m}");
+        }
+        let m = message(read_pid_file(dir.path()));
+        assert!(m.contains("not a regular file"), "{m}");
     }
 }
