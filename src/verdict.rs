@@ -1,7 +1,7 @@
 //! Hold each measured figure against its SLA threshold. Pure.
 
-use crate::analysis::Analysis;
-use crate::format::{fmt_ms, format_duration, trim_float};
+use crate::analysis::{ms_to_us, Analysis};
+use crate::format::{fmt_ms, fmt_pct, fmt_share, fmt_span, format_duration};
 use serde::{Deserialize, Serialize};
 
 pub use crate::sla::Thresholds;
@@ -49,16 +49,22 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
     for p in &a.probes {
         if let Some(min) = t.availability_pct {
             let measured = (p.total > 0).then_some(p.availability_pct);
+            let ok = p.total.saturating_sub(p.failed);
             checks.push(Check {
                 name: "availability".into(),
                 probe: Some(p.name.clone()),
                 fault: None,
-                threshold: format!(">= {}%", trim_float(min)),
-                measured: measured.map_or("no samples".into(), |v| format!("{v:.3}%")),
-                limit: min,
+                threshold: format!(">= {min}"),
+                measured: if p.total > 0 {
+                    fmt_share(ok, p.total)
+                } else {
+                    "no samples".into()
+                },
+                limit: min.as_f64(),
                 value: measured,
                 unit: "percent".into(),
-                pass: measured.is_some_and(|v| v >= min),
+                // Decided on the counts: 619 of 625 is 99.04% exactly, which f64 misses.
+                pass: min.is_met_by(ok, p.total),
             });
         }
         for (stat, limit) in &t.latency {
@@ -113,16 +119,17 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
         }
     }
     if let (Some(max), Some(b)) = (t.budget_max_spent_pct, &a.error_budget) {
+        let (spent_us, allowed_us) = (ms_to_us(b.spent_ms), ms_to_us(b.allowed_ms));
         checks.push(Check {
             name: "error_budget".into(),
             probe: b.probe.clone(),
             fault: None,
-            threshold: format!("<= {}% of {}", trim_float(max), fmt_ms(b.allowed_ms)),
-            measured: format!("{:.3}% ({})", b.spent_pct, fmt_ms(b.spent_ms)),
-            limit: max,
+            threshold: format!("<= {max} of {}", fmt_span(b.allowed_ms)),
+            measured: format!("{} ({})", fmt_pct(b.spent_pct), fmt_span(b.spent_ms)),
+            limit: max.as_f64(),
             value: Some(b.spent_pct),
             unit: "percent".into(),
-            pass: b.spent_pct <= max,
+            pass: max.is_not_exceeded_by(spent_us, allowed_us),
         });
     }
     checks

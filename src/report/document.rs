@@ -6,7 +6,7 @@
 
 use super::{budget_sentence, check_subject, fmt_recovery, Report, DEFINITIONS};
 use crate::analysis::{FaultAnalysis, ProbeAnalysis};
-use crate::format::{fmt_dur, fmt_num, fmt_offset, fmt_opt_ms, fmt_pct, fmt_span};
+use crate::format::{fmt_dur, fmt_num, fmt_offset, fmt_opt_ms, fmt_share, fmt_span};
 use crate::verdict::Outcome;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -258,7 +258,7 @@ fn probe_row(p: &ProbeAnalysis) -> Vec<Cell> {
         text(p.name.clone()),
         text(p.total.to_string()),
         text(p.failed.to_string()),
-        text(fmt_pct(p.availability_pct)),
+        text(fmt_share(p.total.saturating_sub(p.failed), p.total)),
         text(fmt_dur(p.downtime_ms)),
         text(fmt_dur(p.longest_outage_ms)),
         text(fmt_opt_ms(p.latency_ms.p50)),
@@ -407,11 +407,7 @@ fn phases(r: &Report) -> Option<Section> {
                 )),
                 text(ph.total.to_string()),
                 text(ph.failed.to_string()),
-                text(if ph.total == 0 {
-                    "–".into()
-                } else {
-                    fmt_pct(ph.availability_pct)
-                }),
+                text(fmt_share(ph.total.saturating_sub(ph.failed), ph.total)),
                 text(fmt_opt_ms(ph.latency_ms.p50)),
                 text(fmt_opt_ms(ph.latency_ms.p99)),
             ]);

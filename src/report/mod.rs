@@ -203,9 +203,15 @@ pub fn budget_sentence(b: &ErrorBudget) -> String {
     format!(
         "spent {spent_pct} of the {} budget ({}% over {})",
         fmt_span(b.allowed_ms),
-        fmt_num(b.objective_pct),
+        objective_number(b.objective_pct),
         fmt_span(b.period_ms)
     )
+}
+
+/// The objective as it was written (`99.9999`), recovered exactly from its recorded
+/// number; three decimals would round `99.9999` up to `100`.
+fn objective_number(pct: f64) -> String {
+    crate::percent::Percent::from_f64(pct).map_or_else(|_| fmt_num(pct), |p| p.number())
 }
 
 /// One-line definitions shown under every human report, so numbers are not misread.

@@ -119,11 +119,11 @@ pub fn summary(r: &Report) -> String {
     }
     for p in &r.probes {
         out.push_str(&format!(
-            "\n  probe {}: {}/{} failed, availability {:.3}%, downtime {}, {} outage{}",
+            "\n  probe {}: {}/{} failed, availability {}, downtime {}, {} outage{}",
             p.name,
             p.failed,
             p.total,
-            p.availability_pct,
+            crate::format::fmt_share(p.total.saturating_sub(p.failed), p.total),
             crate::format::fmt_ms(p.downtime_ms),
             p.outages.len(),
             if p.outages.len() == 1 { "" } else { "s" }
