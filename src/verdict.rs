@@ -1,7 +1,7 @@
 //! Hold each measured figure against its SLA threshold. Pure.
 
-use crate::analysis::{ms_to_us, Analysis};
-use crate::format::{fmt_ms, fmt_pct, fmt_share, fmt_span, format_duration};
+use crate::analysis::{ms_to_us, Analysis, FaultAnalysis};
+use crate::format::{fmt_dur, fmt_ms, fmt_pct, fmt_share, fmt_span, format_duration};
 use serde::{Deserialize, Serialize};
 
 pub use crate::sla::Thresholds;
@@ -100,11 +100,8 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
     if let Some(limit) = t.recovery_time {
         let limit_ms = limit.as_secs_f64() * 1000.0;
         for f in &a.faults {
-            let (measured, value) = match (f.injected_at_ms, f.recovery_ms) {
-                (None, _) => ("not injected".to_string(), None),
-                (Some(_), Some(v)) => (fmt_ms(v), Some(v)),
-                (Some(_), None) => ("not recovered".to_string(), None),
-            };
+            let measured = Recovery::of(f, a.aborted.is_some()).words();
+            let value = f.injected_at_ms.and(f.recovery_ms);
             checks.push(Check {
                 name: "recovery_time".into(),
                 probe: None,
@@ -133,6 +130,58 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
         });
     }
     checks
+}
+
+/// What became of a fault, as every rendering says it. Recovery is about failures, so
+/// a fault without any failed sample has no recovery time to speak of.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Recovery {
+    NotInjected,
+    /// Injected, and no probe's sample failed while it could have effect.
+    NoFailedSamples,
+    /// Milliseconds from injection to K consecutive successes.
+    Recovered(f64),
+    /// The run stopped early before probes recovered; `reverted` says whether the run
+    /// reverted the fault first (a killed run could not).
+    StoppedBeforeRecovery {
+        reverted: bool,
+    },
+    NotRecovered,
+}
+
+impl Recovery {
+    /// `run_stopped_early`: the run was aborted or its events end before its end.
+    pub fn of(f: &FaultAnalysis, run_stopped_early: bool) -> Recovery {
+        if f.injected_at_ms.is_none() {
+            return Recovery::NotInjected;
+        }
+        if f.per_probe.iter().all(|p| p.failed == 0) {
+            return Recovery::NoFailedSamples;
+        }
+        match f.recovery_ms {
+            Some(ms) => Recovery::Recovered(ms),
+            None if run_stopped_early => Recovery::StoppedBeforeRecovery {
+                reverted: f.reverted_at_ms.is_some(),
+            },
+            None => Recovery::NotRecovered,
+        }
+    }
+
+    /// `212.3ms`, `no failed samples`, `not recovered`, …
+    pub fn words(self) -> String {
+        match self {
+            Recovery::NotInjected => "not injected".into(),
+            Recovery::NoFailedSamples => "no failed samples".into(),
+            Recovery::Recovered(ms) => fmt_dur(ms),
+            Recovery::StoppedBeforeRecovery { reverted: true } => {
+                "reverted; probes had not recovered when the run stopped".into()
+            }
+            Recovery::StoppedBeforeRecovery { reverted: false } => {
+                "not reverted by the run; probes had not recovered when it stopped".into()
+            }
+            Recovery::NotRecovered => "not recovered".into(),
+        }
+    }
 }
 
 /// The run's overall outcome: aborted beats everything, then any failed check.

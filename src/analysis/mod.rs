@@ -245,14 +245,35 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
     Analysis {
         duration_ms: us_to_ms(duration_us),
         measured_ms: us_to_ms(measured_end_us),
-        aborted: rec.aborted.as_ref().map(|(t, reason)| Abort {
-            at_ms: us_to_ms(*t),
-            reason: reason.clone(),
-        }),
+        aborted: rec
+            .aborted
+            .as_ref()
+            .map(|(t, reason)| Abort {
+                at_ms: us_to_ms(*t),
+                reason: reason.clone(),
+            })
+            .or_else(|| events_ended_early(rec, measured_end_us, duration_us)),
         probes,
         faults,
         error_budget,
     }
+}
+
+/// A run that recorded neither its end nor an abort was killed (SIGKILL, power loss):
+/// its events stop early, and it is judged as aborted there, not as a finished run.
+fn events_ended_early(rec: &Recording, measured_end_us: u64, duration_us: u64) -> Option<Abort> {
+    if rec.finished_us.is_some() || rec.started.is_none() {
+        return None;
+    }
+    let seconds = |us: u64| crate::format::fmt_num(us as f64 / 1_000_000.0);
+    Some(Abort {
+        at_ms: us_to_ms(measured_end_us),
+        reason: format!(
+            "events end at {} s of {} s",
+            seconds(measured_end_us),
+            seconds(duration_us)
+        ),
+    })
 }
 
 /// The budget `b` allows, in exact microseconds, and the worst probe's downtime charged

@@ -310,7 +310,12 @@ fn faults(r: &Report) -> Option<Section> {
         col("Recovery time", Align::Right),
         col("Errors", Align::Left),
     ];
-    let rows = r.faults.iter().map(fault_row).collect();
+    let stopped_early = r.aborted.is_some();
+    let rows = r
+        .faults
+        .iter()
+        .map(|f| fault_row(f, stopped_early))
+        .collect();
     let mut blocks = vec![Block::Table(Table { columns, rows })];
     if let Some(checks) = fault_checks(r) {
         blocks.push(checks);
@@ -318,7 +323,7 @@ fn faults(r: &Report) -> Option<Section> {
     Some(section("Faults", blocks))
 }
 
-fn fault_row(f: &FaultAnalysis) -> Vec<Cell> {
+fn fault_row(f: &FaultAnalysis, stopped_early: bool) -> Vec<Cell> {
     let detect = match (f.injected_at_ms, f.detect_ms) {
         (None, _) => "–".to_string(),
         (Some(_), Some(d)) => fmt_dur(d),
@@ -341,7 +346,7 @@ fn fault_row(f: &FaultAnalysis) -> Vec<Cell> {
                 .map_or_else(|| "not reverted".into(), fmt_offset),
         ),
         text(detect),
-        text(fmt_recovery(f)),
+        text(fmt_recovery(f, stopped_early)),
         text(errors),
     ]
 }

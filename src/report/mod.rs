@@ -6,7 +6,7 @@
 mod judging;
 mod rerender;
 use crate::analysis::{Abort, Analysis, ErrorBudget, FaultAnalysis, ProbeAnalysis};
-use crate::format::{fmt_dur, fmt_num, fmt_pct, fmt_span};
+use crate::format::{fmt_num, fmt_pct, fmt_span};
 use crate::record::{Recording, RunStarted};
 use crate::verdict::{Check, Outcome};
 pub use judging::{judge_and_write, Judged, Judging};
@@ -183,13 +183,9 @@ pub fn check_subject(c: &Check) -> String {
     }
 }
 
-/// Recovery of a fault in words.
-pub fn fmt_recovery(f: &FaultAnalysis) -> String {
-    match (f.injected_at_ms, f.recovery_ms) {
-        (None, _) => "not injected".into(),
-        (Some(_), Some(v)) => fmt_dur(v),
-        (Some(_), None) => "not recovered".into(),
-    }
+/// Recovery of a fault in words, for a run that stopped early or not.
+pub fn fmt_recovery(f: &FaultAnalysis, run_stopped_early: bool) -> String {
+    crate::verdict::Recovery::of(f, run_stopped_early).words()
 }
 
 /// The error-budget sentence: `spent 0.012% of the 21m36s budget (99.95% over 30d)`.

@@ -6,6 +6,7 @@
 use super::{judge_and_write, Judging, Report, RunFiles};
 use crate::record::{Event, FaultPhase, Recording};
 use crate::sla::Sla;
+use crate::verdict::Recovery;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -130,10 +131,10 @@ pub fn summary(r: &Report) -> String {
         ));
     }
     for f in &r.faults {
-        let rec = match (f.injected_at_ms, f.recovery_ms) {
-            (None, _) => "not injected".to_string(),
-            (Some(_), Some(ms)) => format!("recovered in {}", crate::format::fmt_ms(ms)),
-            (Some(_), None) => "NOT RECOVERED".to_string(),
+        let rec = match Recovery::of(f, r.aborted.is_some()) {
+            Recovery::Recovered(ms) => format!("recovered in {}", crate::format::fmt_dur(ms)),
+            Recovery::NotRecovered => "NOT RECOVERED".to_string(),
+            other => other.words(),
         };
         out.push_str(&format!("\n  fault {}: {rec}", f.name));
     }
