@@ -84,4 +84,11 @@ fn a_run_reports_the_budget_exactly() {
         "{md}"
     );
     assert!(md.contains("| >= 99.04% |"), "{md}");
+
+    // The SLA recorded in events.jsonl (numbers) reads back as the same exact figures.
+    let out = shakeout(&["report", out_dir.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let again = read_report(&out_dir);
+    assert_eq!(again["error_budget"], report["error_budget"]);
+    assert_eq!(again["sla"], report["sla"]);
 }
