@@ -21,13 +21,26 @@ pub fn format_duration(d: Duration) -> String {
             format!("{ms:.1}ms")
         };
     }
-    if d.subsec_millis() != 0 && d.as_secs() < 60 {
-        let secs = format!("{:.3}", d.as_secs_f64());
-        return format!("{}s", secs.trim_end_matches('0').trim_end_matches('.'));
-    }
-    humantime::format_duration(Duration::from_secs(d.as_secs()))
+    let whole = humantime::format_duration(Duration::from_secs(d.as_secs()))
         .to_string()
-        .replace(' ', "")
+        .replace(' ', "");
+    let micros = d.subsec_micros();
+    if micros == 0 {
+        return whole;
+    }
+    // Fractions of a second are kept (`5m2.4s`, not `5m2s`): a budget of 99.95% of 7d
+    // is 5m2.4s exactly, and dropping the .4 would misstate it.
+    let fraction = format!("{micros:06}");
+    let fraction = fraction.trim_end_matches('0');
+    // Replace the whole-seconds part (`2s` of `5m2s`; absent in `5m`) with `2.4s`.
+    let larger_units = match whole.strip_suffix('s') {
+        Some(rest) if rest.ends_with(|c: char| c.is_ascii_digit()) => {
+            rest.trim_end_matches(|c: char| c.is_ascii_digit())
+        }
+        _ => whole.as_str(),
+    };
+    let larger_units = if d.as_secs() == 0 { "" } else { larger_units };
+    format!("{larger_units}{}.{fraction}s", d.as_secs() % 60)
 }
 
 /// A measured length of time: `212.3ms`, `12.300s`.
@@ -68,13 +81,23 @@ pub fn fmt_span(ms: f64) -> String {
     if ms < 60_000.0 {
         return fmt_dur(ms);
     }
-    let mut secs = (ms / 1000.0).round() as u64;
+    // Whole milliseconds, so a fraction of a second is printed rather than rounded
+    // away: 99.95% of 7d is `5m2.4s`, not `5m2s`.
+    let total_ms = ms.round() as u64;
+    let mut secs = total_ms / 1000;
     let mut out = String::new();
-    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
         if secs >= len {
             out.push_str(&format!("{}{unit}", secs / len));
             secs %= len;
         }
+    }
+    let millis = total_ms % 1000;
+    if millis != 0 {
+        let fraction = format!("{millis:03}");
+        out.push_str(&format!("{secs}.{}s", fraction.trim_end_matches('0')));
+    } else if secs != 0 {
+        out.push_str(&format!("{secs}s"));
     }
     out
 }
@@ -82,6 +105,17 @@ pub fn fmt_span(ms: f64) -> String {
 /// A percentage with three decimals: `99.150%`.
 pub fn fmt_pct(v: f64) -> String {
     format!("{v:.3}%")
+}
+
+/// `part` of `whole` as a percentage with three decimals, from the counts and rounded
+/// down, so `199999` of `200000` reads `99.999%`, never `100.000%`: `1983` of `2000`
+/// is `99.150%`.
+pub fn fmt_share(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "–".into();
+    }
+    let thousandths = u128::from(part) * 100_000 / u128::from(whole);
+    format!("{}.{:03}%", thousandths / 1000, thousandths % 1000)
 }
 
 /// A number without a trailing `.0` and at most three decimals: `99.95`, `30`.
@@ -132,6 +166,9 @@ mod tests {
         assert_eq!(fmt_span(1_296_000.0), "21m36s");
         assert_eq!(fmt_span(30.0 * 86_400_000.0), "30d");
         assert_eq!(fmt_span(250.0), "250.0ms");
+        assert_eq!(fmt_span(302_400.0), "5m2.4s");
+        assert_eq!(fmt_span(3_600_050.0), "1h0.05s");
+        assert_eq!(fmt_span(3_600_000.0), "1h");
         assert_eq!(fmt_offset(950.0), "0.950s");
         assert_eq!(fmt_offset(62_300.0), "1m02.300s");
         assert_eq!(fmt_num(99.95), "99.95");
@@ -141,11 +178,34 @@ mod tests {
     }
 
     #[test]
+    fn configured_durations_keep_their_fractions() {
+        let ms = Duration::from_millis;
+        assert_eq!(format_duration(ms(1500)), "1.5s");
+        assert_eq!(format_duration(ms(302_400)), "5m2.4s");
+        assert_eq!(format_duration(ms(300_400)), "5m0.4s");
+        assert_eq!(format_duration(ms(1_296_000)), "21m36s");
+        assert_eq!(
+            format_duration(Duration::from_micros(60_000_001)),
+            "1m0.000001s"
+        );
+        assert_eq!(format_duration(Duration::from_secs(3 * 86_400)), "3days");
+        assert_eq!(
+            format_duration(Duration::from_secs(3 * 86_400) + ms(500)),
+            "3days0.5s"
+        );
+    }
+
+    #[test]
     fn measured_times_switch_to_seconds_and_never_read_minus_zero() {
         assert_eq!(fmt_ms(212.34), "212.3ms");
         assert_eq!(fmt_ms(1500.0), "1.500s");
         assert_eq!(fmt_dur(-0.0), "0.0ms");
         assert_eq!(fmt_opt_ms(None), "–");
         assert_eq!(fmt_pct(99.15), "99.150%");
+        assert_eq!(fmt_share(1983, 2000), "99.150%");
+        assert_eq!(fmt_share(199_999, 200_000), "99.999%");
+        assert_eq!(fmt_share(2, 3), "66.666%");
+        assert_eq!(fmt_share(5, 5), "100.000%");
+        assert_eq!(fmt_share(0, 0), "–");
     }
 }

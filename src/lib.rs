@@ -10,6 +10,7 @@ pub mod demo;
 pub mod engine;
 pub mod fault;
 pub mod format;
+pub mod percent;
 pub mod plan;
 pub mod probe;
 pub mod proxy;

@@ -1,14 +1,15 @@
 //! The SLA as the plan resolved it: what a run is judged against. Types only, so the
 //! event log can record it and the verdict can read it without knowing the spec.
 
+use crate::percent::Percent;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Every threshold that will be judged.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
-    /// Minimum availability per probe, percent.
-    pub availability_pct: Option<f64>,
+    /// Minimum availability per probe (recorded as a number of percent).
+    pub availability_pct: Option<Percent>,
     /// Maximum recovery time per fault.
     pub recovery_time: Option<Duration>,
     /// K in the recovery definition.
@@ -17,8 +18,8 @@ pub struct Thresholds {
     pub max_outage: Option<Duration>,
     /// (statistic, limit): `("p99", 250ms)`.
     pub latency: Vec<(String, Duration)>,
-    /// Maximum share of the error budget this run may spend, percent.
-    pub budget_max_spent_pct: Option<f64>,
+    /// Maximum share of the error budget this run may spend.
+    pub budget_max_spent_pct: Option<Percent>,
     /// Longest single disruption per probe (outages merged until K successes).
     #[serde(default)]
     pub max_disruption: Option<Duration>,
@@ -30,8 +31,15 @@ pub struct Thresholds {
 /// The error budget's objective and period.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BudgetConfig {
-    pub objective_pct: f64,
+    pub objective_pct: Percent,
     pub period_us: u64,
+}
+
+impl BudgetConfig {
+    /// `(1 − objective) × period`, exactly, in whole microseconds (rounded down).
+    pub fn allowed_us(&self) -> u64 {
+        self.objective_pct.complement().of(self.period_us)
+    }
 }
 
 /// Everything judging a run needs from its spec, recorded at run start so a past run

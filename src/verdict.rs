@@ -1,7 +1,7 @@
 //! Hold each measured figure against its SLA threshold. Pure.
 
-use crate::analysis::{Analysis, ProbeAnalysis};
-use crate::format::{fmt_ms, format_duration, trim_float};
+use crate::analysis::{ms_to_us, Analysis, FaultAnalysis, ProbeAnalysis};
+use crate::format::{fmt_dur, fmt_ms, fmt_pct, fmt_share, fmt_span, format_duration};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -51,16 +51,22 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
     for p in &a.probes {
         if let Some(min) = t.availability_pct {
             let measured = (p.total > 0).then_some(p.availability_pct);
+            let ok = p.total.saturating_sub(p.failed);
             checks.push(Check {
                 name: "availability".into(),
                 probe: Some(p.name.clone()),
                 fault: None,
-                threshold: format!(">= {}%", trim_float(min)),
-                measured: measured.map_or("no samples".into(), |v| format!("{v:.3}%")),
-                limit: min,
+                threshold: format!(">= {min}"),
+                measured: if p.total > 0 {
+                    fmt_share(ok, p.total)
+                } else {
+                    "no samples".into()
+                },
+                limit: min.as_f64(),
                 value: measured,
                 unit: "percent".into(),
-                pass: measured.is_some_and(|v| v >= min),
+                // Decided on the counts: 619 of 625 is 99.04% exactly, which f64 misses.
+                pass: min.is_met_by(ok, p.total),
             });
         }
         for (stat, limit) in &t.latency {
@@ -102,11 +108,8 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
     if let Some(limit) = t.recovery_time {
         let limit_ms = limit.as_secs_f64() * 1000.0;
         for f in &a.faults {
-            let (measured, value) = match (f.injected_at_ms, f.recovery_ms) {
-                (None, _) => ("not injected".to_string(), None),
-                (Some(_), Some(v)) => (fmt_ms(v), Some(v)),
-                (Some(_), None) => ("not recovered".to_string(), None),
-            };
+            let measured = Recovery::of(f, a.aborted.is_some()).words();
+            let value = f.injected_at_ms.and(f.recovery_ms);
             checks.push(Check {
                 name: "recovery_time".into(),
                 probe: None,
@@ -121,16 +124,17 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
         }
     }
     if let (Some(max), Some(b)) = (t.budget_max_spent_pct, &a.error_budget) {
+        let (spent_us, allowed_us) = (ms_to_us(b.spent_ms), ms_to_us(b.allowed_ms));
         checks.push(Check {
             name: "error_budget".into(),
             probe: b.probe.clone(),
             fault: None,
-            threshold: format!("<= {}% of {}", trim_float(max), fmt_ms(b.allowed_ms)),
-            measured: format!("{:.3}% ({})", b.spent_pct, fmt_ms(b.spent_ms)),
-            limit: max,
+            threshold: format!("<= {max} of {}", fmt_span(b.allowed_ms)),
+            measured: format!("{} ({})", fmt_pct(b.spent_pct), fmt_span(b.spent_ms)),
+            limit: max.as_f64(),
             value: Some(b.spent_pct),
             unit: "percent".into(),
-            pass: b.spent_pct <= max,
+            pass: max.is_not_exceeded_by(spent_us, allowed_us),
         });
     }
     checks
@@ -167,6 +171,58 @@ fn lateness_check(a: &Analysis, limit: Duration) -> Check {
         unit: "ms".into(),
         // No samples means nothing was sent late.
         pass: measured.is_none_or(|v| v <= limit_ms),
+    }
+}
+
+/// What became of a fault, as every rendering says it. Recovery is about failures, so
+/// a fault without any failed sample has no recovery time to speak of.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Recovery {
+    NotInjected,
+    /// Injected, and no probe's sample failed while it could have effect.
+    NoFailedSamples,
+    /// Milliseconds from injection to K consecutive successes.
+    Recovered(f64),
+    /// The run stopped early before probes recovered; `reverted` says whether the run
+    /// reverted the fault first (a killed run could not).
+    StoppedBeforeRecovery {
+        reverted: bool,
+    },
+    NotRecovered,
+}
+
+impl Recovery {
+    /// `run_stopped_early`: the run was aborted or its events end before its end.
+    pub fn of(f: &FaultAnalysis, run_stopped_early: bool) -> Recovery {
+        if f.injected_at_ms.is_none() {
+            return Recovery::NotInjected;
+        }
+        if f.per_probe.iter().all(|p| p.failed == 0) {
+            return Recovery::NoFailedSamples;
+        }
+        match f.recovery_ms {
+            Some(ms) => Recovery::Recovered(ms),
+            None if run_stopped_early => Recovery::StoppedBeforeRecovery {
+                reverted: f.reverted_at_ms.is_some(),
+            },
+            None => Recovery::NotRecovered,
+        }
+    }
+
+    /// `212.3ms`, `no failed samples`, `not recovered`, …
+    pub fn words(self) -> String {
+        match self {
+            Recovery::NotInjected => "not injected".into(),
+            Recovery::NoFailedSamples => "no failed samples".into(),
+            Recovery::Recovered(ms) => fmt_dur(ms),
+            Recovery::StoppedBeforeRecovery { reverted: true } => {
+                "reverted; probes had not recovered when the run stopped".into()
+            }
+            Recovery::StoppedBeforeRecovery { reverted: false } => {
+                "not reverted by the run; probes had not recovered when it stopped".into()
+            }
+            Recovery::NotRecovered => "not recovered".into(),
+        }
     }
 }
 

@@ -302,8 +302,8 @@ fn progress_line_on_a_terminal_unless_quiet() {
     );
     let out = dir.path().join("o");
     let shown = on_a_terminal(&format!("run {} --out {}", spec.display(), out.display()));
-    assert!(shown.contains("s/2.0s] web "), "{shown}");
-    assert!(shown.contains("% ok ("), "{shown}");
+    assert!(shown.contains(" ok, "), "{shown}");
+    assert!(shown.contains("s/2.0s] web last 1s: "), "{shown}");
     assert!(shown.contains("active: lose-a"), "{shown}");
     let quiet = on_a_terminal(&format!(
         "run {} --out {}2 --quiet",

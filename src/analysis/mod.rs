@@ -194,6 +194,12 @@ pub fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
+/// The whole microseconds behind a figure [`us_to_ms`] produced (or a sum of them):
+/// exact, since every millisecond figure here is a whole number of microseconds.
+pub fn ms_to_us(ms: f64) -> u64 {
+    (ms * 1000.0).round().max(0.0) as u64
+}
+
 /// Analyse a whole recording.
 pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
     let started = rec.started.clone();
@@ -256,39 +262,64 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
         })
         .collect();
 
-    let error_budget = cfg.error_budget.map(|b| {
-        let allowed_ms = (1.0 - b.objective_pct / 100.0) * us_to_ms(b.period_us);
-        let worst = probes
-            .iter()
-            .max_by(|a, b| a.downtime_ms.total_cmp(&b.downtime_ms));
-        let spent_ms = worst.map_or(0.0, |p| p.downtime_ms);
-        ErrorBudget {
-            objective_pct: b.objective_pct,
-            period_ms: us_to_ms(b.period_us),
-            allowed_ms,
-            spent_ms,
-            spent_pct: if allowed_ms > 0.0 {
-                spent_ms / allowed_ms * 100.0
-            } else if spent_ms > 0.0 {
-                f64::INFINITY
-            } else {
-                0.0
-            },
-            probe: worst.map(|p| p.name.clone()),
-        }
-    });
+    let error_budget = cfg.error_budget.map(|b| error_budget(&b, &probes));
 
     Analysis {
         duration_ms: us_to_ms(duration_us),
         measured_ms: us_to_ms(measured_end_us),
-        aborted: rec.aborted.as_ref().map(|(t, reason)| Abort {
-            at_ms: us_to_ms(*t),
-            reason: reason.clone(),
-        }),
+        aborted: rec
+            .aborted
+            .as_ref()
+            .map(|(t, reason)| Abort {
+                at_ms: us_to_ms(*t),
+                reason: reason.clone(),
+            })
+            .or_else(|| events_ended_early(rec, measured_end_us, duration_us)),
         measurement: measurement(rec.samples.iter(), &probe_infos),
         probes,
         faults,
         error_budget,
+    }
+}
+
+/// A run that recorded neither its end nor an abort was killed (SIGKILL, power loss):
+/// its events stop early, and it is judged as aborted there, not as a finished run.
+fn events_ended_early(rec: &Recording, measured_end_us: u64, duration_us: u64) -> Option<Abort> {
+    if rec.finished_us.is_some() || rec.started.is_none() {
+        return None;
+    }
+    let seconds = |us: u64| crate::format::fmt_num(us as f64 / 1_000_000.0);
+    Some(Abort {
+        at_ms: us_to_ms(measured_end_us),
+        reason: format!(
+            "events end at {} s of {} s",
+            seconds(measured_end_us),
+            seconds(duration_us)
+        ),
+    })
+}
+
+/// The budget `b` allows, in exact microseconds, and the worst probe's downtime charged
+/// to it. Only the share spent is a ratio (a float); the verdict compares exactly.
+fn error_budget(b: &BudgetConfig, probes: &[ProbeAnalysis]) -> ErrorBudget {
+    let allowed_us = b.allowed_us();
+    let worst = probes
+        .iter()
+        .max_by(|a, b| a.downtime_ms.total_cmp(&b.downtime_ms));
+    let spent_us = worst.map_or(0, |p| ms_to_us(p.downtime_ms));
+    ErrorBudget {
+        objective_pct: b.objective_pct.as_f64(),
+        period_ms: us_to_ms(b.period_us),
+        allowed_ms: us_to_ms(allowed_us),
+        spent_ms: us_to_ms(spent_us),
+        spent_pct: if allowed_us > 0 {
+            spent_us as f64 / allowed_us as f64 * 100.0
+        } else if spent_us > 0 {
+            f64::INFINITY
+        } else {
+            0.0
+        },
+        probe: worst.map(|p| p.name.clone()),
     }
 }
 
@@ -373,11 +404,8 @@ fn analyse_probe(
     let total = samples.len() as u64;
     let failed = samples.iter().filter(|s| !s.ok).count() as u64;
     let outages = outages(samples, end_us);
-    // Folding from +0.0 (an empty f64 sum is -0.0, which would reach report.json).
-    let downtime_ms = outages
-        .iter()
-        .map(|o| o.duration_ms)
-        .fold(0.0, |a, b| a + b);
+    // Summed in whole microseconds: a sum of f64 milliseconds drifts (0.1 + 0.2).
+    let downtime_ms = us_to_ms(outages.iter().map(|o| ms_to_us(o.duration_ms)).sum());
     let longest_outage_ms = outages.iter().map(|o| o.duration_ms).fold(0.0, f64::max);
     let disruptions = disruptions(samples, end_us, k);
     let longest_disruption_ms = disruptions

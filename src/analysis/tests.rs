@@ -178,12 +178,13 @@ fn error_budget_share_of_period() {
     let cfg = AnalysisConfig {
         recovery_successes: 3,
         error_budget: Some(BudgetConfig {
-            objective_pct: 99.95,
+            objective_pct: crate::percent::Percent::parse("99.95%").unwrap(),
             period_us: 30 * 86_400 * 1_000_000,
         }),
     };
     let b = analyse(&rec, &cfg).error_budget.unwrap();
-    assert!((b.allowed_ms - 1_296_000.0).abs() < 1e-6);
+    // Exactly: f64 arithmetic on 0.9995 gave 1295999.9999998573 (issue 8 item 4).
+    assert_eq!(b.allowed_ms, 1_296_000.0);
     assert_eq!(b.spent_ms, 500.0);
     assert!((b.spent_pct - 500.0 / 1_296_000.0 * 100.0).abs() < 1e-9);
 }

@@ -1,12 +1,19 @@
-//! What the run looks like right now: per-probe counts for the progress line, active
-//! faults, and the guardrails that can stop a run early.
+//! What the run looks like right now: each probe's last second for the progress line,
+//! active faults, and the guardrails that can stop a run early.
 
+use crate::format::{fmt_ms, format_duration};
 use crate::plan::{Guardrail, Plan};
 use crate::record::Sample;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The progress line shows this much of the recent past (by intended send time), so it
+/// says how the service is doing now; a cumulative rate hides a fresh outage behind
+/// minutes of successes. Slow probes get at least [`WINDOW_SAMPLES`] intervals.
+const WINDOW: Duration = Duration::from_secs(1);
+const WINDOW_SAMPLES: u64 = 5;
 
 pub struct Live {
     start: Instant,
@@ -25,6 +32,100 @@ struct ProbeLive {
     /// Intended time of the first failure after the latest success.
     outage_start_us: Option<u64>,
     tripped: bool,
+    /// Samples whose intended time is inside the current window, oldest first.
+    recent: VecDeque<Recent>,
+    window_us: u64,
+}
+
+/// What the progress line needs of one recent sample.
+struct Recent {
+    due_us: u64,
+    ok: bool,
+    late_us: u64,
+}
+
+/// One probe's current window, as the progress line states it.
+#[derive(Debug, Default, PartialEq)]
+struct WindowState {
+    ok: u64,
+    failed: u64,
+    max_late_us: u64,
+}
+
+impl ProbeLive {
+    fn new(name: &str, interval: Duration) -> ProbeLive {
+        let interval_us = interval.as_micros() as u64;
+        let window_us = (WINDOW.as_micros() as u64).max(interval_us.saturating_mul(WINDOW_SAMPLES));
+        ProbeLive {
+            name: name.to_string(),
+            interval_us,
+            total: 0,
+            failed: 0,
+            last_ok_us: None,
+            outage_start_us: None,
+            tripped: false,
+            recent: VecDeque::new(),
+            window_us,
+        }
+    }
+
+    /// Keep `s` while it is inside the window that ends now (samples finish out of
+    /// order, so it is inserted by intended time).
+    fn remember(&mut self, s: &Sample, now_us: u64) {
+        let recent = Recent {
+            due_us: s.due_us,
+            ok: s.ok,
+            late_us: s.late_us,
+        };
+        let at = self.recent.partition_point(|r| r.due_us <= s.due_us);
+        self.recent.insert(at, recent);
+        self.forget_before(now_us);
+    }
+
+    fn forget_before(&mut self, now_us: u64) {
+        let start = now_us.saturating_sub(self.window_us);
+        while self.recent.front().is_some_and(|r| r.due_us < start) {
+            self.recent.pop_front();
+        }
+    }
+
+    fn window(&mut self, now_us: u64) -> WindowState {
+        self.forget_before(now_us);
+        let mut w = WindowState::default();
+        for r in &self.recent {
+            if r.ok {
+                w.ok += 1;
+            } else {
+                w.failed += 1;
+            }
+            w.max_late_us = w.max_late_us.max(r.late_us);
+        }
+        w
+    }
+
+    /// `checkout last 1s: 48 ok, 2 failed, max lateness 0.4ms, failing for 1.2s`.
+    fn describe(&mut self, now_us: u64) -> String {
+        let w = self.window(now_us);
+        let mut out = format!(
+            "{} last {}: {} ok, {} failed, max lateness {}",
+            self.name,
+            format_duration(Duration::from_micros(self.window_us)),
+            w.ok,
+            w.failed,
+            fmt_ms(w.max_late_us as f64 / 1000.0)
+        );
+        if let Some(start) = self.outage_start_us {
+            let failing = Duration::from_micros(now_us.saturating_sub(start));
+            out.push_str(&format!(
+                ", failing for {}",
+                fmt_ms(failing.as_secs_f64() * 1000.0)
+            ));
+        }
+        // Hook for disruptions (issue 8 item 3): once analysis can merge outages into
+        // disruptions incrementally, the current disruption's length belongs here,
+        // beside "failing for", computed from `recent` with the plan's K.
+        out
+    }
 }
 
 impl Live {
@@ -34,15 +135,7 @@ impl Live {
             probes: Mutex::new(
                 plan.probes
                     .iter()
-                    .map(|p| ProbeLive {
-                        name: p.name.clone(),
-                        interval_us: p.interval.as_micros() as u64,
-                        total: 0,
-                        failed: 0,
-                        last_ok_us: None,
-                        outage_start_us: None,
-                        tripped: false,
-                    })
+                    .map(|p| ProbeLive::new(&p.name, p.interval))
                     .collect(),
             ),
             faults: Mutex::new(BTreeSet::new()),
@@ -54,6 +147,7 @@ impl Live {
     pub fn sample(&self, s: &Sample) -> Option<String> {
         let mut probes = self.probes.lock().ok()?;
         let p = probes.iter_mut().find(|p| p.name == s.probe)?;
+        p.remember(s, self.now_us());
         p.total += 1;
         if s.ok {
             // Samples complete out of order; only a later success ends the current outage.
@@ -83,8 +177,8 @@ impl Live {
                     return Some(format!(
                         "guardrail: probe `{}` has been failing for {} (max_outage {})",
                         p.name,
-                        crate::spec::units::format_duration(current),
-                        crate::spec::units::format_duration(max)
+                        format_duration(current),
+                        format_duration(max)
                     ));
                 }
             }
@@ -111,22 +205,27 @@ impl Live {
         }
     }
 
+    fn now_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
     fn line(&self, total: Duration) -> String {
-        let elapsed = self.start.elapsed().min(total);
+        self.line_at(self.start.elapsed(), total)
+    }
+
+    /// The progress line as of `elapsed` into the run: each probe's current window.
+    fn line_at(&self, elapsed: Duration, total: Duration) -> String {
+        let elapsed = elapsed.min(total);
         let mut out = format!(
             "[{:>6.1}s/{:.1}s]",
             elapsed.as_secs_f64(),
             total.as_secs_f64()
         );
-        if let Ok(probes) = self.probes.lock() {
-            for p in probes.iter() {
-                let ok = if p.total == 0 {
-                    100.0
-                } else {
-                    (p.total - p.failed) as f64 / p.total as f64 * 100.0
-                };
-                out.push_str(&format!(" {} {ok:.2}% ok ({} samples)", p.name, p.total));
-            }
+        if let Ok(mut probes) = self.probes.lock() {
+            let now_us = elapsed.as_micros() as u64;
+            let described: Vec<String> = probes.iter_mut().map(|p| p.describe(now_us)).collect();
+            out.push(' ');
+            out.push_str(&described.join("; "));
         }
         if let Ok(f) = self.faults.lock() {
             if f.is_empty() {
@@ -157,4 +256,58 @@ pub fn clear_progress_line() {
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "\r\x1b[2K");
     let _ = err.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(due_ms: u64, ok: bool, late_us: u64) -> Sample {
+        Sample {
+            probe: "api".into(),
+            seq: due_ms / 10,
+            due_us: due_ms * 1000,
+            late_us,
+            latency_us: 2000,
+            ok,
+            error: (!ok).then(|| "HTTP 502".into()),
+        }
+    }
+
+    /// 60 s of successes, then half a second of failures: the line says what is
+    /// happening now (50 failed in the last second), where a cumulative rate said 99.2%.
+    #[test]
+    fn the_line_states_the_current_window_not_the_whole_run() {
+        let mut p = ProbeLive::new("api", Duration::from_millis(10));
+        for due_ms in (0..60_000).step_by(10) {
+            p.remember(&sample(due_ms, true, 100), due_ms * 1000);
+        }
+        // A late success that arrives now but was due before the window is left out.
+        p.remember(&sample(59_000, true, 4_000), 60_000_000);
+        for due_ms in (60_000..60_500).step_by(10) {
+            p.remember(&sample(due_ms, false, 300), due_ms * 1000);
+        }
+        p.outage_start_us = Some(60_000_000);
+        let line = p.describe(60_500_000);
+        assert_eq!(
+            line,
+            "api last 1s: 50 ok, 50 failed, max lateness 0.3ms, failing for 500.0ms"
+        );
+    }
+
+    #[test]
+    fn a_stalled_probe_shows_an_empty_window_and_slow_probes_a_longer_one() {
+        let mut p = ProbeLive::new("api", Duration::from_millis(10));
+        p.remember(&sample(100, true, 7_500), 100_000);
+        assert_eq!(
+            p.describe(200_000),
+            "api last 1s: 1 ok, 0 failed, max lateness 7.5ms"
+        );
+        assert_eq!(
+            p.describe(5_000_000),
+            "api last 1s: 0 ok, 0 failed, max lateness 0.0ms"
+        );
+        let slow = ProbeLive::new("db", Duration::from_secs(1));
+        assert_eq!(slow.window_us, 5_000_000);
+    }
 }

@@ -83,15 +83,12 @@ fn compile_sla(s: &spec::Sla, e: &mut Errors) -> Thresholds {
         e.at("sla.recovery_successes", "must be at least 1");
     }
     Thresholds {
-        availability_pct: s.availability.map(|p| p.0),
+        availability_pct: s.availability,
         recovery_time: s.recovery_time.map(|d| d.0),
         recovery_successes: k.max(1),
         max_outage: s.max_outage.map(|d| d.0),
         latency,
-        budget_max_spent_pct: s
-            .error_budget
-            .as_ref()
-            .and_then(|b| b.max_spent.map(|p| p.0)),
+        budget_max_spent_pct: s.error_budget.as_ref().and_then(|b| b.max_spent),
         max_disruption: s.max_disruption.map(|d| d.0),
         max_lateness: s.max_lateness.map(|d| d.0),
     }
@@ -99,7 +96,7 @@ fn compile_sla(s: &spec::Sla, e: &mut Errors) -> Thresholds {
 
 fn compile_budget(s: &spec::Sla, e: &mut Errors) -> Option<BudgetConfig> {
     let b = s.error_budget.as_ref()?;
-    if b.objective.0 >= 100.0 {
+    if b.objective == crate::percent::Percent::FULL {
         e.at(
             "sla.error_budget.objective",
             "an objective of 100% leaves no budget to spend",
@@ -109,7 +106,7 @@ fn compile_budget(s: &spec::Sla, e: &mut Errors) -> Option<BudgetConfig> {
         e.at("sla.error_budget.period", "must be longer than 0s");
     }
     Some(BudgetConfig {
-        objective_pct: b.objective.0,
+        objective_pct: b.objective,
         period_us: b.period.0.as_micros() as u64,
     })
 }

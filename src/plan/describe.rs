@@ -158,7 +158,7 @@ fn per_probe_checks(o: &mut String, plan: &Plan) -> bool {
     let mut any = false;
     if let Some(a) = t.availability_pct {
         any = true;
-        let _ = writeln!(o, "  availability >= {a}% for each probe ({probes})");
+        let _ = writeln!(o, "  availability >= {a} for each probe ({probes})");
     }
     for (stat, limit) in &t.latency {
         any = true;
@@ -218,15 +218,14 @@ fn budget_check(o: &mut String, plan: &Plan) -> bool {
     let Some(b) = &plan.budget else {
         return false;
     };
-    let allowed =
-        Duration::from_micros(((1.0 - b.objective_pct / 100.0) * b.period_us as f64) as u64);
+    let allowed = Duration::from_micros(b.allowed_us());
     let spent = t
         .budget_max_spent_pct
-        .map(|m| format!("; check: this run spends <= {m}% of it"))
+        .map(|m| format!("; check: this run spends <= {m} of it"))
         .unwrap_or_default();
     let _ = writeln!(
         o,
-        "  error budget: {}% over {} allows {} of downtime{spent}",
+        "  error budget: {} over {} allows {} of downtime{spent}",
         b.objective_pct,
         d(Duration::from_micros(b.period_us)),
         d(allowed)

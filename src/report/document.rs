@@ -6,7 +6,7 @@
 
 use super::{budget_sentence, check_subject, fmt_recovery, Report, DEFINITIONS};
 use crate::analysis::{FaultAnalysis, ProbeAnalysis};
-use crate::format::{fmt_dur, fmt_num, fmt_offset, fmt_opt_ms, fmt_pct, fmt_span};
+use crate::format::{fmt_dur, fmt_num, fmt_offset, fmt_opt_ms, fmt_share, fmt_span};
 use crate::verdict::Outcome;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -274,7 +274,7 @@ fn probe_row(p: &ProbeAnalysis) -> Vec<Cell> {
         text(p.name.clone()),
         text(p.total.to_string()),
         text(p.failed.to_string()),
-        text(fmt_pct(p.availability_pct)),
+        text(fmt_share(p.total.saturating_sub(p.failed), p.total)),
         text(fmt_dur(p.downtime_ms)),
         text(fmt_dur(p.longest_outage_ms)),
         text(fmt_opt_ms(p.latency_ms.p50)),
@@ -392,7 +392,12 @@ fn faults(r: &Report) -> Option<Section> {
         col("Recovery time", Align::Right),
         col("Errors", Align::Left),
     ];
-    let rows = r.faults.iter().map(fault_row).collect();
+    let stopped_early = r.aborted.is_some();
+    let rows = r
+        .faults
+        .iter()
+        .map(|f| fault_row(f, stopped_early))
+        .collect();
     let mut blocks = vec![Block::Table(Table { columns, rows })];
     if let Some(checks) = fault_checks(r) {
         blocks.push(checks);
@@ -400,7 +405,7 @@ fn faults(r: &Report) -> Option<Section> {
     Some(section("Faults", blocks))
 }
 
-fn fault_row(f: &FaultAnalysis) -> Vec<Cell> {
+fn fault_row(f: &FaultAnalysis, stopped_early: bool) -> Vec<Cell> {
     let detect = match (f.injected_at_ms, f.detect_ms) {
         (None, _) => "–".to_string(),
         (Some(_), Some(d)) => fmt_dur(d),
@@ -423,7 +428,7 @@ fn fault_row(f: &FaultAnalysis) -> Vec<Cell> {
                 .map_or_else(|| "not reverted".into(), fmt_offset),
         ),
         text(detect),
-        text(fmt_recovery(f)),
+        text(fmt_recovery(f, stopped_early)),
         text(errors),
     ]
 }
@@ -489,11 +494,7 @@ fn phases(r: &Report) -> Option<Section> {
                 )),
                 text(ph.total.to_string()),
                 text(ph.failed.to_string()),
-                text(if ph.total == 0 {
-                    "–".into()
-                } else {
-                    fmt_pct(ph.availability_pct)
-                }),
+                text(fmt_share(ph.total.saturating_sub(ph.failed), ph.total)),
                 text(fmt_opt_ms(ph.latency_ms.p50)),
                 text(fmt_opt_ms(ph.latency_ms.p99)),
             ]);

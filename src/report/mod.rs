@@ -6,7 +6,7 @@
 mod judging;
 mod rerender;
 use crate::analysis::{Abort, Analysis, ErrorBudget, FaultAnalysis, Measurement, ProbeAnalysis};
-use crate::format::{fmt_dur, fmt_num, fmt_pct, fmt_span};
+use crate::format::{fmt_num, fmt_pct, fmt_span};
 use crate::record::{Recording, RunStarted};
 use crate::verdict::{Check, Outcome};
 pub use judging::{judge_and_write, Judged, Judging};
@@ -224,13 +224,9 @@ pub fn check_subject(c: &Check) -> String {
     }
 }
 
-/// Recovery of a fault in words.
-pub fn fmt_recovery(f: &FaultAnalysis) -> String {
-    match (f.injected_at_ms, f.recovery_ms) {
-        (None, _) => "not injected".into(),
-        (Some(_), Some(v)) => fmt_dur(v),
-        (Some(_), None) => "not recovered".into(),
-    }
+/// Recovery of a fault in words, for a run that stopped early or not.
+pub fn fmt_recovery(f: &FaultAnalysis, run_stopped_early: bool) -> String {
+    crate::verdict::Recovery::of(f, run_stopped_early).words()
 }
 
 /// The error-budget sentence: `spent 0.012% of the 21m36s budget (99.95% over 30d)`.
@@ -244,9 +240,15 @@ pub fn budget_sentence(b: &ErrorBudget) -> String {
     format!(
         "spent {spent_pct} of the {} budget ({}% over {})",
         fmt_span(b.allowed_ms),
-        fmt_num(b.objective_pct),
+        objective_number(b.objective_pct),
         fmt_span(b.period_ms)
     )
+}
+
+/// The objective as it was written (`99.9999`), recovered exactly from its recorded
+/// number; three decimals would round `99.9999` up to `100`.
+fn objective_number(pct: f64) -> String {
+    crate::percent::Percent::from_f64(pct).map_or_else(|_| fmt_num(pct), |p| p.number())
 }
 
 /// One-line definitions shown under every human report, so numbers are not misread.

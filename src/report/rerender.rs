@@ -6,6 +6,7 @@
 use super::{judge_and_write, Judging, Report, RunFiles};
 use crate::record::{Event, FaultPhase, Recording};
 use crate::sla::Sla;
+use crate::verdict::Recovery;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -135,11 +136,11 @@ pub fn summary(r: &Report) -> String {
     }
     for p in &r.probes {
         out.push_str(&format!(
-            "\n  probe {}: {}/{} failed, availability {:.3}%, downtime {}, {} outage{}",
+            "\n  probe {}: {}/{} failed, availability {}, downtime {}, {} outage{}",
             p.name,
             p.failed,
             p.total,
-            p.availability_pct,
+            crate::format::fmt_share(p.total.saturating_sub(p.failed), p.total),
             crate::format::fmt_ms(p.downtime_ms),
             p.outages.len(),
             if p.outages.len() == 1 { "" } else { "s" }
@@ -153,10 +154,10 @@ pub fn summary(r: &Report) -> String {
         }
     }
     for f in &r.faults {
-        let rec = match (f.injected_at_ms, f.recovery_ms) {
-            (None, _) => "not injected".to_string(),
-            (Some(_), Some(ms)) => format!("recovered in {}", crate::format::fmt_ms(ms)),
-            (Some(_), None) => "NOT RECOVERED".to_string(),
+        let rec = match Recovery::of(f, r.aborted.is_some()) {
+            Recovery::Recovered(ms) => format!("recovered in {}", crate::format::fmt_dur(ms)),
+            Recovery::NotRecovered => "NOT RECOVERED".to_string(),
+            other => other.words(),
         };
         out.push_str(&format!("\n  fault {}: {rec}", f.name));
     }

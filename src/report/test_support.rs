@@ -119,7 +119,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
 pub fn fixture_sla() -> Sla {
     Sla {
         thresholds: Thresholds {
-            availability_pct: Some(80.0),
+            availability_pct: Some(crate::percent::Percent::whole(80).unwrap()),
             recovery_time: Some(Duration::from_secs(2)),
             recovery_successes: 3,
             max_outage: Some(Duration::from_secs(1)),
@@ -128,7 +128,7 @@ pub fn fixture_sla() -> Sla {
             ..Thresholds::default()
         },
         budget: Some(BudgetConfig {
-            objective_pct: 99.95,
+            objective_pct: crate::percent::Percent::parse("99.95%").unwrap(),
             period_us: 30 * 86_400 * 1_000_000,
         }),
     }

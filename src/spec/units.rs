@@ -101,64 +101,8 @@ impl Serialize for Dur {
     }
 }
 
-/// A percentage, written `99.95%` (or a bare number `99.95`). Stored as percent (0–100).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
-pub struct Percent(pub f64);
-
-impl Percent {
-    pub fn parse(text: &str) -> Result<Percent, String> {
-        let t = text.trim();
-        let number = t.strip_suffix('%').unwrap_or(t).trim();
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("`{t}` is not a percentage like \"99.95%\""))?;
-        Percent::checked(value)
-    }
-
-    fn checked(value: f64) -> Result<Percent, String> {
-        if !(0.0..=100.0).contains(&value) || value.is_nan() {
-            return Err(format!("{value}% is outside 0%..100%"));
-        }
-        Ok(Percent(value))
-    }
-}
-
-impl fmt::Display for Percent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}%", self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Percent {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Percent;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a percentage like \"99.95%\"")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Percent, E> {
-                Percent::parse(v).map_err(E::custom)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Percent, E> {
-                Percent::checked(v as f64).map_err(E::custom)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Percent, E> {
-                Percent::checked(v as f64).map_err(E::custom)
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Percent, E> {
-                Percent::checked(v).map_err(E::custom)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl Serialize for Percent {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
+/// A percentage, written `99.95%` (or a bare number `99.95`), kept exactly.
+pub use crate::percent::Percent;
 
 #[cfg(test)]
 mod tests {
@@ -201,8 +145,8 @@ mod tests {
 
     #[test]
     fn percentages_parse_and_bound() {
-        assert_eq!(Percent::parse("99.95%").unwrap().0, 99.95);
-        assert_eq!(Percent::parse("99").unwrap().0, 99.0);
+        assert_eq!(Percent::parse("99.95%").unwrap().as_f64(), 99.95);
+        assert_eq!(Percent::parse("99").unwrap().as_f64(), 99.0);
         assert!(Percent::parse("101%").is_err());
         assert!(Percent::parse("lots").is_err());
     }
