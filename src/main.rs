@@ -67,9 +67,17 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("shakeout={default},warn")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_on_stderr())
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+/// Colour only for a person at a terminal: never in a CI log or a file, and never
+/// when NO_COLOR is set to anything non-empty (https://no-color.org).
+fn colour_on_stderr() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
 }
 
 async fn dispatch(cmd: Command) -> i32 {
@@ -156,16 +164,7 @@ async fn run(args: RunArgs) -> i32 {
     match handle.await {
         Ok(Ok(outcome)) => {
             let r = &outcome.report;
-            if args.json {
-                if let Ok(json) = serde_json::to_string_pretty(r) {
-                    out!("{json}");
-                }
-            }
-            say!("{}", shakeout::report::summary(r));
-            for e in &r.errors {
-                say!("error: {e}");
-            }
-            say!("report: {}", files.report_dir.join("report.md").display());
+            print_run_result(r, &files, args.json);
             outcome.exit_code
         }
         Ok(Err(e @ engine::EngineError::Unreverted { .. })) => {
@@ -199,6 +198,26 @@ async fn run(args: RunArgs) -> i32 {
                 }
             }
         }
+    }
+}
+
+/// The verdict summary goes to stdout, so `run x > log` keeps it; with `--json`
+/// stdout holds only report.json (for `jq`) and the summary goes to stderr.
+fn print_run_result(r: &shakeout::report::Report, files: &RunFiles, json: bool) {
+    let summary = shakeout::report::summary(r);
+    let report_md = files.report_dir.join("report.md");
+    if json {
+        if let Ok(json) = serde_json::to_string_pretty(r) {
+            out!("{json}");
+        }
+        say!("{summary}");
+        say!("report: {}", report_md.display());
+    } else {
+        out!("{summary}");
+        out!("report: {}", report_md.display());
+    }
+    for e in &r.errors {
+        say!("error: {e}");
     }
 }
 
@@ -250,7 +269,7 @@ fn rerender(dir: &Path, rejudge: bool) -> i32 {
     };
     match shakeout::report::rerender(dir, against, saved_spec_sla) {
         Ok(report) => {
-            say!("{}", shakeout::report::summary(&report));
+            out!("{}", shakeout::report::summary(&report));
             exit::PASS
         }
         Err(e) => {
