@@ -109,7 +109,10 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
             6 => lines[i] = replace_value(&lines[i], &nested(rng.below(400))),
             7 => {
                 let indent = leading_spaces(&lines[i]);
-                lines.insert(i, format!("{}bogus_{}: 1", " ".repeat(indent), rng.below(9)));
+                lines.insert(
+                    i,
+                    format!("{}bogus_{}: 1", " ".repeat(indent), rng.below(9)),
+                );
             }
             8 => lines[i] = reindent(&lines[i], rng),
             _ => lines[i] = with_control_char(&lines[i], rng),
@@ -247,9 +250,10 @@ fn positioned(line: &str, file: &str) -> bool {
     let mut parts = rest.splitn(3, ':');
     let _ = parts.next();
     match (parts.next(), parts.next()) {
-        (Some(l), Some(c)) if l.parse::<u32>().is_ok() => {
-            c.split(':').next().is_some_and(|c| c.parse::<u32>().is_ok())
-        }
+        (Some(l), Some(c)) if l.parse::<u32>().is_ok() => c
+            .split(':')
+            .next()
+            .is_some_and(|c| c.parse::<u32>().is_ok()),
         (Some(path), Some(_)) => path.starts_with(' ') && path.len() > 1,
         _ => false,
     }
@@ -284,10 +288,20 @@ fn fixed_seed_mutants_of_the_examples_never_panic_and_every_error_is_positioned(
     }
     let _ = std::panic::take_hook();
     let took = started.elapsed();
-    eprintln!("{mutants} mutants, {rejected} rejected, {} failures, {took:?}", failures.len());
-    assert!(failures.is_empty(), "{}", failures[..failures.len().min(3)].join("\n\n"));
+    eprintln!(
+        "{mutants} mutants, {rejected} rejected, {} failures, {took:?}",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{}",
+        failures[..failures.len().min(3)].join("\n\n")
+    );
     // The mutants must exercise both paths, or the generator has gone blind.
-    assert!(rejected > mutants / 4 && rejected < mutants, "{rejected} of {mutants} rejected");
+    assert!(
+        rejected > mutants / 4 && rejected < mutants,
+        "{rejected} of {mutants} rejected"
+    );
     assert!(took < Duration::from_secs(60), "took {took:?}");
 }
 
