@@ -8,7 +8,9 @@ use std::path::PathBuf;
 #[command(
     name = "shakeout",
     version,
-    about = "Break things on purpose, measure, and judge against your SLA."
+    about = "Break things on purpose, measure, and judge against your SLA.",
+    after_help = "Example:\n  shakeout validate experiments/zone-loss.yaml && shakeout run experiments/zone-loss.yaml\n\n\
+        `shakeout <COMMAND> --help` describes each command's arguments."
 )]
 pub struct Cli {
     /// More logging on stderr (-v info, -vv debug). RUST_LOG overrides.
@@ -21,21 +23,39 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check experiment files; print every error as FILE:LINE:COL: path: message.
+    #[command(after_help = "Example:\n  shakeout validate experiments/*.yaml\n\n\
+        Exit 0 when every file is valid, 2 when any is not.")]
     Validate {
-        #[arg(required = true)]
+        /// Experiment files (YAML) to check; all errors of all files are printed.
+        #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
     /// Print the concrete timeline of an experiment. Touches nothing.
-    Plan { file: PathBuf },
+    #[command(after_help = "Example:\n  shakeout plan experiments/zone-loss.yaml")]
+    Plan {
+        /// The experiment file (YAML) to describe.
+        file: PathBuf,
+    },
     /// Run an experiment and write its reports and charts.
+    #[command(
+        after_help = "Examples:\n  shakeout run experiments/zone-loss.yaml\n  \
+        shakeout run experiments/zone-loss.yaml --out runs/today --quiet > run.log\n\n\
+        The verdict summary goes to stdout, logs to stderr. Exit 0 pass, 1 SLA failed, \
+        2 invalid input, 3 harness error, 4 a fault may not be reverted."
+    )]
     Run(RunArgs),
     /// Revert whatever a run's journal says is still applied (after a crash or kill -9).
+    #[command(
+        after_help = "Example:\n  shakeout rollback reports/checkout-survives-zone-loss-20260101T120000Z"
+    )]
     Rollback {
         /// The run's directory (the one holding journal.jsonl).
         dir: PathBuf,
     },
     /// Re-render the reports and charts of a past run from its saved events, judged
     /// against the SLA the run recorded.
+    #[command(after_help = "Examples:\n  shakeout report runs/today\n  \
+        shakeout report runs/today --rejudge   # after editing runs/today/experiment.yaml")]
     Report {
         /// The run's directory (the one holding events.jsonl).
         dir: PathBuf,
@@ -45,11 +65,15 @@ pub enum Command {
         rejudge: bool,
     },
     /// The embedded demo deployment.
+    #[command(
+        after_help = "Example:\n  shakeout demo serve --listen localhost:18080 --zones a,b,c"
+    )]
     Demo {
         #[command(subcommand)]
         command: DemoCommand,
     },
     /// The built-in TCP fault proxy.
+    #[command(after_help = "Example:\n  shakeout proxy serve --listen localhost:8474")]
     Proxy {
         #[command(subcommand)]
         command: ProxyCommand,
@@ -59,9 +83,13 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ProxyCommand {
     /// Serve Toxiproxy's HTTP API (existing Toxiproxy clients work unchanged) until Ctrl-C.
+    #[command(after_help = "Examples:\n  shakeout proxy serve\n  \
+        shakeout proxy serve --listen localhost:8474 --config proxies.json\n\n\
+        proxies.json: [{\"name\": \"checkout\", \"listen\": \"127.0.0.1:18082\", \"upstream\": \"127.0.0.1:18080\"}]")]
     Serve {
-        /// Where the API listens.
-        #[arg(long, default_value = "127.0.0.1:8474")]
+        /// Where the API listens (IP:PORT, localhost:PORT or :PORT). It has no
+        /// authentication: keep it on loopback.
+        #[arg(long, default_value = "127.0.0.1:8474", value_parser = parse_listen)]
         listen: SocketAddr,
         /// Proxies to create at start: a JSON array like Toxiproxy's `-config`.
         #[arg(long, value_name = "FILE")]
@@ -71,6 +99,7 @@ pub enum ProxyCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// The experiment file (YAML) to run.
     pub file: PathBuf,
     /// Put every file of this run in DIR (default: reports/<run-id>/ and charts/<run-id>/).
     #[arg(long, value_name = "DIR")]
@@ -86,8 +115,12 @@ pub struct RunArgs {
 #[derive(Debug, Subcommand)]
 pub enum DemoCommand {
     /// Serve the demo deployment until Ctrl-C, so other tools can be pointed at it.
+    #[command(after_help = "Examples:\n  shakeout demo serve\n  \
+        shakeout demo serve --listen :18080 --zones a,b --replicas-per-zone 3 --pid-file demo.pid")]
     Serve {
-        #[arg(long, default_value = "127.0.0.1:18080")]
+        /// Where the load balancer and its admin API listen (IP:PORT, localhost:PORT or
+        /// :PORT). The admin API has no authentication: keep it on loopback.
+        #[arg(long, default_value = "127.0.0.1:18080", value_parser = parse_listen)]
         listen: SocketAddr,
         /// Comma-separated zone names.
         #[arg(long, default_value = "a,b,c", value_delimiter = ',')]
@@ -102,6 +135,11 @@ pub enum DemoCommand {
         #[arg(long, value_name = "PATH")]
         pid_file: Option<PathBuf>,
     },
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    crate::spec::check::parse_addr(s)
+        .ok_or_else(|| format!("`{s}` is not an address like 127.0.0.1:8474 or localhost:8474"))
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

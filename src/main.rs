@@ -67,9 +67,17 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("shakeout={default},warn")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_on_stderr())
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+/// Colour only for a person at a terminal: never in a CI log or a file, and never
+/// when NO_COLOR is set to anything non-empty (https://no-color.org).
+fn colour_on_stderr() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
 }
 
 async fn dispatch(cmd: Command) -> i32 {
@@ -156,20 +164,7 @@ async fn run(args: RunArgs) -> i32 {
     match handle.await {
         Ok(Ok(outcome)) => {
             let r = &outcome.report;
-            if args.json {
-                if let Ok(json) = serde_json::to_string_pretty(r) {
-                    out!("{json}");
-                }
-            }
-            say!("{}", shakeout::report::summary(r));
-            for e in &r.errors {
-                say!("error: {e}");
-            }
-            // Only a report that exists is named.
-            let md = files.report_dir.join("report.md");
-            if outcome.written.contains(&md) {
-                say!("report: {}", md.display());
-            }
+            print_run_result(r, &files, &outcome.written, args.json);
             outcome.exit_code
         }
         // Refused before anything was changed: the directory is not this run's to use.
@@ -207,6 +202,40 @@ async fn run(args: RunArgs) -> i32 {
                 }
             }
         }
+    }
+}
+
+/// The verdict summary goes to stdout, so `run x > log` keeps it; with `--json`
+/// stdout holds only report.json (for `jq`) and the summary goes to stderr.
+fn print_run_result(
+    r: &shakeout::report::Report,
+    files: &RunFiles,
+    written: &[PathBuf],
+    json: bool,
+) {
+    let summary = shakeout::report::summary(r);
+    // Only a report that exists is named.
+    let report_md = files.report_dir.join("report.md");
+    let named = written
+        .contains(&report_md)
+        .then(|| report_md.display().to_string());
+    if json {
+        // stdout holds report.json alone, so it still parses when piped.
+        if let Ok(json) = serde_json::to_string_pretty(r) {
+            out!("{json}");
+        }
+        say!("{summary}");
+        if let Some(md) = &named {
+            say!("report: {md}");
+        }
+    } else {
+        out!("{summary}");
+        if let Some(md) = &named {
+            out!("report: {md}");
+        }
+    }
+    for e in &r.errors {
+        say!("error: {e}");
     }
 }
 
@@ -258,7 +287,7 @@ fn rerender(dir: &Path, rejudge: bool) -> i32 {
     };
     match shakeout::report::rerender(dir, against, saved_spec_sla) {
         Ok(report) => {
-            say!("{}", shakeout::report::summary(&report));
+            out!("{}", shakeout::report::summary(&report));
             exit::PASS
         }
         Err(e @ shakeout::report::RerenderError::Write(_)) => {

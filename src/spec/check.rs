@@ -85,20 +85,99 @@ pub fn exactly_one(e: &mut Errors, path: &str, what: &str, keys: &[(&str, bool)]
 /// Load-generating and fault-injecting sockets are bound to loopback unless the user
 /// names another address explicitly; parse `host:port` where host is an IP.
 pub fn loopback_addr(text: &str, path: &str, e: &mut Errors) -> Option<SocketAddr> {
+    let parsed = parse_addr(text);
+    if parsed.is_none() {
+        e.at(
+            path,
+            format!(
+                "`{}` is not an address like 127.0.0.1:18080 or localhost:18080",
+                text.trim()
+            ),
+        );
+    }
+    parsed
+}
+
+/// An address to listen on or connect to: `IP:PORT`, `localhost:PORT` or `:PORT`
+/// (both read as 127.0.0.1). Shared by the spec and the command line so both accept
+/// the same words.
+pub fn parse_addr(text: &str) -> Option<SocketAddr> {
     let t = text.trim();
-    let with_host = if t.starts_with(':') {
-        format!("127.0.0.1{t}")
+    let port_only = t.strip_prefix(':');
+    let localhost = t
+        .get(..10)
+        .filter(|h| h.eq_ignore_ascii_case("localhost:"))
+        .map(|_| &t[10..]);
+    match port_only.or(localhost) {
+        Some(port) => port
+            .parse::<u16>()
+            .ok()
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p))),
+        None => t.parse().ok(),
+    }
+}
+
+/// A server the spec starts with no authentication (the demo's admin API, a proxy)
+/// listens beyond loopback only when the spec says `expose: true`; a typo or a copied
+/// `0.0.0.0` must not hand the network an API that takes zones down.
+pub fn check_exposure(addr: Option<SocketAddr>, expose: bool, path: &str, e: &mut Errors) {
+    let Some(addr) = addr else { return };
+    if !expose && !addr.ip().is_loopback() {
+        e.at(
+            format!("{path}.listen"),
+            format!(
+                "{addr} can be reached from other hosts and its API has no authentication; \
+                 listen on 127.0.0.1, or add `expose: true` to `{path}` if that is meant"
+            ),
+        );
+    }
+}
+
+/// The longest name (experiment, probe, fault, proxy) a spec may give: names become
+/// parts of file names and run ids, which must fit in a path component (255 bytes).
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A name must say something (not empty, blank or only tabs) and fit in a file name.
+pub fn check_name(name: &str, path: &str, e: &mut Errors) {
+    if name.trim().is_empty() {
+        e.at(path, "must not be empty or blank");
     } else {
-        t.replace("localhost:", "127.0.0.1:")
-    };
-    match with_host.parse::<SocketAddr>() {
-        Ok(a) => Some(a),
-        Err(_) => {
-            e.at(
-                path,
-                format!("`{t}` is not an address like 127.0.0.1:18080"),
-            );
-            None
+        check_name_length(name, path, e);
+    }
+}
+
+/// Only the length of a name whose blankness another step checks.
+pub fn check_name_length(name: &str, path: &str, e: &mut Errors) {
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        e.at(
+            path,
+            format!("is {chars} characters long; at most {MAX_NAME_CHARS} fit in file names"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn localhost_and_bare_ports_read_as_loopback() {
+        let lo = |p| Some(SocketAddr::from(([127, 0, 0, 1], p)));
+        assert_eq!(parse_addr("localhost:8080"), lo(8080));
+        assert_eq!(parse_addr(" LOCALHOST:1 "), lo(1));
+        assert_eq!(parse_addr(":18080"), lo(18080));
+        assert_eq!(parse_addr("0.0.0.0:9"), "0.0.0.0:9".parse().ok());
+        assert_eq!(parse_addr("[::1]:9"), "[::1]:9".parse().ok());
+        for bad in [
+            "localhost",
+            "localhost:",
+            "localhost:99999",
+            "foo.localhost:80",
+            "x:1",
+            "",
+        ] {
+            assert_eq!(parse_addr(bad), None, "{bad}");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! the exclusive-target key.
 
 use super::spec::{AzLossMode, DemoTargetSpec};
-use crate::spec::check::{loopback_addr, unknown_name, Errors};
+use crate::spec::check::{check_exposure, loopback_addr, unknown_name, Errors};
 use crate::spec::units::format_duration as d;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -38,6 +38,7 @@ pub struct ZoneLossPlan {
 /// Check `target.demo` (at `path`).
 pub fn compile_target(t: &DemoTargetSpec, path: &str, e: &mut Errors) -> Option<DemoPlan> {
     let listen = loopback_addr(&t.listen, &format!("{path}.listen"), e);
+    check_exposure(listen, t.expose, path, e);
     check_zones(&t.zones, path, e);
     if t.replicas_per_zone == 0 || t.replicas_per_zone > 64 {
         e.at(

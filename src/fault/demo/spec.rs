@@ -23,6 +23,10 @@ pub struct DemoTargetSpec {
     /// its admin API instead of starting one.
     #[serde(default)]
     pub external: bool,
+    /// `true`: `listen` may be a non-loopback address, reachable from other hosts
+    /// (the admin API has no authentication).
+    #[serde(default)]
+    pub expose: bool,
 }
 
 fn default_zones() -> Vec<String> {

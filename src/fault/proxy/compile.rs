@@ -6,7 +6,7 @@ use crate::proxy::toxic::{
     Bandwidth, Latency, LimitData, ResetPeer, Slicer, SlowClose, Stream, Timeout,
 };
 use crate::proxy::{ToxicKind, ToxicSpec};
-use crate::spec::check::{exactly_one, loopback_addr, unknown_name, Errors};
+use crate::spec::check::{check_exposure, exactly_one, loopback_addr, unknown_name, Errors};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -63,6 +63,7 @@ fn compile_proxy(p: &ProxySpec, path: &str, e: &mut Errors) -> ProxyPlan {
         .listen
         .as_deref()
         .and_then(|l| loopback_addr(l, &format!("{path}.listen"), e));
+    check_exposure(listen, p.expose, path, e);
     if let Some(u) = &p.upstream {
         if !u.contains(':') {
             e.at(

@@ -18,6 +18,9 @@ pub struct ProxySpec {
     /// Base URL of a Toxiproxy API, e.g. `http://127.0.0.1:8474`.
     #[serde(default)]
     pub api: Option<String>,
+    /// `true`: `listen` may be a non-loopback address, reachable from other hosts.
+    #[serde(default)]
+    pub expose: bool,
 }
 
 /// Which direction of a proxied connection a toxic applies to.
