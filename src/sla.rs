@@ -19,6 +19,13 @@ pub struct Thresholds {
     pub latency: Vec<(String, Duration)>,
     /// Maximum share of the error budget this run may spend, percent.
     pub budget_max_spent_pct: Option<f64>,
+    /// Per write probe: the longest span of acknowledged writes that may be lost
+    /// (`0s`: none may be).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo: Option<Duration>,
+    /// Per write probe: how many acknowledged writes may be lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lost_writes: Option<u64>,
 }
 
 /// The error budget's objective and period.

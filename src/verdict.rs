@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::sla::Thresholds;
 
+mod writes;
+
 /// Exit codes, one table for the CLI and the reports (and the README).
 pub mod exit {
     pub const PASS: i32 = 0;
@@ -125,6 +127,7 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
             pass: b.spent_pct <= max,
         });
     }
+    checks.extend(writes::checks(a, t));
     checks
 }
 

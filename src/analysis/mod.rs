@@ -15,6 +15,8 @@
 //! - *error budget*: `(1 − objective) × period` of downtime; the run spends its
 //!   worst probe's downtime.
 
+pub mod writes;
+
 use crate::record::{Event, Recording, Sample};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -74,6 +76,9 @@ pub struct ProbeAnalysis {
     pub errors: BTreeMap<String, u64>,
     /// Scheduler lateness (actual send − intended send) over all samples.
     pub send_lateness_ms: Percentiles,
+    /// Write probes only: the ledger held against what the store holds after the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes: Option<writes::Writes>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,7 +219,9 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
                 .get(info.name.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            analyse_probe(info, samples, measured_end_us, &windows)
+            let mut p = analyse_probe(info, samples, measured_end_us, &windows);
+            p.writes = writes::analyse(rec, &info.name, samples);
+            p
         })
         .collect();
 
@@ -376,6 +383,7 @@ fn analyse_probe(
         phases: phases(samples, end_us, windows),
         errors,
         send_lateness_ms: percentiles(samples.iter().map(|s| s.late_us)),
+        writes: None,
     }
 }
 

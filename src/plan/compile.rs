@@ -92,6 +92,8 @@ fn compile_sla(s: &spec::Sla, e: &mut Errors) -> Thresholds {
             .error_budget
             .as_ref()
             .and_then(|b| b.max_spent.map(|p| p.0)),
+        rpo: s.rpo.map(|d| d.0),
+        max_lost_writes: s.max_lost_writes,
     }
 }
 
