@@ -59,7 +59,12 @@ pub fn analyse(rec: &Recording, probe: &str, samples: &[&Sample]) -> Option<Writ
     Some(out)
 }
 
-fn classify(out: &mut Writes, written: &[(&Sample, WriteOutcome)], v: &WritesVerified, rec: &Recording) {
+fn classify(
+    out: &mut Writes,
+    written: &[(&Sample, WriteOutcome)],
+    v: &WritesVerified,
+    rec: &Recording,
+) {
     let present = |seq: u64| {
         v.present
             .binary_search_by(|r| {

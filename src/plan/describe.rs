@@ -167,7 +167,10 @@ fn write_checks(o: &mut String, plan: &Plan) -> bool {
         let _ = writeln!(o, "  rpo <= {} for each write probe ({who})", d(r));
     }
     if let Some(m) = t.max_lost_writes {
-        let _ = writeln!(o, "  lost acknowledged writes <= {m} for each write probe ({who})");
+        let _ = writeln!(
+            o,
+            "  lost acknowledged writes <= {m} for each write probe ({who})"
+        );
     }
     t.rpo.is_some() || t.max_lost_writes.is_some()
 }

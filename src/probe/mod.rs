@@ -9,8 +9,8 @@
 pub mod exec;
 pub mod failure;
 pub mod http;
-pub mod postgres;
 pub mod https;
+pub mod postgres;
 pub mod prometheus;
 pub mod tcp;
 

@@ -275,7 +275,10 @@ impl EventWriter {
 mod ledger_tests {
     #[test]
     fn seq_ranges_merge_consecutive_values() {
-        assert_eq!(super::seq_ranges([0, 1, 2, 5, 7, 8]), vec![[0, 2], [5, 5], [7, 8]]);
+        assert_eq!(
+            super::seq_ranges([0, 1, 2, 5, 7, 8]),
+            vec![[0, 2], [5, 5], [7, 8]]
+        );
         assert_eq!(super::seq_ranges([]), Vec::<[u64; 2]>::new());
     }
 }

@@ -28,7 +28,11 @@ fn unverified(w: &Writes) -> Option<String> {
 
 fn rpo_check(probe: &str, w: &Writes, limit: std::time::Duration) -> Check {
     let limit_ms = limit.as_secs_f64() * 1000.0;
-    let value = if w.verify_error.is_some() { None } else { w.rpo_ms };
+    let value = if w.verify_error.is_some() {
+        None
+    } else {
+        w.rpo_ms
+    };
     let measured = unverified(w).unwrap_or_else(|| {
         format!(
             "{} ({} acknowledged write{} lost)",

@@ -24,7 +24,10 @@ pub struct PgNodePlan {
 
 #[derive(Debug, Clone, Serialize)]
 pub enum PostgresPlanAction {
-    KillPrimary { promote_after: Duration, rejoin: bool },
+    KillPrimary {
+        promote_after: Duration,
+        rejoin: bool,
+    },
     StallReplication,
     Promote,
 }
@@ -56,7 +59,10 @@ fn action(s: &PostgresFaultSpec, path: &str, e: &mut Errors) -> Option<PostgresP
     only_kill(e, "promote_after", s.promote_after.is_some());
     only_kill(e, "rejoin", s.rejoin.is_some());
     if s.allow_split_brain.is_some() && s.action != PostgresAction::Promote {
-        e.at(format!("{path}.allow_split_brain"), "only for `action: promote`");
+        e.at(
+            format!("{path}.allow_split_brain"),
+            "only for `action: promote`",
+        );
     }
     match s.action {
         PostgresAction::KillPrimary => Some(PostgresPlanAction::KillPrimary {
@@ -85,12 +91,18 @@ fn node(n: &PostgresNodeSpec, path: &str, e: &mut Errors) -> Option<PgNodePlan> 
     }
     match tokio_postgres::Config::from_str(&n.conninfo) {
         Ok(c) if c.get_hosts().is_empty() => {
-            e.at(format!("{path}.conninfo"), "names no host (give `host=...`)");
+            e.at(
+                format!("{path}.conninfo"),
+                "names no host (give `host=...`)",
+            );
             ok = false;
         }
         Ok(_) => {}
         Err(err) => {
-            e.at(format!("{path}.conninfo"), format!("not a valid conninfo: {err}"));
+            e.at(
+                format!("{path}.conninfo"),
+                format!("not a valid conninfo: {err}"),
+            );
             ok = false;
         }
     }
@@ -102,7 +114,10 @@ fn node(n: &PostgresNodeSpec, path: &str, e: &mut Errors) -> Option<PgNodePlan> 
 
 impl PostgresFault {
     pub fn describe(&self) -> String {
-        let (p, s) = (self.primary.data_dir.display(), self.standby.data_dir.display());
+        let (p, s) = (
+            self.primary.data_dir.display(),
+            self.standby.data_dir.display(),
+        );
         match &self.action {
             PostgresPlanAction::KillPrimary { promote_after, rejoin } => format!(
                 "kill the PostgreSQL primary {p} (SIGKILL), promote the standby {s} after {}; revert: {}",
@@ -127,7 +142,9 @@ impl PostgresFault {
     pub fn exclusive_keys(&self) -> Vec<String> {
         let p = self.primary.data_dir.display();
         match self.action {
-            PostgresPlanAction::StallReplication => vec![format!("replication from PostgreSQL {p}")],
+            PostgresPlanAction::StallReplication => {
+                vec![format!("replication from PostgreSQL {p}")]
+            }
             PostgresPlanAction::KillPrimary { .. } | PostgresPlanAction::Promote => {
                 vec![format!("PostgreSQL primary {p}")]
             }

@@ -37,7 +37,13 @@ pub async fn prepare(
             rejoin,
         },
         PostgresPlanAction::Promote => PostgresUndo::PostgresRejoin {
-            rewind: rewind_possible(&node::connect(&f.standby.conninfo, CONNECT).await.map_err(|e| target("standby", &f.standby, e))?, f).await?,
+            rewind: rewind_possible(
+                &node::connect(&f.standby.conninfo, CONNECT)
+                    .await
+                    .map_err(|e| target("standby", &f.standby, e))?,
+                f,
+            )
+            .await?,
             node: standby,
             source: primary,
             killed: None,
@@ -53,7 +59,11 @@ async fn check_roles(f: &PostgresFault) -> Result<tokio_postgres::Client, FaultE
         .await
         .map_err(|e| target("standby", &f.standby, e))?;
     if !standby_recovering {
-        return Err(target("standby", &f.standby, "is not in recovery (pg_is_in_recovery() = false): it is a primary, not a standby"));
+        return Err(target(
+            "standby",
+            &f.standby,
+            "is not in recovery (pg_is_in_recovery() = false): it is a primary, not a standby",
+        ));
     }
     let client = node::connect(&f.primary.conninfo, CONNECT)
         .await
@@ -63,13 +73,20 @@ async fn check_roles(f: &PostgresFault) -> Result<tokio_postgres::Client, FaultE
         .await
         .map_err(|e| target("primary", &f.primary, node::reason(&e)))?;
     if row.try_get::<_, bool>(0).unwrap_or(true) {
-        return Err(target("primary", &f.primary, "is in recovery (pg_is_in_recovery() = true): it is a standby"));
+        return Err(target(
+            "primary",
+            &f.primary,
+            "is in recovery (pg_is_in_recovery() = true): it is a standby",
+        ));
     }
     Ok(client)
 }
 
 /// The walsenders on the primary; none means the standby does not replicate from it.
-async fn walsenders(client: &tokio_postgres::Client, f: &PostgresFault) -> Result<Vec<PgProc>, FaultError> {
+async fn walsenders(
+    client: &tokio_postgres::Client,
+    f: &PostgresFault,
+) -> Result<Vec<PgProc>, FaultError> {
     let rows = client
         .query("SELECT pid FROM pg_stat_replication", &[])
         .await
@@ -92,7 +109,10 @@ async fn walsenders(client: &tokio_postgres::Client, f: &PostgresFault) -> Resul
     Ok(procs)
 }
 
-async fn rewind_possible(client: &tokio_postgres::Client, f: &PostgresFault) -> Result<bool, FaultError> {
+async fn rewind_possible(
+    client: &tokio_postgres::Client,
+    f: &PostgresFault,
+) -> Result<bool, FaultError> {
     let row = client
         .query_one(
             "SELECT current_setting('wal_log_hints') = 'on' OR current_setting('data_checksums') = 'on'",
@@ -105,19 +125,28 @@ async fn rewind_possible(client: &tokio_postgres::Client, f: &PostgresFault) -> 
 
 pub async fn inject(f: &PostgresFault, undo: &PostgresUndo) -> Result<(), FaultError> {
     match (&f.action, undo) {
-        (PostgresPlanAction::StallReplication, PostgresUndo::PostgresResumeWalsenders { walsenders, .. }) => {
-            stall(walsenders).await
-        }
+        (
+            PostgresPlanAction::StallReplication,
+            PostgresUndo::PostgresResumeWalsenders { walsenders, .. },
+        ) => stall(walsenders).await,
         (
             PostgresPlanAction::KillPrimary { promote_after, .. },
-            PostgresUndo::PostgresRejoin { killed: Some(pm), source, .. },
+            PostgresUndo::PostgresRejoin {
+                killed: Some(pm),
+                source,
+                ..
+            },
         ) => {
             kill_cluster(pm).await?;
             tokio::time::sleep(*promote_after).await;
             promote(source).await
         }
-        (PostgresPlanAction::Promote, PostgresUndo::PostgresRejoin { node, .. }) => promote(node).await,
-        _ => Err(FaultError::Target("internal: a postgres fault with a foreign undo".into())),
+        (PostgresPlanAction::Promote, PostgresUndo::PostgresRejoin { node, .. }) => {
+            promote(node).await
+        }
+        _ => Err(FaultError::Target(
+            "internal: a postgres fault with a foreign undo".into(),
+        )),
     }
 }
 
@@ -127,7 +156,10 @@ async fn stall(walsenders: &[PgProc]) -> Result<(), FaultError> {
             return Err(FaultError::Target(format!("walsender {} is gone", p.pid)));
         }
     }
-    wait("the walsenders to stop", || walsenders.iter().all(node::is_stopped)).await
+    wait("the walsenders to stop", || {
+        walsenders.iter().all(node::is_stopped)
+    })
+    .await
 }
 
 /// SIGKILL the postmaster and every process it started, as a crash of the node would.

@@ -74,9 +74,7 @@ pub fn children(parent: i32) -> Vec<PgProc> {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| {
-            stat_fields(pid).and_then(|f| f.get(1)?.parse::<i32>().ok()) == Some(parent)
-        })
+        .filter(|&pid| stat_fields(pid).and_then(|f| f.get(1)?.parse::<i32>().ok()) == Some(parent))
         .filter_map(find)
         .collect()
 }
@@ -96,7 +94,9 @@ pub fn postmaster(data_dir: &Path) -> Result<PgProc, FaultError> {
         .next()
         .and_then(|l| l.trim().parse::<i32>().ok())
         .filter(|p| *p > 1)
-        .ok_or_else(|| FaultError::Target(format!("{} does not start with a pid", pidfile.display())))?;
+        .ok_or_else(|| {
+            FaultError::Target(format!("{} does not start with a pid", pidfile.display()))
+        })?;
     find(pid).ok_or_else(|| {
         FaultError::Target(format!(
             "{}: the postmaster {pid} from postmaster.pid is not running",
@@ -117,7 +117,11 @@ pub fn require_cluster(data_dir: &Path) -> Result<(), FaultError> {
 }
 
 /// Describe the cluster at `data_dir` served by `postmaster`, for the undo.
-pub fn describe_node(data_dir: &Path, conninfo: &str, postmaster: &PgProc) -> Result<PgNode, FaultError> {
+pub fn describe_node(
+    data_dir: &Path,
+    conninfo: &str,
+    postmaster: &PgProc,
+) -> Result<PgNode, FaultError> {
     let meta = std::fs::metadata(data_dir).map_err(|source| FaultError::Io {
         what: format!("cannot read {}", data_dir.display()),
         source,
@@ -195,7 +199,12 @@ pub async fn in_recovery(conninfo: &str) -> Result<bool, String> {
 
 /// Run one of PostgreSQL's tools from the node's bin dir, as the data directory's
 /// owner when we are root; its output on failure.
-pub async fn run_tool(node: &PgNode, tool: &str, args: &[String], timeout: Duration) -> Result<(), String> {
+pub async fn run_tool(
+    node: &PgNode,
+    tool: &str,
+    args: &[String],
+    timeout: Duration,
+) -> Result<(), String> {
     let mut cmd = tokio::process::Command::new(node.bin_dir.join(tool));
     cmd.args(args).current_dir("/").kill_on_drop(true);
     // SAFETY: geteuid has no preconditions.
@@ -210,6 +219,11 @@ pub async fn run_tool(node: &PgNode, tool: &str, args: &[String], timeout: Durat
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     Err(format!("{tool} failed ({}): {last}", out.status))
 }

@@ -14,7 +14,10 @@ const OWN_CONFIG: &[&str] = &["postgresql.conf", "pg_hba.conf", "pg_ident.conf"]
 pub async fn rejoin(n: &PgNode, source: &PgNode, rewind: bool) -> Result<String, String> {
     if node::postmaster(&n.data_dir).is_ok() {
         if node::in_recovery(&n.conninfo).await? {
-            return Ok(format!("nothing to do: {} is a standby", n.data_dir.display()));
+            return Ok(format!(
+                "nothing to do: {} is a standby",
+                n.data_dir.display()
+            ));
         }
         stop(n).await?;
     }
@@ -96,7 +99,10 @@ async fn pg_basebackup(n: &PgNode, source: &PgNode) -> Result<String, String> {
         // Config files came from the source; the old node's own are in `aside`.
         let _ = std::fs::copy(aside.join(f), n.data_dir.join(f));
     }
-    Ok(format!("pg_basebackup; the old data is kept in {}", aside.display()))
+    Ok(format!(
+        "pg_basebackup; the old data is kept in {}",
+        aside.display()
+    ))
 }
 
 fn aside_path(dir: &Path) -> PathBuf {

@@ -111,7 +111,11 @@ impl PostgresProbe {
         match &self.mode {
             PostgresMode::Read { query } => {
                 let s = self.session().await?;
-                s.client.simple_query(query).await.map(|_| ()).map_err(|e| reason(&e))
+                s.client
+                    .simple_query(query)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| reason(&e))
             }
             PostgresMode::Write { .. } => self.write(seq).await,
         }
@@ -138,10 +142,10 @@ impl PostgresProbe {
     }
 
     fn intended_send_time(&self, seq: u64) -> SystemTime {
-        let since_origin = self.interval.saturating_mul(u32::try_from(seq).unwrap_or(u32::MAX));
-        let origin = *self
-            .origin
-            .get_or_init(|| SystemTime::now() - since_origin);
+        let since_origin = self
+            .interval
+            .saturating_mul(u32::try_from(seq).unwrap_or(u32::MAX));
+        let origin = *self.origin.get_or_init(|| SystemTime::now() - since_origin);
         origin + since_origin
     }
 
@@ -201,7 +205,10 @@ async fn create_ledger_table(client: &Client, table: &str) -> Result<i64, String
         .await
         .map_err(|e| format!("creating {table}: {}", reason(&e)))?;
     let row = client
-        .query_one(&format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"), &[])
+        .query_one(
+            &format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"),
+            &[],
+        )
         .await
         .map_err(|e| format!("reading {table}: {}", reason(&e)))?;
     row.try_get::<_, i64>(0).map_err(|e| reason(&e))

@@ -74,10 +74,15 @@ fn compile_write(s: &PostgresProbeSpec, path: &str, e: &mut Errors) -> Option<Po
     if !table_ok {
         e.at(
             format!("{path}.table"),
-            format!("`{table}` is not a plain table name (letters, digits, `_`, optionally `schema.`)"),
+            format!(
+                "`{table}` is not a plain table name (letters, digits, `_`, optionally `schema.`)"
+            ),
         );
     }
-    let verify_conninfo = s.verify_conninfo.clone().unwrap_or_else(|| s.conninfo.clone());
+    let verify_conninfo = s
+        .verify_conninfo
+        .clone()
+        .unwrap_or_else(|| s.conninfo.clone());
     let verify_ok = s.verify_conninfo.is_none()
         || parse_conninfo(&verify_conninfo, &format!("{path}.verify_conninfo"), e).is_some();
     (table_ok && verify_ok).then_some(PostgresMode::Write {

@@ -64,7 +64,11 @@ impl Drop for RunningGuard<'_> {
 }
 
 /// Read every id at or above `base_id` from `table` and turn them into seq ranges.
-pub async fn read_back(client: &Client, table: &str, base_id: i64) -> Result<Vec<[u64; 2]>, String> {
+pub async fn read_back(
+    client: &Client,
+    table: &str,
+    base_id: i64,
+) -> Result<Vec<[u64; 2]>, String> {
     let sql = format!("SELECT id FROM {table} WHERE id >= $1 ORDER BY id");
     let rows = client
         .query(sql.as_str(), &[&base_id])
@@ -77,7 +81,12 @@ pub async fn read_back(client: &Client, table: &str, base_id: i64) -> Result<Vec
     Ok(crate::record::seq_ranges(seqs))
 }
 
-pub fn verified(probe: &str, t_us: u64, base_id: i64, result: Result<Vec<[u64; 2]>, String>) -> WritesVerified {
+pub fn verified(
+    probe: &str,
+    t_us: u64,
+    base_id: i64,
+    result: Result<Vec<[u64; 2]>, String>,
+) -> WritesVerified {
     let (present, error) = match result {
         Ok(p) => (p, None),
         Err(e) => (Vec::new(), Some(e)),
