@@ -281,3 +281,68 @@ fn bad_postgres_specs_are_exit_2() {
         "{all}"
     );
 }
+
+/// The README's figures: `cargo test --test postgres -- --ignored --nocapture figures`.
+#[test]
+#[ignore = "a benchmark: prints the README's PostgreSQL figures"]
+fn figures() {
+    if !available() {
+        return;
+    }
+    for mode in [Replication::Async, Replication::Sync] {
+        let pair = PgPair::start(mode);
+        let dir = tempfile::tempdir().unwrap();
+        let spec = write_spec(dir.path(), "pg.yaml", &stall_then_kill_spec(&pair, "fig"));
+        let out_dir = dir.path().join("out");
+        let _ = run_out(spec.to_str().unwrap(), out_dir.to_str().unwrap());
+        let r = read_report(&out_dir);
+        println!(
+            "{mode:?} stall 1s + kill_primary: writes {}",
+            r["probes"][0]["writes"]
+        );
+    }
+    let pair = PgPair::start(Replication::Async);
+    let dir = tempfile::tempdir().unwrap();
+    let kill = format!(
+        "name: fig-kill\nduration: 6s\nprobes:\n  - name: orders\n    postgres:\n      conninfo: \"{}\"\n      mode: write\n      interval: 1ms\n      timeout: 500ms\nfaults:\n  - name: lose-primary\n    at: 2s\n    duration: 3s\n    postgres:\n      action: kill_primary\n      {}\n",
+        pair.write_conninfo(),
+        fault_nodes(&pair)
+    );
+    let spec = write_spec(dir.path(), "kill.yaml", &kill);
+    let out_dir = dir.path().join("out");
+    let _ = run_out(spec.to_str().unwrap(), out_dir.to_str().unwrap());
+    let r = read_report(&out_dir);
+    let p = &r["probes"][0];
+    println!(
+        "kill_primary + promote (async): longest write outage {} ms; writes {}",
+        p["longest_outage_ms"], p["writes"]
+    );
+    let events = std::fs::read_to_string(out_dir.join("events.jsonl")).unwrap();
+    let acked: Vec<&str> = events
+        .lines()
+        .filter(|l| l.contains("\"write\":\"acked\""))
+        .collect();
+    let avg = acked.iter().map(|l| l.len() + 1).sum::<usize>() as f64 / acked.len() as f64;
+    println!(
+        "ledger: {} bytes per acked write's event line on average, of which {} bytes are the ledger field",
+        avg,
+        ",\"write\":\"acked\"".len()
+    );
+    // Throughput without faults: intended 2,000 writes/s.
+    let dir = tempfile::tempdir().unwrap();
+    let rate = format!(
+        "name: fig-rate\nduration: 5s\nprobes:\n  - name: orders\n    postgres:\n      conninfo: \"{}\"\n      mode: write\n      interval: 500us\n      timeout: 500ms\n",
+        pair.standby.conninfo()
+    );
+    let spec = write_spec(dir.path(), "rate.yaml", &rate);
+    let out_dir = dir.path().join("out");
+    let _ = run_out(spec.to_str().unwrap(), out_dir.to_str().unwrap());
+    let r = read_report(&out_dir);
+    let w = &r["probes"][0]["writes"];
+    println!(
+        "throughput: {} acked writes in 5s = {}/s (intended 2000/s), p99 latency {} ms",
+        w["acked"],
+        w["acked"].as_f64().unwrap() / 5.0,
+        r["probes"][0]["latency_ms"]["p99"]
+    );
+}

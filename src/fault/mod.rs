@@ -222,7 +222,7 @@ pub enum Undo {
     Demo(demo::DemoUndo),
     Process(process::ProcessUndo),
     Proxy(proxy::ProxyUndo),
-    Postgres(postgres::PostgresUndo),
+    Postgres(Box<postgres::PostgresUndo>),
     /// A zone lost in several layers, brought back together.
     Zone(az_loss::ZoneUndo),
 }
@@ -289,7 +289,9 @@ pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result
         FaultKind::AzLoss(z) => z.prepare(ctx).await,
         FaultKind::Process(p) => process::prepare(name, p, ctx).map(Undo::Process),
         FaultKind::Proxy(p) => proxy::prepare(p, ctx).await.map(Undo::Proxy),
-        FaultKind::Postgres(p) => postgres::prepare(name, p, ctx).await.map(Undo::Postgres),
+        FaultKind::Postgres(p) => postgres::prepare(name, p, ctx)
+            .await
+            .map(|u| Undo::Postgres(Box::new(u))),
     }
 }
 

@@ -147,9 +147,9 @@ pub fn endpoint(c: &tokio_postgres::Config) -> String {
 impl PostgresProbePlan {
     pub fn target(&self) -> String {
         match &self.mode {
-            PostgresMode::Read { .. } => format!("postgres {}", self.endpoint),
+            PostgresMode::Read { .. } => self.endpoint.clone(),
             PostgresMode::Write { table, .. } => {
-                format!("postgres {} (writes to {table})", self.endpoint)
+                format!("{} (writes to {table})", self.endpoint)
             }
         }
     }
