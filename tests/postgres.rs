@@ -127,6 +127,12 @@ fn async_stall_then_kill_loses_acknowledged_writes_and_fails_rpo_0() {
             .contains(&format!("({lost} acknowledged writes lost)")),
         "{rpo}"
     );
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.contains("Writes"), "{md}");
+    assert!(
+        md.contains(&format!("({lost} acknowledged writes lost)")),
+        "{md}"
+    );
     // One primary (the promoted standby) and the old primary rejoined as its standby.
     pair.wait_roles(&pair.standby, &pair.primary, Duration::from_secs(10));
 }
@@ -280,6 +286,14 @@ fn bad_postgres_specs_are_exit_2() {
         all.contains("standby.conninfo: not a valid conninfo"),
         "{all}"
     );
+
+    let typo = "name: bad\nduration: 2s\nprobes:\n  - name: db\n    postgres:\n      conninfo: \"host=127.0.0.1\"\n      mode: write\n      tabel: t\n";
+    let path = write_spec(dir.path(), "typo.yaml", typo);
+    let out = shakeout(&["validate", path.to_str().unwrap()]);
+    let all = text(&out);
+    assert_eq!(code(&out), 2, "{all}");
+    assert!(all.contains("typo.yaml:8:7"), "{all}");
+    assert!(all.contains("did you mean `table`?"), "{all}");
 }
 
 /// The README's figures: `cargo test --test postgres -- --ignored --nocapture figures`.

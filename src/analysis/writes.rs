@@ -122,3 +122,75 @@ fn rpo_ms(lost: &[&Sample], rec: &Recording) -> f64 {
     let newest = lost.iter().map(|s| acked_at(s)).max().unwrap_or(oldest);
     super::us_to_ms(injection.unwrap_or(newest) - oldest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(seq: u64, ok: bool, write: WriteOutcome) -> Sample {
+        Sample {
+            probe: "w".into(),
+            seq,
+            due_us: seq * 10_000,
+            late_us: 0,
+            latency_us: 1_000,
+            ok,
+            error: None,
+            write: Some(write),
+        }
+    }
+
+    #[test]
+    fn lost_recovered_not_written_phantom_and_rpo() {
+        use WriteOutcome::*;
+        let outcomes = [
+            Acked, Acked, Acked, Acked, Unknown, Unknown, Failed, Failed, Acked,
+        ];
+        let samples: Vec<Sample> = outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, w)| sample(i as u64, *w == Acked, *w))
+            .collect();
+        let mut rec = Recording::default();
+        // Fault injected at 45ms: seqs 2 and 3 (acked at 21ms and 31ms) are lost.
+        rec.push(Event::FaultInjecting {
+            fault: "kill".into(),
+            t_us: 45_000,
+        });
+        rec.push(Event::WritesVerified(WritesVerified {
+            probe: "w".into(),
+            t_us: 0,
+            base_id: 100,
+            // 0, 1 acked; 4 unknown present; 7 failed but present (phantom); 8 acked;
+            // 20 never issued (phantom).
+            present: vec![[0, 1], [4, 4], [7, 8], [20, 20]],
+            error: None,
+        }));
+        let refs: Vec<&Sample> = samples.iter().collect();
+        let w = analyse(&rec, "w", &refs).expect("a write probe");
+        assert_eq!((w.acked, w.failed, w.unknown), (5, 2, 2));
+        assert_eq!(w.lost, 2);
+        assert_eq!(w.lost_ranges, vec![[102, 103]]);
+        assert_eq!(w.recovered, 1);
+        assert_eq!(w.not_written, 2);
+        assert_eq!(w.phantom, 2);
+        // Oldest lost ack at 21ms, lost by the fault at 45ms.
+        assert_eq!(w.rpo_ms, Some(24.0));
+    }
+
+    #[test]
+    fn a_ledger_never_read_back_classifies_nothing_as_lost() {
+        let s = sample(0, true, WriteOutcome::Acked);
+        let w = analyse(&Recording::default(), "w", &[&s]).expect("a write probe");
+        assert_eq!(w.lost, 0);
+        assert_eq!(w.rpo_ms, None);
+        assert!(w.verify_error.is_some());
+    }
+
+    #[test]
+    fn a_probe_without_writes_has_no_ledger() {
+        let mut s = sample(0, true, WriteOutcome::Acked);
+        s.write = None;
+        assert_eq!(analyse(&Recording::default(), "w", &[&s]), None);
+    }
+}
