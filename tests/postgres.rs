@@ -360,3 +360,19 @@ fn figures() {
         r["probes"][0]["latency_ms"]["p99"]
     );
 }
+
+#[test]
+fn plan_describes_the_postgres_probe_faults_and_rpo_checks() {
+    let out = shakeout(&["plan", "experiments/postgres-failover.yaml"]);
+    let all = text(&out);
+    assert_eq!(code(&out), 0, "{all}");
+    for want in [
+        "postgres 127.0.0.1:5432,127.0.0.1:5433/postgres (writes to shakeout_writes)",
+        "stall replication from the PostgreSQL primary /var/lib/postgresql/15/a (SIGSTOP its walsenders; revert SIGCONT)",
+        "kill the PostgreSQL primary /var/lib/postgresql/15/a (SIGKILL), promote the standby /var/lib/postgresql/15/b after 0s",
+        "rpo <= 0s for each write probe (orders)",
+        "lost acknowledged writes <= 0 for each write probe (orders)",
+    ] {
+        assert!(all.contains(want), "want `{want}` in: {all}");
+    }
+}
