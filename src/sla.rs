@@ -26,6 +26,13 @@ pub struct Thresholds {
     /// Largest send lateness of the harness itself, over the whole run.
     #[serde(default)]
     pub max_lateness: Option<Duration>,
+    /// Per write probe: the longest span of acknowledged writes that may be lost
+    /// (`0s`: none may be).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo: Option<Duration>,
+    /// Per write probe: how many acknowledged writes may be lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lost_writes: Option<u64>,
 }
 
 /// The error budget's objective and period.

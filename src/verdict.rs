@@ -7,6 +7,8 @@ use std::time::Duration;
 
 pub use crate::sla::Thresholds;
 
+mod writes;
+
 /// Exit codes, one table for the CLI and the reports (and the README).
 pub mod exit {
     pub const PASS: i32 = 0;
@@ -137,6 +139,7 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
             pass: max.is_not_exceeded_by(spent_us, allowed_us),
         });
     }
+    checks.extend(writes::checks(a, t));
     checks
 }
 

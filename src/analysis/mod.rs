@@ -24,6 +24,8 @@ mod measurement;
 pub use disruption::{disruptions, Disruption};
 pub use measurement::{measurement, Measurement};
 
+pub mod writes;
+
 use crate::record::{Event, Recording, Sample};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -90,6 +92,9 @@ pub struct ProbeAnalysis {
     pub errors: BTreeMap<String, u64>,
     /// Scheduler lateness (actual send − intended send) over all samples.
     pub send_lateness_ms: Percentiles,
+    /// Write probes only: the ledger held against what the store holds after the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes: Option<writes::Writes>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,13 +241,15 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
                 .get(info.name.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            analyse_probe(
+            let mut p = analyse_probe(
                 info,
                 samples,
                 measured_end_us,
                 &windows,
                 cfg.recovery_successes,
-            )
+            );
+            p.writes = writes::analyse(rec, &info.name, samples);
+            p
         })
         .collect();
 
@@ -435,6 +442,7 @@ fn analyse_probe(
         phases: phases(samples, end_us, windows),
         errors,
         send_lateness_ms: percentiles(samples.iter().map(|s| s.late_us)),
+        writes: None,
     }
 }
 

@@ -50,6 +50,7 @@ fn synthetic(
             latency_us: if good { 2 * MS } else { 500 * MS },
             ok: good,
             error: (!good).then(|| "connection refused".into()),
+            write: None,
         }));
     }
     for (n, at, until) in faults {

@@ -117,6 +117,7 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     let faults = Arc::new(Faults::open(&opts.files.report_dir)?);
     // Build everything that can fail before anything is changed on the target.
     let probes = build_probes(plan)?;
+    prepare_probes(&probes).await?;
     let run_wide = RunWide::start(plan.target.as_ref(), &plan.proxies, &*faults).await?;
     let started_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let first = Event::RunStarted(run_started(plan, &opts.run_id, &started_at));
@@ -216,6 +217,23 @@ fn build_probes(plan: &Plan) -> Result<Vec<scheduler::ScheduledProbe>, EngineErr
         .collect()
 }
 
+/// Connect what needs connecting (database probes, their ledger tables) before the run.
+async fn prepare_probes(probes: &[scheduler::ScheduledProbe]) -> Result<(), EngineError> {
+    for p in probes {
+        p.probe.prepare(&p.name).await?;
+    }
+    Ok(())
+}
+
+/// The probes that keep a write ledger, read back after every fault is reverted.
+fn ledgers(probes: &[scheduler::ScheduledProbe]) -> Vec<(Arc<str>, Arc<Probe>)> {
+    probes
+        .iter()
+        .filter(|p| p.probe.keeps_ledger())
+        .map(|p| (Arc::clone(&p.name), Arc::clone(&p.probe)))
+        .collect()
+}
+
 /// The first event: what the run is about to do.
 fn run_started(plan: &Plan, run_id: &str, started_at: &str) -> RunStarted {
     RunStarted {
@@ -269,6 +287,7 @@ struct Tasks {
     scheduler: std::thread::JoinHandle<u64>,
     stop_flag: Arc<AtomicBool>,
     controller: JoinHandle<()>,
+    ledgers: Vec<(Arc<str>, Arc<Probe>)>,
 }
 
 impl<'a> Run<'a> {
@@ -316,6 +335,7 @@ impl<'a> Run<'a> {
         let progress = progress
             .then(|| tokio::spawn(live::progress_line(Arc::clone(live), self.plan.duration)));
         let stop_flag = Arc::new(AtomicBool::new(false));
+        let ledgers = ledgers(&probes);
         let scheduler = self.spawn_scheduler(probes, Arc::clone(&stop_flag))?;
         let controller = tokio::spawn(Arc::clone(&self.timeline).run(
             self.plan.faults.clone(),
@@ -329,6 +349,7 @@ impl<'a> Run<'a> {
             scheduler,
             stop_flag,
             controller,
+            ledgers,
         })
     }
 
@@ -367,11 +388,23 @@ impl<'a> Run<'a> {
         }
         // Safety sweep: whatever is still active — a panic, a race with the stop — is reverted here.
         self.timeline.revert_all().await;
+        self.verify_writes(&tasks.ledgers).await;
         harness_errors.extend(self.send_last_event());
         let recording = self
             .stop_tasks(tasks, events_path, &mut harness_errors)
             .await;
         (recording, harness_errors)
+    }
+
+    /// Every fault is reverted: read each write probe's ledger back from where the
+    /// data lives now.
+    async fn verify_writes(&self, ledgers: &[(Arc<str>, Arc<Probe>)]) {
+        for (name, probe) in ledgers {
+            let t_us = self.timeline.start.elapsed().as_micros() as u64;
+            if let Some(v) = probe.verify_writes(name, t_us).await {
+                let _ = self.tx.send(Event::WritesVerified(v));
+            }
+        }
     }
 
     /// The planned end or an early stop; a controller that dies (panic) is an early

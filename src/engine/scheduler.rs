@@ -118,6 +118,7 @@ async fn measure(
         latency_us: latency.as_micros() as u64,
         ok,
         error,
+        write: probe.write_outcome(seq, ok),
     }
 }
 

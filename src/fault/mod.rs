@@ -18,6 +18,7 @@
 
 pub mod az_loss;
 pub mod demo;
+pub mod postgres;
 pub mod process;
 pub mod proxy;
 mod run_wide;
@@ -84,6 +85,8 @@ fault_kinds! {
     latency => Latency(proxy::LatencyFaultSpec),
     /// Another network fault through a proxy, or the proxy down.
     network => Network(proxy::NetworkFaultSpec),
+    /// Kill or stall a PostgreSQL primary, or promote its standby.
+    postgres => Postgres(postgres::PostgresFaultSpec),
 }
 
 /// `target:`: what the run starts or acts on; exactly one key.
@@ -139,6 +142,7 @@ pub enum FaultKind {
     AzLoss(az_loss::AzLossPlan),
     Process(process::ProcessFault),
     Proxy(proxy::ProxyFault),
+    Postgres(postgres::PostgresFault),
 }
 
 /// Check the kind of the fault at `path` (`faults[i]`): exactly one kind key.
@@ -163,6 +167,7 @@ pub fn compile(
         FaultSpecKind::Network(s) => {
             proxy::compile_network(name, s, p, ctx.proxies, e).map(FaultKind::Proxy)
         }
+        FaultSpecKind::Postgres(s) => postgres::compile(s, p, e).map(FaultKind::Postgres),
     }
 }
 
@@ -173,6 +178,7 @@ impl FaultKind {
             FaultKind::AzLoss(_) => "az_loss",
             FaultKind::Process(_) => "process",
             FaultKind::Proxy(p) => p.kind_name(),
+            FaultKind::Postgres(_) => "postgres",
         }
     }
 
@@ -182,6 +188,7 @@ impl FaultKind {
             FaultKind::AzLoss(z) => z.describe(),
             FaultKind::Process(p) => p.describe(),
             FaultKind::Proxy(p) => p.describe(),
+            FaultKind::Postgres(p) => p.describe(),
         }
     }
 
@@ -193,6 +200,7 @@ impl FaultKind {
             FaultKind::AzLoss(z) => z.exclusive_keys(),
             FaultKind::Process(p) => vec![p.exclusive_key()],
             FaultKind::Proxy(p) => p.exclusive_key().into_iter().collect(),
+            FaultKind::Postgres(p) => p.exclusive_keys(),
         }
     }
 
@@ -200,7 +208,7 @@ impl FaultKind {
     pub fn added_latency(&self) -> Option<(&str, f64)> {
         match self {
             FaultKind::Proxy(p) => p.added_latency_ms().map(|ms| (p.proxy.as_str(), ms)),
-            FaultKind::AzLoss(_) | FaultKind::Process(_) => None,
+            FaultKind::AzLoss(_) | FaultKind::Process(_) | FaultKind::Postgres(_) => None,
         }
     }
 }
@@ -214,6 +222,7 @@ pub enum Undo {
     Demo(demo::DemoUndo),
     Process(process::ProcessUndo),
     Proxy(proxy::ProxyUndo),
+    Postgres(Box<postgres::PostgresUndo>),
     /// A zone lost in several layers, brought back together.
     Zone(az_loss::ZoneUndo),
 }
@@ -226,6 +235,7 @@ impl Undo {
             Undo::Demo(u) => u.apply().await,
             Undo::Process(u) => u.apply().await,
             Undo::Proxy(u) => u.apply().await,
+            Undo::Postgres(u) => u.apply().await,
             Undo::Zone(u) => u.apply().await,
         }
     }
@@ -234,7 +244,7 @@ impl Undo {
     /// process it cannot prove is the one the fault touched), if it must not.
     pub fn distrust(&self) -> Option<String> {
         match self {
-            Undo::Demo(_) | Undo::Proxy(_) => None,
+            Undo::Demo(_) | Undo::Proxy(_) | Undo::Postgres(_) => None,
             Undo::Process(u) => u.distrust(),
             Undo::Zone(u) => u.distrust(),
         }
@@ -246,6 +256,7 @@ impl Undo {
             Undo::Demo(u) => u.manual_fix(),
             Undo::Process(u) => u.manual_fix(),
             Undo::Proxy(u) => u.manual_fix(),
+            Undo::Postgres(u) => u.manual_fix(),
             Undo::Zone(u) => u.manual_fix(),
         }
     }
@@ -278,6 +289,9 @@ pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result
         FaultKind::AzLoss(z) => z.prepare(ctx).await,
         FaultKind::Process(p) => process::prepare(name, p, ctx).map(Undo::Process),
         FaultKind::Proxy(p) => proxy::prepare(p, ctx).await.map(Undo::Proxy),
+        FaultKind::Postgres(p) => postgres::prepare(name, p, ctx)
+            .await
+            .map(|u| Undo::Postgres(Box::new(u))),
     }
 }
 
@@ -288,6 +302,7 @@ pub async fn inject(kind: &FaultKind, undo: &Undo) -> Result<(), FaultError> {
         (FaultKind::AzLoss(z), u) => z.inject(u).await,
         (FaultKind::Process(p), Undo::Process(u)) => process::inject(p, u).await,
         (FaultKind::Proxy(p), Undo::Proxy(u)) => proxy::inject(p, u).await,
+        (FaultKind::Postgres(p), Undo::Postgres(u)) => postgres::inject(p, u).await,
         _ => Err(FaultError::Target(
             "internal: a fault with a foreign undo".into(),
         )),

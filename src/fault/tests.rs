@@ -20,6 +20,8 @@ fn every_undo_keeps_its_journal_shape() {
         r#"{"action":"remove_toxics","proxy":{"api":"http://127.0.0.1:8474","proxy":"p","in_process":false},"toxics":["t"]}"#,
         r#"{"action":"enable_proxy","api":"http://127.0.0.1:8474","proxy":"p","in_process":false}"#,
         r#"{"action":"delete_proxy","api":"http://127.0.0.1:8474","proxy":"p","in_process":false}"#,
+        r#"{"action":"postgres_resume_walsenders","primary":"/pg/a","walsenders":[{"pid":77,"start_time":5}]}"#,
+        r#"{"action":"postgres_rejoin","node":{"data_dir":"/pg/a","conninfo":"host=127.0.0.1 port=5432","bin_dir":"/usr/lib/postgresql/15/bin","uid":105,"gid":108,"start_opts":""},"source":{"data_dir":"/pg/b","conninfo":"host=127.0.0.1 port=5433","bin_dir":"/usr/lib/postgresql/15/bin","uid":105,"gid":108,"start_opts":""},"killed":{"pid":76,"start_time":4},"rewind":true,"rejoin":true}"#,
     ];
     let undos: Vec<Undo> = lines
         .iter()
@@ -45,6 +47,12 @@ fn every_undo_keeps_its_journal_shape() {
     ));
     assert_eq!(undos[4], Undo::Proxy(ProxyUndo::EnableProxy(p.clone())));
     assert_eq!(undos[5], Undo::Proxy(ProxyUndo::DeleteProxy(p)));
+    assert!(
+        matches!(&undos[6], Undo::Postgres(u) if matches!(**u, postgres::PostgresUndo::PostgresResumeWalsenders { .. }))
+    );
+    assert!(
+        matches!(&undos[7], Undo::Postgres(u) if matches!(**u, postgres::PostgresUndo::PostgresRejoin { rewind: true, .. }))
+    );
     for (line, undo) in lines.iter().zip(&undos) {
         let back: serde_json::Value = serde_json::to_value(undo).expect("serialises");
         let want: serde_json::Value = serde_json::from_str(line).expect("json");
@@ -64,6 +72,7 @@ fn every_kind_key_is_a_spec_field() {
         process: None,
         latency: None,
         network: None,
+        postgres: None,
     })
     .expect("serialises");
     for key in FaultSpec::KINDS {

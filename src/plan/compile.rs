@@ -94,6 +94,8 @@ fn compile_sla(s: &spec::Sla, e: &mut Errors) -> Thresholds {
         budget_max_spent_pct: s.error_budget.as_ref().and_then(|b| b.max_spent),
         max_disruption: s.max_disruption.map(|d| d.0),
         max_lateness: s.max_lateness.map(|d| d.0),
+        rpo: s.rpo.map(|d| d.0),
+        max_lost_writes: s.max_lost_writes,
     }
 }
 

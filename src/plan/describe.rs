@@ -140,10 +140,39 @@ fn guardrails(o: &mut String, plan: &Plan) {
 
 fn sla_checks(o: &mut String, plan: &Plan) {
     let _ = writeln!(o, "\nSLA checks (judged after the run):");
-    let any = per_probe_checks(o, plan) | recovery_checks(o, plan) | budget_check(o, plan);
+    let any = per_probe_checks(o, plan)
+        | recovery_checks(o, plan)
+        | budget_check(o, plan)
+        | write_checks(o, plan);
     if !any {
         let _ = writeln!(o, "  none: the run reports figures but every run passes");
     }
+}
+
+/// `rpo` and `max_lost_writes`, judged on write probes only; true when there is one.
+fn write_checks(o: &mut String, plan: &Plan) -> bool {
+    let t = &plan.thresholds;
+    let writers: Vec<&str> = plan
+        .probes
+        .iter()
+        .filter(|p| matches!(&p.kind, crate::probe::ProbeKind::Postgres(pg) if pg.is_write()))
+        .map(|p| p.name.as_str())
+        .collect();
+    let who = if writers.is_empty() {
+        "no write probe: nothing to judge".to_string()
+    } else {
+        writers.join(", ")
+    };
+    if let Some(r) = t.rpo {
+        let _ = writeln!(o, "  rpo <= {} for each write probe ({who})", d(r));
+    }
+    if let Some(m) = t.max_lost_writes {
+        let _ = writeln!(
+            o,
+            "  lost acknowledged writes <= {m} for each write probe ({who})"
+        );
+    }
+    t.rpo.is_some() || t.max_lost_writes.is_some()
 }
 
 /// Availability, latency and outage checks; true when there is one.

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod failure;
 pub mod http;
 pub mod https;
+pub mod postgres;
 pub mod prometheus;
 pub mod tcp;
 
@@ -75,6 +76,8 @@ probe_kinds! {
     http => Http(http::HttpProbeSpec),
     /// A TCP connect; success = the connection is established.
     tcp => Tcp(tcp::TcpProbeSpec),
+    /// A PostgreSQL query or, with `mode: write`, a ledgered INSERT.
+    postgres => Postgres(postgres::PostgresProbeSpec),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +93,7 @@ pub struct ProbePlan {
 pub enum ProbeKind {
     Http(http::HttpProbePlan),
     Tcp(tcp::TcpProbePlan),
+    Postgres(postgres::PostgresProbePlan),
 }
 
 impl ProbeKind {
@@ -97,6 +101,7 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(_) => "http",
             ProbeKind::Tcp(_) => "tcp",
+            ProbeKind::Postgres(_) => "postgres",
         }
     }
 
@@ -105,6 +110,7 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => h.target(),
             ProbeKind::Tcp(t) => t.target(),
+            ProbeKind::Postgres(p) => p.target(),
         }
     }
 
@@ -113,6 +119,7 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => h.success(),
             ProbeKind::Tcp(t) => t.success(),
+            ProbeKind::Postgres(p) => p.success(),
         }
     }
 
@@ -121,6 +128,7 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => h.address(),
             ProbeKind::Tcp(t) => t.address(),
+            ProbeKind::Postgres(_) => None,
         }
     }
 }
@@ -138,6 +146,7 @@ pub fn compile(p: &ProbeSpec, path: &str, run: Duration, e: &mut Errors) -> Opti
     let kind = match spec {
         ProbeSpecKind::Http(s) => http::compile(s, &kpath, e).map(ProbeKind::Http),
         ProbeSpecKind::Tcp(s) => tcp::compile(s, &kpath, e).map(ProbeKind::Tcp),
+        ProbeSpecKind::Postgres(s) => postgres::compile(s, &kpath, e).map(ProbeKind::Postgres),
     };
     let (interval, timeout) = compile_timing(spec.timing(), &kpath, run, e);
     Some(ProbePlan {
@@ -175,6 +184,7 @@ fn compile_timing(
 pub enum Probe {
     Http(Box<http::HttpProbe>),
     Tcp(tcp::TcpProbe),
+    Postgres(Box<postgres::PostgresProbe>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,16 +204,61 @@ impl Probe {
                 http::HttpProbe::new(h, plan.timeout).map_err(setup)?,
             )),
             ProbeKind::Tcp(t) => Probe::Tcp(tcp::TcpProbe::new(t)),
+            ProbeKind::Postgres(p) => Probe::Postgres(Box::new(
+                postgres::PostgresProbe::new(p, plan.interval, plan.timeout).map_err(setup)?,
+            )),
         })
+    }
+
+    /// What must happen before the run and may need the network: a database probe
+    /// connects and, for writes, creates its ledger table. Changes nothing the faults
+    /// act on; an error here stops the run before anything is touched.
+    pub async fn prepare(&self, name: &str) -> Result<(), ProbeError> {
+        let result = match self {
+            Probe::Postgres(p) => p.prepare().await,
+            Probe::Http(_) | Probe::Tcp(_) => Ok(()),
+        };
+        result.map_err(|message| ProbeError::Setup {
+            probe: name.to_string(),
+            message,
+        })
+    }
+
+    /// Whether this probe writes and keeps a ledger to read back after the run.
+    pub fn keeps_ledger(&self) -> bool {
+        match self {
+            Probe::Postgres(p) => p.keeps_ledger(),
+            Probe::Http(_) | Probe::Tcp(_) => false,
+        }
+    }
+
+    /// A write probe's ledger entry for the sample `seq` that just ended.
+    pub fn write_outcome(&self, seq: u64, ok: bool) -> Option<crate::record::WriteOutcome> {
+        match self {
+            Probe::Postgres(p) => p.write_outcome(seq, ok),
+            Probe::Http(_) | Probe::Tcp(_) => None,
+        }
+    }
+
+    /// After the run, every fault reverted: a write probe reads its ledger back.
+    pub async fn verify_writes(
+        &self,
+        name: &str,
+        t_us: u64,
+    ) -> Option<crate::record::WritesVerified> {
+        match self {
+            Probe::Postgres(p) => p.verify_writes(name, t_us).await,
+            Probe::Http(_) | Probe::Tcp(_) => None,
+        }
     }
 
     /// One sample. `seq` numbers samples of this probe from 0 (write probes use it to
     /// know exactly which acknowledged write went missing).
     pub async fn check(&self, seq: u64) -> Result<(), String> {
-        let _ = seq;
         match self {
             Probe::Http(p) => p.check().await,
             Probe::Tcp(p) => p.check().await,
+            Probe::Postgres(p) => p.check(seq).await,
         }
     }
 }

@@ -45,6 +45,8 @@ pub enum Event {
         t_us: u64,
         reason: String,
     },
+    /// A write probe's ledger read back after the run.
+    WritesVerified(WritesVerified),
     RunFinished {
         t_us: u64,
     },
@@ -123,6 +125,49 @@ pub struct Sample {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Write probes only: what became of the write this sample sent (its ledger entry;
+    /// the id is the sample's `seq` plus the probe's base id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<WriteOutcome>,
+}
+
+/// What a write probe knows about one write when its sample ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteOutcome {
+    /// The commit was confirmed.
+    Acked,
+    /// Certainly not committed: refused, an error before commit, a read-only server.
+    Failed,
+    /// Sent, but no answer (timeout, connection lost): it may become visible later.
+    Unknown,
+}
+
+/// After the run, once every fault was reverted: which ids of a write probe's ledger
+/// the data store holds now. Ids are `base_id + seq`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WritesVerified {
+    pub probe: String,
+    pub t_us: u64,
+    pub base_id: i64,
+    /// Present seqs as inclusive ranges `[first, last]`, ascending.
+    pub present: Vec<[u64; 2]>,
+    /// Why the read-back failed, when it did (then `present` is empty and means nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Ascending values into inclusive `[first, last]` runs.
+pub fn seq_ranges(sorted: impl IntoIterator<Item = u64>) -> Vec<[u64; 2]> {
+    let mut out: Vec<[u64; 2]> = Vec::new();
+    for v in sorted {
+        match out.last_mut() {
+            Some(r) if v == r[1] + 1 => r[1] = v,
+            Some(r) if v <= r[1] => {}
+            _ => out.push([v, v]),
+        }
+    }
+    out
 }
 
 /// Everything a run recorded, in memory.
@@ -133,6 +178,8 @@ pub struct Recording {
     pub fault_events: Vec<Event>,
     pub aborted: Option<(u64, String)>,
     pub finished_us: Option<u64>,
+    /// Write probes' read-backs, in the order they were recorded.
+    pub writes_verified: Vec<WritesVerified>,
 }
 
 impl Recording {
@@ -142,6 +189,7 @@ impl Recording {
             Event::Sample(s) => self.samples.push(s),
             Event::Aborted { t_us, reason } => self.aborted = Some((t_us, reason)),
             Event::RunFinished { t_us } => self.finished_us = Some(t_us),
+            Event::WritesVerified(w) => self.writes_verified.push(w),
             other => self.fault_events.push(other),
         }
     }
@@ -220,5 +268,17 @@ impl EventWriter {
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.unflushed = 0;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod ledger_tests {
+    #[test]
+    fn seq_ranges_merge_consecutive_values() {
+        assert_eq!(
+            super::seq_ranges([0, 1, 2, 5, 7, 8]),
+            vec![[0, 2], [5, 5], [7, 8]]
+        );
+        assert_eq!(super::seq_ranges([]), Vec::<[u64; 2]>::new());
     }
 }

@@ -137,6 +137,7 @@ pub fn build(r: &Report) -> Document {
         probes(r),
         outages(r),
         disruptions(r),
+        writes(r),
         faults(r),
         phases(r),
         error_budget(r),
@@ -281,6 +282,69 @@ fn probe_row(p: &ProbeAnalysis) -> Vec<Cell> {
         text(fmt_opt_ms(p.latency_ms.p99)),
         text(fmt_opt_ms(p.latency_ms.max)),
     ]
+}
+
+/// The write ledger of each write probe (absent when there is none).
+fn writes(r: &Report) -> Option<Section> {
+    let rows: Vec<Vec<Cell>> = r
+        .probes
+        .iter()
+        .filter_map(|p| Some(writes_row(&p.name, p.writes.as_ref()?)))
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut columns = vec![col("Probe", Align::Left)];
+    for title in [
+        "Acked",
+        "Failed",
+        "Unknown",
+        "Lost",
+        "Recovered",
+        "Not written",
+        "Phantom",
+        "RPO",
+    ] {
+        columns.push(col(title, Align::Right));
+    }
+    columns.push(col("Lost ids", Align::Left));
+    Some(section(
+        "Writes",
+        vec![Block::Table(Table { columns, rows })],
+    ))
+}
+
+fn writes_row(probe: &str, w: &crate::analysis::writes::Writes) -> Vec<Cell> {
+    let lost_ids = match &w.verify_error {
+        Some(e) => format!("not read back: {e}"),
+        None => w
+            .lost_ranges
+            .iter()
+            .map(|[a, b]| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}–{b}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let mut row = vec![text(probe)];
+    for n in [
+        w.acked,
+        w.failed,
+        w.unknown,
+        w.lost,
+        w.recovered,
+        w.not_written,
+        w.phantom,
+    ] {
+        row.push(text(n.to_string()));
+    }
+    row.push(text(w.rpo_ms.map_or("—".into(), fmt_dur)));
+    row.push(text(lost_ids));
+    row
 }
 
 fn outages(r: &Report) -> Option<Section> {

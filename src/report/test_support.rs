@@ -65,6 +65,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
             latency_us: if api_ok { 2 * MS } else { 500 * MS },
             ok: api_ok,
             error: (!api_ok).then(|| "connection refused".into()),
+            write: None,
         }));
         let slow = (2500..3500).contains(&t);
         rec.push(Event::Sample(Sample {
@@ -75,6 +76,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
             latency_us: if slow { 300 * MS } else { 5 * MS },
             ok: true,
             error: None,
+            write: None,
         }));
     }
     for (n, at, until) in faults {

@@ -58,6 +58,12 @@ pub struct Sla {
     pub latency_max: Option<Dur>,
     #[serde(default, deserialize_with = "yaml::or_default")]
     pub error_budget: Option<ErrorBudgetSpec>,
+    /// Per write probe: acknowledged writes lost may span at most this (`0s`: none lost).
+    #[serde(default)]
+    pub rpo: Option<Dur>,
+    /// Per write probe: at most this many acknowledged writes lost.
+    #[serde(default)]
+    pub max_lost_writes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod net;
+pub mod pg;
 pub mod prometheus;
 
 use std::path::{Path, PathBuf};

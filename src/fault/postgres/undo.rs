@@ -1,0 +1,124 @@
+//! The journaled undos of the PostgreSQL backend.
+
+use super::node::{self, PgNode, PgProc};
+use super::rejoin;
+use crate::fault::FaultError;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum PostgresUndo {
+    /// Leave one primary (`source`) and make `node` its standby again.
+    PostgresRejoin {
+        node: PgNode,
+        source: PgNode,
+        /// kill_primary: the postmaster it kills (alive after the revert = never killed).
+        #[serde(default)]
+        killed: Option<PgProc>,
+        /// pg_rewind is possible (wal_log_hints or data checksums on the node).
+        rewind: bool,
+        /// `rejoin: false`: leave the old primary down.
+        rejoin: bool,
+    },
+    /// SIGCONT the walsenders a stall stopped.
+    PostgresResumeWalsenders {
+        primary: PathBuf,
+        walsenders: Vec<PgProc>,
+    },
+}
+
+impl PostgresUndo {
+    pub async fn apply(&self) -> Result<String, FaultError> {
+        match self {
+            PostgresUndo::PostgresRejoin {
+                node,
+                source,
+                killed,
+                rewind,
+                rejoin,
+            } => apply_rejoin(node, source, killed.as_ref(), *rewind, *rejoin)
+                .await
+                .map_err(FaultError::Target),
+            PostgresUndo::PostgresResumeWalsenders { walsenders, .. } => {
+                let resumed = walsenders
+                    .iter()
+                    .filter(|p| node::signal(p, libc::SIGCONT))
+                    .count();
+                Ok(match resumed {
+                    0 => "nothing to do: no stopped walsender is left".into(),
+                    n => format!("resumed {n} walsender(s)"),
+                })
+            }
+        }
+    }
+
+    pub fn manual_fix(&self) -> String {
+        match self {
+            PostgresUndo::PostgresRejoin { node, source, .. } => format!(
+                "{} may be down or a second primary: stop it, then as its owner run `pg_rewind -D {} --source-server='{}' -R` (or a fresh `pg_basebackup -R`) and `pg_ctl start -D {}`",
+                node.data_dir.display(),
+                node.data_dir.display(),
+                redact(&source.conninfo),
+                node.data_dir.display()
+            ),
+            PostgresUndo::PostgresResumeWalsenders {
+                primary,
+                walsenders,
+            } => format!(
+                "the walsenders of {} may still be stopped: `kill -CONT {}`",
+                primary.display(),
+                walsenders
+                    .iter()
+                    .map(|p| p.pid.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        }
+    }
+}
+
+/// A conninfo without its password, for messages.
+fn redact(conninfo: &str) -> String {
+    conninfo
+        .split_whitespace()
+        .filter(|kv| !kv.starts_with("password="))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn apply_rejoin(
+    n: &PgNode,
+    source: &PgNode,
+    killed: Option<&PgProc>,
+    rewind: bool,
+    rejoin_wanted: bool,
+) -> Result<String, String> {
+    if killed.is_some_and(node::is_same_alive) && node::in_recovery(&source.conninfo).await? {
+        return Ok("nothing to do: the primary was never killed".into());
+    }
+    let source_is_primary = !node::in_recovery(&source.conninfo).await?;
+    if !source_is_primary {
+        // Killed, never promoted: the old primary is still the only primary.
+        if node::postmaster(&n.data_dir).is_ok() {
+            return Ok(format!("nothing to do: {} runs", n.data_dir.display()));
+        }
+        rejoin::start(n).await?;
+        rejoin::wait_role(n, false, std::time::Duration::from_secs(60)).await?;
+        return Ok(format!(
+            "restarted {} (the standby was never promoted)",
+            n.data_dir.display()
+        ));
+    }
+    if !rejoin_wanted {
+        return Ok(format!(
+            "left {} down as asked (rejoin: false); {} is the primary. To rejoin it: as its owner `pg_rewind -D {} --source-server='{}' -R` (or `pg_basebackup -R`), then `pg_ctl start -D {}`",
+            n.data_dir.display(),
+            source.data_dir.display(),
+            n.data_dir.display(),
+            redact(&source.conninfo),
+            n.data_dir.display()
+        ));
+    }
+    rejoin::rejoin(n, source, rewind).await
+}
