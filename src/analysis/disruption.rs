@@ -100,6 +100,7 @@ mod tests {
                 latency_us: 1_000,
                 ok: c == '.',
                 error: None,
+                write: None,
             })
             .collect()
     }

@@ -106,6 +106,7 @@ mod tests {
                 latency_us: 1000,
                 ok: true,
                 error: None,
+                write: None,
             })
             .collect()
     }

@@ -271,6 +271,7 @@ mod tests {
             latency_us: 2000,
             ok,
             error: (!ok).then(|| "HTTP 502".into()),
+            write: None,
         }
     }
 
