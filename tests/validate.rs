@@ -157,7 +157,7 @@ faults:
     let f = spec.display().to_string();
     for needle in [
         format!(
-            "{f}:12:12: probes[0].http.url: `ftp://127.0.0.1/`: only http:// URLs are supported"
+            "{f}:12:12: probes[0].http.url: `ftp://127.0.0.1/`: the scheme must be http:// or https://"
         ),
         format!("{f}:13:11: probes[1].name: duplicate probe name `web`"),
         format!("{f}:18:9: faults[0].at: 30s is not before the end of the run (20s)"),

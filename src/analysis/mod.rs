@@ -74,6 +74,59 @@ pub struct ProbeAnalysis {
     pub errors: BTreeMap<String, u64>,
     /// Scheduler lateness (actual send − intended send) over all samples.
     pub send_lateness_ms: Percentiles,
+    /// Failed samples per failure class (`refused`, `timeout`, `tls`, `status`,
+    /// `body`, `query`, `expect`, `exit`); empty for runs recorded without classes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failure_classes: BTreeMap<String, u64>,
+    /// `tls: {insecure: true}`: this probe did not verify certificates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_insecure: bool,
+    /// The values a metric probe read: min, last and max (absent for other kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<ValueRange>,
+}
+
+/// The range of values a metric probe read over the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueRange {
+    pub min: f64,
+    pub max: f64,
+    pub last: f64,
+    pub count: u64,
+}
+
+/// Failed samples per class, and the values read, for one probe.
+fn classes_and_values(samples: &[&Sample]) -> (BTreeMap<String, u64>, Option<ValueRange>) {
+    let mut classes = BTreeMap::new();
+    for s in samples.iter().filter(|s| !s.ok) {
+        if let Some(class) = &s.class {
+            *classes.entry(class.clone()).or_insert(0) += 1;
+        }
+    }
+    let mut values: Option<ValueRange> = None;
+    let mut by_time: Vec<(u64, f64)> = samples
+        .iter()
+        .filter_map(|s| s.value.map(|v| (s.due_us, v)))
+        .filter(|(_, v)| v.is_finite())
+        .collect();
+    by_time.sort_by_key(|(t, _)| *t);
+    for (_, v) in by_time {
+        values = Some(match values {
+            None => ValueRange {
+                min: v,
+                max: v,
+                last: v,
+                count: 1,
+            },
+            Some(r) => ValueRange {
+                min: r.min.min(v),
+                max: r.max.max(v),
+                last: v,
+                count: r.count + 1,
+            },
+        });
+    }
+    (classes, values)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -361,6 +414,7 @@ fn analyse_probe(
             .entry(s.error.clone().unwrap_or_else(|| "failed".into()))
             .or_insert(0) += 1;
     }
+    let (failure_classes, values) = classes_and_values(samples);
     ProbeAnalysis {
         name: info.name.clone(),
         kind: info.kind.clone(),
@@ -376,6 +430,9 @@ fn analyse_probe(
         phases: phases(samples, end_us, windows),
         errors,
         send_lateness_ms: percentiles(samples.iter().map(|s| s.late_us)),
+        failure_classes,
+        tls_insecure: info.insecure,
+        values,
     }
 }
 

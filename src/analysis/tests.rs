@@ -23,6 +23,7 @@ fn synthetic(
             target: "http://x".into(),
             interval_us: interval_ms * MS,
             timeout_us: 500 * MS,
+            insecure: false,
         }],
         faults: faults
             .iter()
@@ -50,6 +51,7 @@ fn synthetic(
             latency_us: if good { 2 * MS } else { 500 * MS },
             ok: good,
             error: (!good).then(|| "connection refused".into()),
+            ..Default::default()
         }));
     }
     for (n, at, until) in faults {

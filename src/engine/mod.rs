@@ -199,6 +199,7 @@ fn run_started(plan: &Plan, run_id: &str, started_at: &str) -> RunStarted {
                 target: p.kind.target(),
                 interval_us: p.interval.as_micros() as u64,
                 timeout_us: p.timeout.as_micros() as u64,
+                insecure: p.kind.is_insecure(),
             })
             .collect(),
         faults: plan

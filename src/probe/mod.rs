@@ -32,6 +32,9 @@ macro_rules! probe_kinds {
         #[serde(deny_unknown_fields)]
         pub struct ProbeSpec {
             pub name: String,
+            /// Thresholds for this probe only, overriding the top-level `sla:` key by key.
+            #[serde(default)]
+            pub sla: Option<crate::spec::Sla>,
             $( $(#[$doc])* #[serde(default)] pub $key: Option<$spec>, )*
         }
 
@@ -75,6 +78,10 @@ probe_kinds! {
     http => Http(http::HttpProbeSpec),
     /// A TCP connect; success = the connection is established.
     tcp => Tcp(tcp::TcpProbeSpec),
+    /// A PromQL instant query; success = its value meets `expect`.
+    prometheus => Prometheus(prometheus::PrometheusProbeSpec),
+    /// A command; success = exit status 0.
+    exec => Exec(exec::ExecProbeSpec),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +97,8 @@ pub struct ProbePlan {
 pub enum ProbeKind {
     Http(http::HttpProbePlan),
     Tcp(tcp::TcpProbePlan),
+    Prometheus(prometheus::PrometheusProbePlan),
+    Exec(exec::ExecProbePlan),
 }
 
 impl ProbeKind {
@@ -97,6 +106,8 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(_) => "http",
             ProbeKind::Tcp(_) => "tcp",
+            ProbeKind::Prometheus(_) => "prometheus",
+            ProbeKind::Exec(_) => "exec",
         }
     }
 
@@ -105,6 +116,8 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => h.target(),
             ProbeKind::Tcp(t) => t.target(),
+            ProbeKind::Prometheus(p) => p.target(),
+            ProbeKind::Exec(x) => x.target(),
         }
     }
 
@@ -113,6 +126,8 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => h.success(),
             ProbeKind::Tcp(t) => t.success(),
+            ProbeKind::Prometheus(p) => p.success(),
+            ProbeKind::Exec(x) => x.success(),
         }
     }
 
@@ -121,6 +136,18 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => h.address(),
             ProbeKind::Tcp(t) => t.address(),
+            ProbeKind::Prometheus(p) => p.address(),
+            ProbeKind::Exec(_) => None,
+        }
+    }
+
+    /// Whether the probe skips certificate checks (`tls: {insecure: true}`); every
+    /// report marks such a probe.
+    pub fn is_insecure(&self) -> bool {
+        match self {
+            ProbeKind::Http(h) => h.is_insecure(),
+            ProbeKind::Prometheus(p) => p.tls.as_ref().is_some_and(|t| t.insecure),
+            ProbeKind::Tcp(_) | ProbeKind::Exec(_) => false,
         }
     }
 }
@@ -138,6 +165,10 @@ pub fn compile(p: &ProbeSpec, path: &str, run: Duration, e: &mut Errors) -> Opti
     let kind = match spec {
         ProbeSpecKind::Http(s) => http::compile(s, &kpath, e).map(ProbeKind::Http),
         ProbeSpecKind::Tcp(s) => tcp::compile(s, &kpath, e).map(ProbeKind::Tcp),
+        ProbeSpecKind::Prometheus(s) => {
+            prometheus::compile(s, &kpath, e).map(ProbeKind::Prometheus)
+        }
+        ProbeSpecKind::Exec(s) => exec::compile(s, &kpath, e).map(ProbeKind::Exec),
     };
     let (interval, timeout) = compile_timing(spec.timing(), &kpath, run, e);
     Some(ProbePlan {
@@ -175,6 +206,26 @@ fn compile_timing(
 pub enum Probe {
     Http(Box<http::HttpProbe>),
     Tcp(tcp::TcpProbe),
+    Prometheus(Box<prometheus::PrometheusProbe>),
+    Exec(exec::ExecProbe),
+}
+
+/// What one sample saw: a failure (classified) or none, and, for the kinds that
+/// have them, a value (a metric) and output tails (a command's).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub failure: Option<failure::Failure>,
+    pub value: Option<f64>,
+    pub output: Option<String>,
+}
+
+impl From<Result<(), failure::Failure>> for Outcome {
+    fn from(result: Result<(), failure::Failure>) -> Outcome {
+        Outcome {
+            failure: result.err(),
+            ..Outcome::default()
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,18 +245,60 @@ impl Probe {
                 http::HttpProbe::new(h, plan.timeout).map_err(setup)?,
             )),
             ProbeKind::Tcp(t) => Probe::Tcp(tcp::TcpProbe::new(t)),
+            ProbeKind::Prometheus(p) => Probe::Prometheus(Box::new(
+                prometheus::PrometheusProbe::new(
+                    &p.url,
+                    &p.query,
+                    p.expect,
+                    p.tls.clone(),
+                    plan.timeout,
+                )
+                .map_err(|e| setup(e.to_string()))?,
+            )),
+            ProbeKind::Exec(x) => Probe::Exec(
+                exec::ExecProbe::new(&x.command, &x.env, plan.timeout)
+                    .map_err(|e| setup(e.to_string()))?,
+            ),
         })
     }
 
     /// One sample. `seq` numbers samples of this probe from 0 (write probes use it to
     /// know exactly which acknowledged write went missing).
-    pub async fn check(&self, seq: u64) -> Result<(), String> {
+    pub async fn check(&self, seq: u64) -> Outcome {
         let _ = seq;
         match self {
-            Probe::Http(p) => p.check().await,
-            Probe::Tcp(p) => p.check().await,
+            Probe::Http(p) => p.check().await.into(),
+            Probe::Tcp(p) => p.check().await.into(),
+            Probe::Prometheus(p) => {
+                let reading = p.check().await;
+                Outcome {
+                    failure: reading.result.err(),
+                    value: reading.value,
+                    output: None,
+                }
+            }
+            Probe::Exec(p) => match p.check().await {
+                Ok(()) => Outcome::default(),
+                Err(f) => Outcome {
+                    output: exec_output(&f),
+                    failure: Some(f.failure),
+                    value: None,
+                },
+            },
         }
     }
+}
+
+/// The output tails of a failed command, for its event; `None` when it printed nothing.
+fn exec_output(f: &exec::ExecFailure) -> Option<String> {
+    let mut parts = Vec::new();
+    if !f.stdout_tail.trim().is_empty() {
+        parts.push(format!("stdout: {}", f.stdout_tail.trim_end()));
+    }
+    if !f.stderr_tail.trim().is_empty() {
+        parts.push(format!("stderr: {}", f.stderr_tail.trim_end()));
+    }
+    (!parts.is_empty()).then(|| parts.join("\n"))
 }
 
 /// A short reason for an I/O failure, stable enough to group by.

@@ -83,6 +83,9 @@ pub struct ProbeInfo {
     pub target: String,
     pub interval_us: u64,
     pub timeout_us: u64,
+    /// `tls: {insecure: true}`: certificates not verified; every report says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,7 +112,7 @@ pub struct Effect {
 }
 
 /// One probe sample.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     pub probe: String,
     pub seq: u64,
@@ -123,6 +126,16 @@ pub struct Sample {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The failure's class (`refused`, `timeout`, `tls`, `status`, ...); absent for a
+    /// success and in runs recorded before classes were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// The value a metric probe read (also when it failed `expect`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// Output tails of a failed command (`exec` probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// Everything a run recorded, in memory.

@@ -121,6 +121,8 @@ pub fn build(r: &Report) -> Document {
         Some(sla(r)),
         Some(Section::Charts),
         probes(r),
+        failure_classes(r),
+        metric_values(r),
         outages(r),
         faults(r),
         phases(r),
@@ -174,6 +176,17 @@ fn facts(r: &Report) -> Vec<Fact> {
             value: vec![
                 Inline::Text(format!("at {}: ", fmt_offset(a.at_ms))),
                 Inline::Text(a.reason.clone()),
+            ],
+            alert: true,
+        });
+    }
+    for p in r.probes.iter().filter(|p| p.tls_insecure) {
+        facts.push(Fact {
+            label: "TLS",
+            value: vec![
+                Inline::Text("probe ".into()),
+                Inline::Code(p.name.clone()),
+                Inline::Text(" does not verify certificates (tls: insecure)".into()),
             ],
             alert: true,
         });
@@ -265,6 +278,59 @@ fn probe_row(p: &ProbeAnalysis) -> Vec<Cell> {
         text(fmt_opt_ms(p.latency_ms.p99)),
         text(fmt_opt_ms(p.latency_ms.max)),
     ]
+}
+
+/// Failed samples per probe and failure class (refused, timeout, tls, ...).
+fn failure_classes(r: &Report) -> Option<Section> {
+    let rows: Vec<Vec<Cell>> = r
+        .probes
+        .iter()
+        .flat_map(|p| {
+            p.failure_classes.iter().map(|(class, n)| {
+                vec![
+                    text(p.name.clone()),
+                    text(class.clone()),
+                    text(n.to_string()),
+                ]
+            })
+        })
+        .collect();
+    (!rows.is_empty()).then(|| {
+        let columns = vec![
+            col("Probe", Align::Left),
+            col("Failure class", Align::Left),
+            col("Samples", Align::Right),
+        ];
+        section(
+            "Failures by class",
+            vec![Block::Table(Table { columns, rows })],
+        )
+    })
+}
+
+/// What each metric probe read over the run.
+fn metric_values(r: &Report) -> Option<Section> {
+    let rows: Vec<Vec<Cell>> = r
+        .probes
+        .iter()
+        .filter_map(|p| {
+            let v = p.values.as_ref()?;
+            Some(vec![
+                text(p.name.clone()),
+                text(fmt_num(v.min)),
+                text(fmt_num(v.last)),
+                text(fmt_num(v.max)),
+                text(v.count.to_string()),
+            ])
+        })
+        .collect();
+    (!rows.is_empty()).then(|| {
+        let mut columns = vec![col("Probe", Align::Left)];
+        for title in ["min", "last", "max", "Readings"] {
+            columns.push(col(title, Align::Right));
+        }
+        section("Metric values", vec![Block::Table(Table { columns, rows })])
+    })
 }
 
 fn outages(r: &Report) -> Option<Section> {

@@ -133,6 +133,13 @@ pub fn write_all(
             format!("latency-{stem}.svg"),
             crate::chart::latency(rec, a, &p.name),
         ));
+        if let Some(svg) = crate::chart::values(rec, a, &p.name) {
+            charts.push((
+                format!("Value: {}", p.name),
+                format!("value-{stem}.svg"),
+                svg,
+            ));
+        }
     }
     for (_, file, svg) in &charts {
         write(&files.chart_dir, file, svg)?;

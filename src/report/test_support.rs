@@ -31,6 +31,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
         target: "http://x".into(),
         interval_us: 100 * MS,
         timeout_us: 500 * MS,
+        insecure: false,
     };
     let faults = [("kill-primary", 950u64, 2000u64), ("slow-disk", 2500, 3500)];
     rec.push(Event::RunStarted(RunStarted {
@@ -65,6 +66,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
             latency_us: if api_ok { 2 * MS } else { 500 * MS },
             ok: api_ok,
             error: (!api_ok).then(|| "connection refused".into()),
+            ..Default::default()
         }));
         let slow = (2500..3500).contains(&t);
         rec.push(Event::Sample(Sample {
@@ -75,6 +77,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
             latency_us: if slow { 300 * MS } else { 5 * MS },
             ok: true,
             error: None,
+            ..Default::default()
         }));
     }
     for (n, at, until) in faults {

@@ -6,8 +6,11 @@
 //! - [`PrometheusProbe`]: one sample = one query judged against `expect`.
 
 mod client;
+mod compile;
 mod expect;
 mod spec;
+
+pub use compile::{check_url, compile, url_address, PrometheusProbePlan};
 
 pub use client::{Alert, PrometheusClient};
 pub use expect::{ExpectError, Expectation, Op};
