@@ -143,7 +143,8 @@ fn prepare_report_dir(opts: &RunOptions) -> Result<(), EngineError> {
     }
     if let Some(text) = &opts.spec_text {
         let path = files.report_dir.join("experiment.yaml");
-        std::fs::write(&path, text).map_err(|source| io_error(&path, source))?;
+        std::fs::write(&path, crate::spec::env::redact_output(text).as_bytes())
+            .map_err(|source| io_error(&path, source))?;
     }
     let old_journal = files.report_dir.join(journal::FILE_NAME);
     if !old_journal.exists() {

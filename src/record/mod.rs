@@ -220,7 +220,10 @@ impl EventWriter {
     }
 
     pub fn write(&mut self, event: &Event) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, event)?;
+        let line = serde_json::to_string(event)?;
+        // A secret from the environment may echo in an error or a target.
+        let line = crate::spec::env::redact_output(&line);
+        self.out.write_all(line.as_bytes())?;
         self.out.write_all(b"\n")?;
         self.unflushed += 1;
         // Fault events are rare and matter most after a crash: flush them at once.

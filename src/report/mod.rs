@@ -103,7 +103,7 @@ pub fn write_all(
     let mut written = Vec::new();
     let mut write = |dir: &Path, name: &str, text: &str| -> std::io::Result<()> {
         let path = dir.join(name);
-        std::fs::write(&path, text)?;
+        std::fs::write(&path, crate::spec::env::redact_output(text).as_bytes())?;
         written.push(path);
         Ok(())
     };

@@ -79,6 +79,14 @@ pub fn compile(h: &HttpProbeSpec, path: &str, e: &mut Errors) -> Option<HttpProb
             format!("unknown method `{method}`{hint}"),
         );
     }
+    // Credential header values are redacted from every output, even when written
+    // literally in the spec.
+    crate::spec::env::redact_in_outputs(
+        h.headers
+            .iter()
+            .filter(|(name, _)| crate::spec::env::is_sensitive_header(name))
+            .map(|(_, value)| value.clone()),
+    );
     let mut headers_ok = true;
     for name in h.headers.keys() {
         if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
