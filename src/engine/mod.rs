@@ -2,6 +2,7 @@
 //! revert every fault on every exit path (normal end, failed injection, guardrail,
 //! Ctrl-C, SIGTERM, panic of the fault controller).
 
+mod guardrails;
 pub mod journal;
 mod live;
 mod recorder;
@@ -103,6 +104,7 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     let faults = Arc::new(Faults::open(&opts.files.report_dir)?);
     // Build everything that can fail before anything is changed on the target.
     let probes = build_probes(plan)?;
+    let watchers = guardrails::build(&plan.guardrails)?;
     let run_wide = RunWide::start(plan.target.as_ref(), &plan.proxies, &*faults).await?;
     let started_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let first = Event::RunStarted(run_started(plan, &opts.run_id, &started_at));
@@ -113,7 +115,9 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     let ctx = run_wide.context(opts.files.report_dir.clone());
     let run = Run::start(plan, Arc::clone(&faults), writer, first);
     let tasks = run.spawn(probes, ctx, opts.progress)?;
+    let metric_guardrails = guardrails::spawn(watchers, &run.stop_tx);
     let (recording, harness_errors) = run.wait_and_stop(tasks, &events_path).await;
+    metric_guardrails.iter().for_each(JoinHandle::abort);
     let teardown_failures = run_wide.stop(&*faults).await;
     faults.add_revert_failures(teardown_failures);
     let revert_failures = faults.revert_failures();

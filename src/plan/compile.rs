@@ -231,6 +231,41 @@ fn check_overlaps(faults: &[FaultPlan], specs: &[FaultSpec], e: &mut Errors) {
     }
 }
 
+/// A guardrail is either about probes (`max_outage`/`max_failures`), a Prometheus
+/// query, or an alert: exactly one of the three.
+fn compile_metric_guardrail(
+    g: &GuardrailSpec,
+    i: usize,
+    e: &mut Errors,
+) -> Option<crate::probe::prometheus::MetricGuardrail> {
+    use crate::probe::prometheus::{compile_alert, compile_query};
+    let path = format!("guardrails[{i}]");
+    let probe_based = g.max_outage.is_some() || g.max_failures.is_some();
+    let given = [probe_based, g.prometheus.is_some(), g.alert.is_some()];
+    match given.iter().filter(|b| **b).count() {
+        0 => e.at(
+            &path,
+            "give `max_outage` or `max_failures`, or a `prometheus` or `alert` block",
+        ),
+        1 => {}
+        _ => e.at(
+            &path,
+            "one guardrail per entry: `max_outage`/`max_failures`, `prometheus` or `alert`",
+        ),
+    }
+    if g.probe.is_some() && !probe_based {
+        e.at(
+            format!("{path}.probe"),
+            "goes with `max_outage` or `max_failures`",
+        );
+    }
+    match (&g.prometheus, &g.alert) {
+        (Some(q), _) => compile_query(q, &format!("{path}.prometheus"), e),
+        (None, Some(a)) => compile_alert(a, &format!("{path}.alert"), e),
+        (None, None) => None,
+    }
+}
+
 fn compile_guardrails(
     specs: &[GuardrailSpec],
     probes: &[ProbeSpec],
@@ -250,16 +285,12 @@ fn compile_guardrails(
                     );
                 }
             }
-            if g.max_outage.is_none() && g.max_failures.is_none() {
-                e.at(
-                    format!("guardrails[{i}]"),
-                    "give `max_outage` or `max_failures`",
-                );
-            }
+            let metric = compile_metric_guardrail(g, i, e);
             Guardrail {
                 probe: g.probe.clone(),
                 max_outage: g.max_outage.map(|d| d.0),
                 max_failures: g.max_failures,
+                metric,
             }
         })
         .collect()

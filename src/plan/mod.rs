@@ -59,6 +59,8 @@ pub struct Guardrail {
     pub probe: Option<String>,
     pub max_outage: Option<Duration>,
     pub max_failures: Option<u64>,
+    /// A Prometheus query or alert that stops the run.
+    pub metric: Option<crate::probe::prometheus::MetricGuardrail>,
 }
 
 /// Read, parse and compile one experiment file. Returns the plan and the file's text.

@@ -76,4 +76,10 @@ pub struct GuardrailSpec {
     pub max_outage: Option<Dur>,
     #[serde(default)]
     pub max_failures: Option<u64>,
+    /// Stop when a Prometheus query violates `expect` (for `for`).
+    #[serde(default)]
+    pub prometheus: Option<crate::probe::prometheus::PrometheusGuardrailSpec>,
+    /// Stop when a Prometheus alert fires.
+    #[serde(default)]
+    pub alert: Option<crate::probe::prometheus::AlertGuardrailSpec>,
 }

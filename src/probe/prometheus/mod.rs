@@ -8,7 +8,10 @@
 mod client;
 mod compile;
 mod expect;
+mod guardrail;
 mod spec;
+
+pub use guardrail::{compile_alert, compile_query, MetricGuardrail, DEFAULT_GUARDRAIL_INTERVAL};
 
 pub use compile::{check_url, compile, url_address, PrometheusProbePlan};
 
