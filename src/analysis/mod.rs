@@ -267,7 +267,8 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
                 .get(info.name.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            analyse_probe(info, samples, measured_end_us, &windows)
+            let steady = rec.started.as_ref().and_then(|s| s.steady_state_us);
+            analyse_probe(info, samples, measured_end_us, &windows, steady)
         })
         .collect();
 
@@ -393,11 +394,48 @@ fn fault_windows(
     windows
 }
 
+/// The steady-state window becomes the first phase; the phase it overlapped
+/// ("before" or "whole run") starts after it.
+fn steady_state_phase(phases: &mut Vec<Phase>, samples: &[&Sample], window_us: u64) {
+    let inside: Vec<&Sample> = samples
+        .iter()
+        .copied()
+        .filter(|s| s.due_us < window_us)
+        .collect();
+    let total = inside.len() as u64;
+    let failed = inside.iter().filter(|s| !s.ok).count() as u64;
+    let steady = Phase {
+        name: "steady state".into(),
+        start_ms: 0.0,
+        end_ms: us_to_ms(window_us),
+        total,
+        failed,
+        availability_pct: availability(total, failed),
+        latency_ms: latency_percentiles(inside.into_iter()),
+    };
+    if let Some(first) = phases.first_mut() {
+        let rest: Vec<&Sample> = samples
+            .iter()
+            .copied()
+            .filter(|s| s.due_us >= window_us && (s.due_us as f64) < first.end_ms * 1000.0)
+            .collect();
+        let total = rest.len() as u64;
+        let failed = rest.iter().filter(|s| !s.ok).count() as u64;
+        first.start_ms = us_to_ms(window_us).min(first.end_ms);
+        first.total = total;
+        first.failed = failed;
+        first.availability_pct = availability(total, failed);
+        first.latency_ms = latency_percentiles(rest.into_iter());
+    }
+    phases.insert(0, steady);
+}
+
 fn analyse_probe(
     info: &crate::record::ProbeInfo,
     samples: &[&Sample],
     end_us: u64,
     windows: &[FaultWindow],
+    steady_window_us: Option<u64>,
 ) -> ProbeAnalysis {
     let total = samples.len() as u64;
     let failed = samples.iter().filter(|s| !s.ok).count() as u64;
@@ -415,6 +453,10 @@ fn analyse_probe(
             .or_insert(0) += 1;
     }
     let (failure_classes, values) = classes_and_values(samples);
+    let mut phases = phases(samples, end_us, windows);
+    if let Some(window_us) = steady_window_us {
+        steady_state_phase(&mut phases, samples, window_us.min(end_us));
+    }
     ProbeAnalysis {
         name: info.name.clone(),
         kind: info.kind.clone(),
@@ -427,7 +469,7 @@ fn analyse_probe(
         longest_outage_ms,
         outages,
         latency_ms: latency_percentiles(samples.iter().copied()),
-        phases: phases(samples, end_us, windows),
+        phases,
         errors,
         send_lateness_ms: percentiles(samples.iter().map(|s| s.late_us)),
         failure_classes,

@@ -39,6 +39,7 @@ fn synthetic(
         description: None,
         source: None,
         sla: None,
+        steady_state_us: None,
     }));
     for seq in 0..duration_ms / interval_ms {
         let t = seq * interval_ms;

@@ -120,6 +120,7 @@ mod tests {
             description: None,
             source: None,
             sla: None,
+            steady_state_us: None,
         }));
         for (i, (t, v, ok)) in values.iter().enumerate() {
             rec.push(Event::Sample(Sample {

@@ -7,6 +7,7 @@ pub mod journal;
 mod live;
 mod recorder;
 pub mod scheduler;
+mod steady;
 mod timeline;
 
 use crate::fault::{FaultContext, RunWide, SetupError};
@@ -222,6 +223,10 @@ fn run_started(plan: &Plan, run_id: &str, started_at: &str) -> RunStarted {
         description: plan.description.clone(),
         source: plan.source.clone(),
         sla: Some(Box::new(plan_sla(plan))),
+        steady_state_us: plan
+            .steady_state
+            .as_ref()
+            .map(|s| s.window.as_micros() as u64),
     }
 }
 
@@ -461,6 +466,7 @@ fn finish(
         description: plan.description.clone(),
         source: plan.source.clone(),
         sla: Some(Box::new(sla.clone())),
+        steady_state_us: None,
     });
     let revert_failed = !revert_failures.is_empty();
     errors.extend(revert_failures);

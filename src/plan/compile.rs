@@ -34,6 +34,8 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
     let faults = compile_faults(&exp.faults, &sections, &mut e);
     check_overlaps(&faults, &exp.faults, &mut e);
     let guardrails = compile_guardrails(&exp.guardrails, &exp.probes, &mut e);
+    let steady_state = compile_steady_state(exp, &mut e);
+    let (duration, faults) = after_steady_state(steady_state.as_ref(), duration, faults);
     e.finish(|| Plan {
         name: exp.name.clone(),
         description: exp.description.clone(),
@@ -46,7 +48,45 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
         faults,
         proxies,
         guardrails,
+        steady_state,
     })
+}
+
+/// `steady_state:` with its thresholds resolved: its own, else the SLA's, else every
+/// sample must succeed.
+fn compile_steady_state(exp: &Experiment, e: &mut Errors) -> Option<super::SteadyState> {
+    let s = exp.steady_state.as_ref()?;
+    if s.for_.0.is_zero() {
+        e.at("steady_state.for", "must be longer than 0s");
+    }
+    Some(super::SteadyState {
+        window: s.for_.0,
+        availability_pct: s
+            .availability
+            .or(exp.sla.availability)
+            .map_or(100.0, |p| p.0),
+        latency_p99: s.latency_p99.or(exp.sla.latency_p99).map(|d| d.0),
+    })
+}
+
+/// The steady-state window comes first: every fault moves after it and the run
+/// grows by it, so the timeline written in the spec starts when it is met.
+fn after_steady_state(
+    steady: Option<&super::SteadyState>,
+    duration: Duration,
+    faults: Vec<FaultPlan>,
+) -> (Duration, Vec<FaultPlan>) {
+    let Some(s) = steady else {
+        return (duration, faults);
+    };
+    let faults = faults
+        .into_iter()
+        .map(|f| FaultPlan {
+            at: f.at + s.window,
+            ..f
+        })
+        .collect();
+    (duration + s.window, faults)
 }
 
 /// What a fault is compiled against: the sections compiled before it.

@@ -33,4 +33,7 @@ pub struct Experiment {
     /// Conditions that stop the run early (and revert every fault).
     #[serde(default, deserialize_with = "yaml::each")]
     pub guardrails: Vec<GuardrailSpec>,
+    /// Probe this long before the first fault, and inject nothing unless it holds.
+    #[serde(default)]
+    pub steady_state: Option<crate::spec::SteadyStateSpec>,
 }

@@ -39,6 +39,17 @@ pub struct Plan {
     pub faults: Vec<FaultPlan>,
     pub proxies: Vec<ProxyPlan>,
     pub guardrails: Vec<Guardrail>,
+    /// The window before the first fault in which the probes must hold. Fault times
+    /// and the duration above already include it.
+    pub steady_state: Option<SteadyState>,
+}
+
+/// A resolved `steady_state:`: the run's first `window`, judged before any fault.
+#[derive(Debug, Clone, Serialize)]
+pub struct SteadyState {
+    pub window: Duration,
+    pub availability_pct: f64,
+    pub latency_p99: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Serialize)]

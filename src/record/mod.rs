@@ -74,6 +74,9 @@ pub struct RunStarted {
     /// before it was, which are judged against their saved `experiment.yaml`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla: Option<Box<Sla>>,
+    /// Length of the steady-state window at the run's start, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_state_us: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

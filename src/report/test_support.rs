@@ -54,6 +54,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
         description: Some("primary dies, replica takes over".into()),
         source: Some("failover.yaml".into()),
         sla: Some(Box::new(fixture_sla())),
+        steady_state_us: None,
     }));
     for seq in 0..40u64 {
         let t = seq * 100;

@@ -83,3 +83,18 @@ pub struct GuardrailSpec {
     #[serde(default)]
     pub alert: Option<crate::probe::prometheus::AlertGuardrailSpec>,
 }
+
+/// `steady_state:` — probe for `for` before the first fault and judge the samples;
+/// not met means no fault is injected and the run is aborted.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SteadyStateSpec {
+    #[serde(rename = "for")]
+    pub for_: Dur,
+    /// Minimum share of successful samples per probe (default: the SLA's, else 100%).
+    #[serde(default)]
+    pub availability: Option<Percent>,
+    /// Highest p99 latency of successful samples per probe (default: the SLA's).
+    #[serde(default)]
+    pub latency_p99: Option<Dur>,
+}
