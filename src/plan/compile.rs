@@ -1,13 +1,14 @@
 //! The top-level compile: each section by its owner, then the checks that span
 //! sections.
 
+use super::experiment::GuardrailSpec;
 use super::{Effect, Experiment, FaultPlan, Guardrail, Plan, ProbePlan, ProxyPlan, TargetPlan};
 use crate::analysis::BudgetConfig;
 use crate::fault::{self, CompileContext, FaultSpec};
 use crate::probe::{self, ProbeSpec};
 use crate::spec::check::{unknown_name, Errors};
 use crate::spec::yaml::{SourceMap, SpecError};
-use crate::spec::{self, Dur, GuardrailSpec};
+use crate::spec::{self, Dur};
 use crate::verdict::Thresholds;
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -32,9 +32,6 @@ macro_rules! probe_kinds {
         #[serde(deny_unknown_fields)]
         pub struct ProbeSpec {
             pub name: String,
-            /// Thresholds for this probe only, overriding the top-level `sla:` key by key.
-            #[serde(default)]
-            pub sla: Option<crate::spec::Sla>,
             $( $(#[$doc])* #[serde(default)] pub $key: Option<$spec>, )*
         }
 

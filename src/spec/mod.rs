@@ -1,6 +1,6 @@
 //! Backend-agnostic spec support, the lowest layer: units (`250ms`, `99.95%`), the
 //! YAML loader that keeps positions ([`yaml`]), the error collector and shared checks
-//! ([`check`]), and the sections that belong to no backend (`sla:`, `guardrails:`).
+//! ([`check`]), and the sections that belong to no backend (`sla:`, `steady_state:`).
 //!
 //! Every struct denies unknown keys, so a typo is an error with its position and the
 //! nearest valid name. Backends keep their own spec structs (`fault/<backend>/spec.rs`,
@@ -62,26 +62,6 @@ pub struct ErrorBudgetSpec {
     /// Optional check: fail when this run spent more than this share of the period's budget.
     #[serde(default)]
     pub max_spent: Option<Percent>,
-}
-
-/// Stop the run early when a probe's current outage grows longer than `max_outage`
-/// (or its failures reach `max_failures`).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct GuardrailSpec {
-    /// Probe name; absent = every probe.
-    #[serde(default)]
-    pub probe: Option<String>,
-    #[serde(default)]
-    pub max_outage: Option<Dur>,
-    #[serde(default)]
-    pub max_failures: Option<u64>,
-    /// Stop when a Prometheus query violates `expect` (for `for`).
-    #[serde(default)]
-    pub prometheus: Option<crate::probe::prometheus::PrometheusGuardrailSpec>,
-    /// Stop when a Prometheus alert fires.
-    #[serde(default)]
-    pub alert: Option<crate::probe::prometheus::AlertGuardrailSpec>,
 }
 
 /// `steady_state:` — probe for `for` before the first fault and judge the samples;
