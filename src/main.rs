@@ -11,23 +11,46 @@ use std::process::ExitCode;
 // Writes to stderr and stdout that ignore errors: `eprintln!` and `println!` panic
 // when the reader of a pipe has gone (EPIPE; SIGPIPE is ignored by Rust programs),
 // and a closed terminal must not turn a reverted run into a panic (exit 101).
+// Every line passes through the output redactor: a secret from the environment must
+// not reach a terminal or a CI log.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+        let text = format!($($arg)*);
+        let text = shakeout::spec::env::redact_output(&text);
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
     }};
 }
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        let text = format!($($arg)*);
+        let text = shakeout::spec::env::redact_output(&text);
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
     }};
 }
 macro_rules! out_raw {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = write!(std::io::stdout().lock(), $($arg)*);
+        let text = format!($($arg)*);
+        let text = shakeout::spec::env::redact_output(&text);
+        let _ = write!(std::io::stdout().lock(), "{text}");
     }};
+}
+
+/// Log lines go through the output redactor too.
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let text = shakeout::spec::env::redact_output(&text);
+        std::io::stderr().lock().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().lock().flush()
+    }
 }
 
 fn main() -> ExitCode {
@@ -68,7 +91,7 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour_on_stderr())
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .with_target(false)
         .init();
 }

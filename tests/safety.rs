@@ -273,9 +273,11 @@ faults:
     process:
       pid_file: {pid}
       action: kill
-      restart: [sh, -c, "{start}"]
+      restart: [sh, -c, "{restart}"]
 "#,
-            pid = pid_file.display()
+            pid = pid_file.display(),
+            // `$$` is a literal `$` in a spec (`${VAR}` expands).
+            restart = start.replace('$', "$$"),
         ),
     );
     let out_dir = dir.path().join("out");

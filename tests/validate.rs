@@ -19,8 +19,14 @@ fn every_example_experiment_validates() {
     let args: Vec<&str> = std::iter::once("validate")
         .chain(files.iter().map(String::as_str))
         .collect();
-    let out = shakeout(&args);
+    // The HTTPS example takes its token from the environment, as in production.
+    let out = std::process::Command::new(bin())
+        .args(&args)
+        .env("API_TOKEN", "example-token")
+        .output()
+        .expect("run shakeout");
     assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(!text(&out).contains("example-token"));
     for f in &files {
         assert!(text(&out).contains(&format!("{f}: ok")), "{}", text(&out));
     }
@@ -157,7 +163,7 @@ faults:
     let f = spec.display().to_string();
     for needle in [
         format!(
-            "{f}:12:12: probes[0].http.url: `ftp://127.0.0.1/`: only http:// URLs are supported"
+            "{f}:12:12: probes[0].http.url: `ftp://127.0.0.1/`: the scheme must be http:// or https://"
         ),
         format!("{f}:13:11: probes[1].name: duplicate probe name `web`"),
         format!("{f}:18:9: faults[0].at: 30s is not before the end of the run (20s)"),

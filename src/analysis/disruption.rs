@@ -101,6 +101,7 @@ mod tests {
                 ok: c == '.',
                 error: None,
                 write: None,
+                ..Default::default()
             })
             .collect()
     }

@@ -88,6 +88,7 @@ mod tests {
             target: "x".into(),
             interval_us: interval_ms * 1000,
             timeout_us: timeout_ms * 1000,
+            insecure: false,
         }
     }
 
@@ -107,6 +108,7 @@ mod tests {
                 ok: true,
                 error: None,
                 write: None,
+                ..Default::default()
             })
             .collect()
     }

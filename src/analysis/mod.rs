@@ -95,6 +95,59 @@ pub struct ProbeAnalysis {
     /// Write probes only: the ledger held against what the store holds after the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writes: Option<writes::Writes>,
+    /// Failed samples per failure class (`refused`, `timeout`, `tls`, `status`,
+    /// `body`, `query`, `expect`, `exit`); empty for runs recorded without classes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failure_classes: BTreeMap<String, u64>,
+    /// `tls: {insecure: true}`: this probe did not verify certificates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_insecure: bool,
+    /// The values a metric probe read: min, last and max (absent for other kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<ValueRange>,
+}
+
+/// The range of values a metric probe read over the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueRange {
+    pub min: f64,
+    pub max: f64,
+    pub last: f64,
+    pub count: u64,
+}
+
+/// Failed samples per class, and the values read, for one probe.
+fn classes_and_values(samples: &[&Sample]) -> (BTreeMap<String, u64>, Option<ValueRange>) {
+    let mut classes = BTreeMap::new();
+    for s in samples.iter().filter(|s| !s.ok) {
+        if let Some(class) = &s.class {
+            *classes.entry(class.clone()).or_insert(0) += 1;
+        }
+    }
+    let mut values: Option<ValueRange> = None;
+    let mut by_time: Vec<(u64, f64)> = samples
+        .iter()
+        .filter_map(|s| s.value.map(|v| (s.due_us, v)))
+        .filter(|(_, v)| v.is_finite())
+        .collect();
+    by_time.sort_by_key(|(t, _)| *t);
+    for (_, v) in by_time {
+        values = Some(match values {
+            None => ValueRange {
+                min: v,
+                max: v,
+                last: v,
+                count: 1,
+            },
+            Some(r) => ValueRange {
+                min: r.min.min(v),
+                max: r.max.max(v),
+                last: v,
+                count: r.count + 1,
+            },
+        });
+    }
+    (classes, values)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,12 +294,14 @@ pub fn analyse(rec: &Recording, cfg: &AnalysisConfig) -> Analysis {
                 .get(info.name.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
+            let steady = rec.started.as_ref().and_then(|s| s.steady_state_us);
             let mut p = analyse_probe(
                 info,
                 samples,
                 measured_end_us,
                 &windows,
                 cfg.recovery_successes,
+                steady,
             );
             p.writes = writes::analyse(rec, &info.name, samples);
             p
@@ -401,12 +456,49 @@ fn fault_windows(
     windows
 }
 
+/// The steady-state window becomes the first phase; the phase it overlapped
+/// ("before" or "whole run") starts after it.
+fn steady_state_phase(phases: &mut Vec<Phase>, samples: &[&Sample], window_us: u64) {
+    let inside: Vec<&Sample> = samples
+        .iter()
+        .copied()
+        .filter(|s| s.due_us < window_us)
+        .collect();
+    let total = inside.len() as u64;
+    let failed = inside.iter().filter(|s| !s.ok).count() as u64;
+    let steady = Phase {
+        name: "steady state".into(),
+        start_ms: 0.0,
+        end_ms: us_to_ms(window_us),
+        total,
+        failed,
+        availability_pct: availability(total, failed),
+        latency_ms: latency_percentiles(inside.into_iter()),
+    };
+    if let Some(first) = phases.first_mut() {
+        let rest: Vec<&Sample> = samples
+            .iter()
+            .copied()
+            .filter(|s| s.due_us >= window_us && (s.due_us as f64) < first.end_ms * 1000.0)
+            .collect();
+        let total = rest.len() as u64;
+        let failed = rest.iter().filter(|s| !s.ok).count() as u64;
+        first.start_ms = us_to_ms(window_us).min(first.end_ms);
+        first.total = total;
+        first.failed = failed;
+        first.availability_pct = availability(total, failed);
+        first.latency_ms = latency_percentiles(rest.into_iter());
+    }
+    phases.insert(0, steady);
+}
+
 fn analyse_probe(
     info: &crate::record::ProbeInfo,
     samples: &[&Sample],
     end_us: u64,
     windows: &[FaultWindow],
     k: u32,
+    steady_window_us: Option<u64>,
 ) -> ProbeAnalysis {
     let total = samples.len() as u64;
     let failed = samples.iter().filter(|s| !s.ok).count() as u64;
@@ -425,6 +517,11 @@ fn analyse_probe(
             .entry(s.error.clone().unwrap_or_else(|| "failed".into()))
             .or_insert(0) += 1;
     }
+    let (failure_classes, values) = classes_and_values(samples);
+    let mut phases = phases(samples, end_us, windows);
+    if let Some(window_us) = steady_window_us {
+        steady_state_phase(&mut phases, samples, window_us.min(end_us));
+    }
     ProbeAnalysis {
         name: info.name.clone(),
         kind: info.kind.clone(),
@@ -439,10 +536,13 @@ fn analyse_probe(
         disruptions,
         longest_disruption_ms,
         latency_ms: latency_percentiles(samples.iter().copied()),
-        phases: phases(samples, end_us, windows),
+        phases,
         errors,
         send_lateness_ms: percentiles(samples.iter().map(|s| s.late_us)),
         writes: None,
+        failure_classes,
+        tls_insecure: info.insecure,
+        values,
     }
 }
 

@@ -23,6 +23,7 @@ fn synthetic(
             target: "http://x".into(),
             interval_us: interval_ms * MS,
             timeout_us: 500 * MS,
+            insecure: false,
         }],
         faults: faults
             .iter()
@@ -38,6 +39,7 @@ fn synthetic(
         description: None,
         source: None,
         sla: None,
+        steady_state_us: None,
     }));
     for seq in 0..duration_ms / interval_ms {
         let t = seq * interval_ms;
@@ -50,7 +52,7 @@ fn synthetic(
             latency_us: if good { 2 * MS } else { 500 * MS },
             ok: good,
             error: (!good).then(|| "connection refused".into()),
-            write: None,
+            ..Default::default()
         }));
     }
     for (n, at, until) in faults {

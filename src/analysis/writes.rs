@@ -137,6 +137,7 @@ mod tests {
             ok,
             error: None,
             write: Some(write),
+            ..Default::default()
         }
     }
 

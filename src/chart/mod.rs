@@ -10,6 +10,9 @@ use crate::record::{Recording, Sample};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
+mod values;
+pub use values::values;
+
 /// Fixed drawing width; the SVGs scale through their `viewBox`.
 const WIDTH: f64 = 960.0;
 /// Room on the left for lane labels and y-axis ticks.

@@ -71,7 +71,7 @@ fn dense_lanes_are_bucketed_into_pixel_columns() {
             latency_us: 1000,
             ok: t_us < 3_000_000,
             error: None,
-            write: None,
+            ..Default::default()
         }));
     }
     f.analysis = analyse(&rec, &AnalysisConfig::default());

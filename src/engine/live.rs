@@ -20,6 +20,7 @@ pub struct Live {
     probes: Mutex<Vec<ProbeLive>>,
     faults: Mutex<BTreeSet<String>>,
     guardrails: Vec<Guardrail>,
+    steady: Option<super::steady::SteadyWindow>,
 }
 
 struct ProbeLive {
@@ -140,11 +141,23 @@ impl Live {
             ),
             faults: Mutex::new(BTreeSet::new()),
             guardrails: plan.guardrails.clone(),
+            steady: plan.steady_state.as_ref().map(|s| {
+                let names: Vec<String> = plan.probes.iter().map(|p| p.name.clone()).collect();
+                super::steady::SteadyWindow::new(s, &names)
+            }),
         }
+    }
+
+    /// The steady-state window, when the plan has one.
+    pub fn steady_state(&self) -> Option<&super::steady::SteadyWindow> {
+        self.steady.as_ref()
     }
 
     /// Count a sample; returns a reason when a guardrail trips.
     pub fn sample(&self, s: &Sample) -> Option<String> {
+        if let Some(steady) = &self.steady {
+            steady.record(s);
+        }
         let mut probes = self.probes.lock().ok()?;
         let p = probes.iter_mut().find(|p| p.name == s.probe)?;
         p.remember(s, self.now_us());
@@ -272,6 +285,7 @@ mod tests {
             ok,
             error: (!ok).then(|| "HTTP 502".into()),
             write: None,
+            ..Default::default()
         }
     }
 

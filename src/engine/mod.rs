@@ -2,11 +2,13 @@
 //! revert every fault on every exit path (normal end, failed injection, guardrail,
 //! Ctrl-C, SIGTERM, panic of the fault controller).
 
+mod guardrails;
 pub mod journal;
 mod live;
 pub mod lock;
 mod recorder;
 pub mod scheduler;
+mod steady;
 mod timeline;
 
 use crate::fault::{FaultContext, RunWide, SetupError};
@@ -118,6 +120,7 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     // Build everything that can fail before anything is changed on the target.
     let probes = build_probes(plan)?;
     prepare_probes(&probes).await?;
+    let watchers = guardrails::build(&plan.guardrails)?;
     let run_wide = RunWide::start(plan.target.as_ref(), &plan.proxies, &*faults).await?;
     let started_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let first = Event::RunStarted(run_started(plan, &opts.run_id, &started_at));
@@ -128,7 +131,9 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     let ctx = run_wide.context(opts.files.report_dir.clone());
     let run = Run::start(plan, Arc::clone(&faults), writer, first);
     let tasks = run.spawn(probes, ctx, signals, opts.progress)?;
+    let metric_guardrails = guardrails::spawn(watchers, &run.stop_tx);
     let (recording, harness_errors) = run.wait_and_stop(tasks, &events_path).await;
+    metric_guardrails.iter().for_each(JoinHandle::abort);
     let teardown_failures = run_wide.stop(&*faults).await;
     faults.add_revert_failures(teardown_failures);
     let revert_failures = faults.revert_failures();
@@ -162,7 +167,8 @@ fn prepare_report_dir(opts: &RunOptions) -> Result<lock::DirLock, EngineError> {
         .map_err(|source| io_error(&files.chart_dir, source))?;
     if let Some(text) = &opts.spec_text {
         let path = files.report_dir.join("experiment.yaml");
-        std::fs::write(&path, text).map_err(|source| io_error(&path, source))?;
+        std::fs::write(&path, crate::spec::env::redact_output(text).as_bytes())
+            .map_err(|source| io_error(&path, source))?;
     }
     Ok(dir_lock)
 }
@@ -250,6 +256,7 @@ fn run_started(plan: &Plan, run_id: &str, started_at: &str) -> RunStarted {
                 target: p.kind.target(),
                 interval_us: p.interval.as_micros() as u64,
                 timeout_us: p.timeout.as_micros() as u64,
+                insecure: p.kind.is_insecure(),
             })
             .collect(),
         faults: plan
@@ -267,6 +274,10 @@ fn run_started(plan: &Plan, run_id: &str, started_at: &str) -> RunStarted {
         description: plan.description.clone(),
         source: plan.source.clone(),
         sla: Some(Box::new(plan_sla(plan))),
+        steady_state_us: plan
+            .steady_state
+            .as_ref()
+            .map(|s| s.window.as_micros() as u64),
     }
 }
 
@@ -525,6 +536,7 @@ fn finish(
         description: plan.description.clone(),
         source: plan.source.clone(),
         sla: Some(Box::new(sla.clone())),
+        steady_state_us: None,
     });
     let revert_failed = !revert_failures.is_empty();
     errors.extend(revert_failures);

@@ -7,6 +7,7 @@
 //! deadline of `due + timeout`. Latency is measured from the due time, so a stalled
 //! target (or scheduler) cannot hide an outage (no coordinated omission).
 
+use crate::probe::failure::{Failure, FailureClass};
 use crate::probe::Probe;
 use crate::record::{Event, Sample};
 use std::cmp::Reverse;
@@ -105,8 +106,10 @@ async fn measure(
         _ = tokio::time::sleep_until(deadline) => None,
         r = probe.check(seq) => Some(r),
     };
-    let (ok, latency, error) = classify(
-        answer,
+    let value = answer.as_ref().and_then(|a| a.value);
+    let output = answer.as_ref().and_then(|a| a.output.clone());
+    let (ok, latency, failure) = classify(
+        answer.map(|a| a.failure),
         Instant::now().saturating_duration_since(due),
         timeout,
     );
@@ -117,7 +120,10 @@ async fn measure(
         late_us: sent.saturating_duration_since(due).as_micros() as u64,
         latency_us: latency.as_micros() as u64,
         ok,
-        error,
+        class: failure.as_ref().map(|f| f.class.as_str().to_string()),
+        error: failure.map(|f| f.detail),
+        value,
+        output: if ok { None } else { output },
         write: probe.write_outcome(seq, ok),
     }
 }
@@ -127,20 +133,23 @@ async fn measure(
 /// is a timeout even when it came first (the clock is read after the task resumes),
 /// and a timed-out sample is charged exactly its timeout.
 fn classify(
-    answer: Option<Result<(), String>>,
+    answer: Option<Option<Failure>>,
     elapsed: Duration,
     timeout: Duration,
-) -> (bool, Duration, Option<String>) {
+) -> (bool, Duration, Option<Failure>) {
     let timed_out = || {
-        Some(format!(
-            "timeout after {}",
-            crate::spec::units::format_duration(timeout)
+        Some(Failure::new(
+            FailureClass::Timeout,
+            format!(
+                "timeout after {}",
+                crate::spec::units::format_duration(timeout)
+            ),
         ))
     };
     match answer {
-        Some(Ok(())) if elapsed <= timeout => (true, elapsed, None),
-        Some(Ok(())) | None => (false, timeout, timed_out()),
-        Some(Err(reason)) => (false, elapsed.min(timeout), Some(reason)),
+        Some(None) if elapsed <= timeout => (true, elapsed, None),
+        Some(None) | None => (false, timeout, timed_out()),
+        Some(Some(failure)) => (false, elapsed.min(timeout), Some(failure)),
     }
 }
 
@@ -152,15 +161,17 @@ mod tests {
 
     #[test]
     fn a_success_after_the_deadline_is_a_timeout_charged_its_timeout() {
-        let (ok, latency, error) = classify(Some(Ok(())), Duration::from_millis(104), TIMEOUT);
+        let (ok, latency, error) = classify(Some(None), Duration::from_millis(104), TIMEOUT);
         assert!(!ok);
         assert_eq!(latency, TIMEOUT);
-        assert_eq!(error.as_deref(), Some("timeout after 100ms"));
+        let error = error.expect("a timeout");
+        assert_eq!(error.detail, "timeout after 100ms");
+        assert_eq!(error.class, FailureClass::Timeout);
     }
 
     #[test]
     fn a_success_within_the_deadline_keeps_its_latency() {
-        let (ok, latency, error) = classify(Some(Ok(())), Duration::from_millis(100), TIMEOUT);
+        let (ok, latency, error) = classify(Some(None), Duration::from_millis(100), TIMEOUT);
         assert!(ok);
         assert_eq!(latency, TIMEOUT);
         assert_eq!(error, None);
@@ -169,12 +180,17 @@ mod tests {
     #[test]
     fn a_failure_keeps_its_reason_and_is_capped_at_the_timeout() {
         let (ok, latency, error) = classify(
-            Some(Err("connection refused".into())),
+            Some(Some(Failure::new(
+                FailureClass::Refused,
+                "connection refused",
+            ))),
             Duration::from_millis(150),
             TIMEOUT,
         );
         assert!(!ok);
         assert_eq!(latency, TIMEOUT);
-        assert_eq!(error.as_deref(), Some("connection refused"));
+        let error = error.expect("a failure");
+        assert_eq!(error.detail, "connection refused");
+        assert_eq!(error.class, FailureClass::Refused);
     }
 }

@@ -107,6 +107,35 @@ impl Timeline {
     }
 
     /// Apply the timeline: each fault injected at `at`, reverted after `duration`.
+    /// Waits out the steady-state window (if any) and judges it; `false` (and the
+    /// run stopped as aborted) when it is not met or the run stopped meanwhile.
+    async fn steady_state_met(
+        &self,
+        stop_rx: &mut watch::Receiver<Option<Stop>>,
+        stop_tx: &watch::Sender<Option<Stop>>,
+    ) -> bool {
+        let Some(steady) = self.live.steady_state() else {
+            return true;
+        };
+        let end = tokio::time::Instant::from_std(self.start + steady.window());
+        tokio::select! {
+            _ = tokio::time::sleep_until(end) => {}
+            _ = stop_rx.wait_for(|s| s.is_some()) => return false,
+        }
+        match steady.judge() {
+            Ok(()) => true,
+            Err(reason) => {
+                tracing::warn!("{reason}; no fault is injected");
+                stop_tx.send_modify(|s| {
+                    if s.is_none() {
+                        *s = Some(Stop::Abort(reason));
+                    }
+                });
+                false
+            }
+        }
+    }
+
     pub async fn run(
         self: Arc<Self>,
         plan: Vec<FaultPlan>,
@@ -114,6 +143,9 @@ impl Timeline {
         mut stop_rx: watch::Receiver<Option<Stop>>,
         stop_tx: watch::Sender<Option<Stop>>,
     ) {
+        if !self.steady_state_met(&mut stop_rx, &stop_tx).await {
+            return;
+        }
         let mut injected = vec![false; plan.len()];
         for (at, inject, i) in actions(&plan) {
             let when = tokio::time::Instant::from_std(self.start + at);

@@ -1,13 +1,14 @@
 //! The top-level compile: each section by its owner, then the checks that span
 //! sections.
 
+use super::experiment::GuardrailSpec;
 use super::{Effect, Experiment, FaultPlan, Guardrail, Plan, ProbePlan, ProxyPlan, TargetPlan};
 use crate::analysis::BudgetConfig;
 use crate::fault::{self, CompileContext, FaultSpec};
 use crate::probe::{self, ProbeSpec};
 use crate::spec::check::{check_name, check_name_length, unknown_name, Errors};
 use crate::spec::yaml::{SourceMap, SpecError};
-use crate::spec::{self, Dur, GuardrailSpec};
+use crate::spec::{self, Dur};
 use crate::verdict::Thresholds;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
     let faults = faults.into_iter().map(|(_, f)| f).collect();
     check_names(exp, &mut e);
     let guardrails = compile_guardrails(&exp.guardrails, &exp.probes, &mut e);
+    let steady_state = compile_steady_state(exp, &mut e);
+    let (duration, faults) = after_steady_state(steady_state.as_ref(), duration, faults);
     e.finish(|| Plan {
         name: exp.name.clone(),
         description: exp.description.clone(),
@@ -48,7 +51,45 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
         faults,
         proxies,
         guardrails,
+        steady_state,
     })
+}
+
+/// `steady_state:` with its thresholds resolved: its own, else the SLA's, else every
+/// sample must succeed.
+fn compile_steady_state(exp: &Experiment, e: &mut Errors) -> Option<super::SteadyState> {
+    let s = exp.steady_state.as_ref()?;
+    if s.for_.0.is_zero() {
+        e.at("steady_state.for", "must be longer than 0s");
+    }
+    Some(super::SteadyState {
+        window: s.for_.0,
+        availability_pct: s
+            .availability
+            .or(exp.sla.availability)
+            .map_or(100.0, |p| p.as_f64()),
+        latency_p99: s.latency_p99.or(exp.sla.latency_p99).map(|d| d.0),
+    })
+}
+
+/// The steady-state window comes first: every fault moves after it and the run
+/// grows by it, so the timeline written in the spec starts when it is met.
+fn after_steady_state(
+    steady: Option<&super::SteadyState>,
+    duration: Duration,
+    faults: Vec<FaultPlan>,
+) -> (Duration, Vec<FaultPlan>) {
+    let Some(s) = steady else {
+        return (duration, faults);
+    };
+    let faults = faults
+        .into_iter()
+        .map(|f| FaultPlan {
+            at: f.at + s.window,
+            ..f
+        })
+        .collect();
+    (duration + s.window, faults)
 }
 
 /// What a fault is compiled against: the sections compiled before it.
@@ -274,6 +315,41 @@ fn faults_by_target(faults: &[(usize, FaultPlan)]) -> BTreeMap<String, Vec<(usiz
     groups
 }
 
+/// A guardrail is either about probes (`max_outage`/`max_failures`), a Prometheus
+/// query, or an alert: exactly one of the three.
+fn compile_metric_guardrail(
+    g: &GuardrailSpec,
+    i: usize,
+    e: &mut Errors,
+) -> Option<crate::probe::prometheus::MetricGuardrail> {
+    use crate::probe::prometheus::{compile_alert, compile_query};
+    let path = format!("guardrails[{i}]");
+    let probe_based = g.max_outage.is_some() || g.max_failures.is_some();
+    let given = [probe_based, g.prometheus.is_some(), g.alert.is_some()];
+    match given.iter().filter(|b| **b).count() {
+        0 => e.at(
+            &path,
+            "give `max_outage` or `max_failures`, or a `prometheus` or `alert` block",
+        ),
+        1 => {}
+        _ => e.at(
+            &path,
+            "one guardrail per entry: `max_outage`/`max_failures`, `prometheus` or `alert`",
+        ),
+    }
+    if g.probe.is_some() && !probe_based {
+        e.at(
+            format!("{path}.probe"),
+            "goes with `max_outage` or `max_failures`",
+        );
+    }
+    match (&g.prometheus, &g.alert) {
+        (Some(q), _) => compile_query(q, &format!("{path}.prometheus"), e),
+        (None, Some(a)) => compile_alert(a, &format!("{path}.alert"), e),
+        (None, None) => None,
+    }
+}
+
 fn compile_guardrails(
     specs: &[GuardrailSpec],
     probes: &[ProbeSpec],
@@ -293,16 +369,12 @@ fn compile_guardrails(
                     );
                 }
             }
-            if g.max_outage.is_none() && g.max_failures.is_none() {
-                e.at(
-                    format!("guardrails[{i}]"),
-                    "give `max_outage` or `max_failures`",
-                );
-            }
+            let metric = compile_metric_guardrail(g, i, e);
             Guardrail {
                 probe: g.probe.clone(),
                 max_outage: g.max_outage.map(|d| d.0),
                 max_failures: g.max_failures,
+                metric,
             }
         })
         .collect()

@@ -118,6 +118,10 @@ fn inject_line(f: &FaultPlan) -> String {
 
 fn guardrails(o: &mut String, plan: &Plan) {
     for g in &plan.guardrails {
+        if let Some(m) = &g.metric {
+            let _ = writeln!(o, "  guardrail: abort (and revert) when {}", m.describe());
+            continue;
+        }
         let who = g
             .probe
             .as_deref()

@@ -4,7 +4,7 @@
 use crate::fault::proxy::ProxySpec;
 use crate::fault::{FaultSpec, TargetSpec};
 use crate::probe::ProbeSpec;
-use crate::spec::{yaml, Dur, GuardrailSpec, Sla};
+use crate::spec::{yaml, Dur, Sla};
 use serde::{Deserialize, Serialize};
 
 /// One experiment file.
@@ -33,4 +33,27 @@ pub struct Experiment {
     /// Conditions that stop the run early (and revert every fault).
     #[serde(default, deserialize_with = "yaml::each")]
     pub guardrails: Vec<GuardrailSpec>,
+    /// Probe this long before the first fault, and inject nothing unless it holds.
+    #[serde(default)]
+    pub steady_state: Option<crate::spec::SteadyStateSpec>,
+}
+
+/// Stop the run early when a probe's current outage grows longer than `max_outage`
+/// (or its failures reach `max_failures`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailSpec {
+    /// Probe name; absent = every probe.
+    #[serde(default)]
+    pub probe: Option<String>,
+    #[serde(default)]
+    pub max_outage: Option<Dur>,
+    #[serde(default)]
+    pub max_failures: Option<u64>,
+    /// Stop when a Prometheus query violates `expect` (for `for`).
+    #[serde(default)]
+    pub prometheus: Option<crate::probe::prometheus::PrometheusGuardrailSpec>,
+    /// Stop when a Prometheus alert fires.
+    #[serde(default)]
+    pub alert: Option<crate::probe::prometheus::AlertGuardrailSpec>,
 }

@@ -39,6 +39,17 @@ pub struct Plan {
     pub faults: Vec<FaultPlan>,
     pub proxies: Vec<ProxyPlan>,
     pub guardrails: Vec<Guardrail>,
+    /// The window before the first fault in which the probes must hold. Fault times
+    /// and the duration above already include it.
+    pub steady_state: Option<SteadyState>,
+}
+
+/// A resolved `steady_state:`: the run's first `window`, judged before any fault.
+#[derive(Debug, Clone, Serialize)]
+pub struct SteadyState {
+    pub window: Duration,
+    pub availability_pct: f64,
+    pub latency_p99: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,6 +70,8 @@ pub struct Guardrail {
     pub probe: Option<String>,
     pub max_outage: Option<Duration>,
     pub max_failures: Option<u64>,
+    /// A Prometheus query or alert that stops the run.
+    pub metric: Option<crate::probe::prometheus::MetricGuardrail>,
 }
 
 /// Read, parse and compile one experiment file. Returns the plan and the file's text.

@@ -78,6 +78,10 @@ probe_kinds! {
     tcp => Tcp(tcp::TcpProbeSpec),
     /// A PostgreSQL query or, with `mode: write`, a ledgered INSERT.
     postgres => Postgres(postgres::PostgresProbeSpec),
+    /// A PromQL instant query; success = its value meets `expect`.
+    prometheus => Prometheus(prometheus::PrometheusProbeSpec),
+    /// A command; success = exit status 0.
+    exec => Exec(exec::ExecProbeSpec),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,6 +98,8 @@ pub enum ProbeKind {
     Http(http::HttpProbePlan),
     Tcp(tcp::TcpProbePlan),
     Postgres(postgres::PostgresProbePlan),
+    Prometheus(prometheus::PrometheusProbePlan),
+    Exec(exec::ExecProbePlan),
 }
 
 impl ProbeKind {
@@ -102,6 +108,8 @@ impl ProbeKind {
             ProbeKind::Http(_) => "http",
             ProbeKind::Tcp(_) => "tcp",
             ProbeKind::Postgres(_) => "postgres",
+            ProbeKind::Prometheus(_) => "prometheus",
+            ProbeKind::Exec(_) => "exec",
         }
     }
 
@@ -111,6 +119,8 @@ impl ProbeKind {
             ProbeKind::Http(h) => h.target(),
             ProbeKind::Tcp(t) => t.target(),
             ProbeKind::Postgres(p) => p.target(),
+            ProbeKind::Prometheus(p) => p.target(),
+            ProbeKind::Exec(x) => x.target(),
         }
     }
 
@@ -120,6 +130,8 @@ impl ProbeKind {
             ProbeKind::Http(h) => h.success(),
             ProbeKind::Tcp(t) => t.success(),
             ProbeKind::Postgres(p) => p.success(),
+            ProbeKind::Prometheus(p) => p.success(),
+            ProbeKind::Exec(x) => x.success(),
         }
     }
 
@@ -129,6 +141,18 @@ impl ProbeKind {
             ProbeKind::Http(h) => h.address(),
             ProbeKind::Tcp(t) => t.address(),
             ProbeKind::Postgres(_) => None,
+            ProbeKind::Prometheus(p) => p.address(),
+            ProbeKind::Exec(_) => None,
+        }
+    }
+
+    /// Whether the probe skips certificate checks (`tls: {insecure: true}`); every
+    /// report marks such a probe.
+    pub fn is_insecure(&self) -> bool {
+        match self {
+            ProbeKind::Http(h) => h.is_insecure(),
+            ProbeKind::Prometheus(p) => p.tls.as_ref().is_some_and(|t| t.insecure),
+            ProbeKind::Tcp(_) | ProbeKind::Postgres(_) | ProbeKind::Exec(_) => false,
         }
     }
 }
@@ -147,6 +171,10 @@ pub fn compile(p: &ProbeSpec, path: &str, run: Duration, e: &mut Errors) -> Opti
         ProbeSpecKind::Http(s) => http::compile(s, &kpath, e).map(ProbeKind::Http),
         ProbeSpecKind::Tcp(s) => tcp::compile(s, &kpath, e).map(ProbeKind::Tcp),
         ProbeSpecKind::Postgres(s) => postgres::compile(s, &kpath, e).map(ProbeKind::Postgres),
+        ProbeSpecKind::Prometheus(s) => {
+            prometheus::compile(s, &kpath, e).map(ProbeKind::Prometheus)
+        }
+        ProbeSpecKind::Exec(s) => exec::compile(s, &kpath, e).map(ProbeKind::Exec),
     };
     let (interval, timeout) = compile_timing(spec.timing(), &kpath, run, e);
     Some(ProbePlan {
@@ -185,6 +213,26 @@ pub enum Probe {
     Http(Box<http::HttpProbe>),
     Tcp(tcp::TcpProbe),
     Postgres(Box<postgres::PostgresProbe>),
+    Prometheus(Box<prometheus::PrometheusProbe>),
+    Exec(exec::ExecProbe),
+}
+
+/// What one sample saw: a failure (classified) or none, and, for the kinds that
+/// have them, a value (a metric) and output tails (a command's).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub failure: Option<failure::Failure>,
+    pub value: Option<f64>,
+    pub output: Option<String>,
+}
+
+impl From<Result<(), failure::Failure>> for Outcome {
+    fn from(result: Result<(), failure::Failure>) -> Outcome {
+        Outcome {
+            failure: result.err(),
+            ..Outcome::default()
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -207,6 +255,20 @@ impl Probe {
             ProbeKind::Postgres(p) => Probe::Postgres(Box::new(
                 postgres::PostgresProbe::new(p, plan.interval, plan.timeout).map_err(setup)?,
             )),
+            ProbeKind::Prometheus(p) => Probe::Prometheus(Box::new(
+                prometheus::PrometheusProbe::new(
+                    &p.url,
+                    &p.query,
+                    p.expect,
+                    p.tls.clone(),
+                    plan.timeout,
+                )
+                .map_err(|e| setup(e.to_string()))?,
+            )),
+            ProbeKind::Exec(x) => Probe::Exec(
+                exec::ExecProbe::new(&x.command, &x.env, plan.timeout)
+                    .map_err(|e| setup(e.to_string()))?,
+            ),
         })
     }
 
@@ -216,7 +278,7 @@ impl Probe {
     pub async fn prepare(&self, name: &str) -> Result<(), ProbeError> {
         let result = match self {
             Probe::Postgres(p) => p.prepare().await,
-            Probe::Http(_) | Probe::Tcp(_) => Ok(()),
+            Probe::Http(_) | Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => Ok(()),
         };
         result.map_err(|message| ProbeError::Setup {
             probe: name.to_string(),
@@ -228,7 +290,7 @@ impl Probe {
     pub fn keeps_ledger(&self) -> bool {
         match self {
             Probe::Postgres(p) => p.keeps_ledger(),
-            Probe::Http(_) | Probe::Tcp(_) => false,
+            Probe::Http(_) | Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => false,
         }
     }
 
@@ -236,7 +298,7 @@ impl Probe {
     pub fn write_outcome(&self, seq: u64, ok: bool) -> Option<crate::record::WriteOutcome> {
         match self {
             Probe::Postgres(p) => p.write_outcome(seq, ok),
-            Probe::Http(_) | Probe::Tcp(_) => None,
+            Probe::Http(_) | Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => None,
         }
     }
 
@@ -248,19 +310,47 @@ impl Probe {
     ) -> Option<crate::record::WritesVerified> {
         match self {
             Probe::Postgres(p) => p.verify_writes(name, t_us).await,
-            Probe::Http(_) | Probe::Tcp(_) => None,
+            Probe::Http(_) | Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => None,
         }
     }
 
     /// One sample. `seq` numbers samples of this probe from 0 (write probes use it to
     /// know exactly which acknowledged write went missing).
-    pub async fn check(&self, seq: u64) -> Result<(), String> {
+    pub async fn check(&self, seq: u64) -> Outcome {
         match self {
-            Probe::Http(p) => p.check().await,
-            Probe::Tcp(p) => p.check().await,
-            Probe::Postgres(p) => p.check(seq).await,
+            Probe::Http(p) => p.check().await.into(),
+            Probe::Tcp(p) => p.check().await.into(),
+            Probe::Postgres(p) => p.check(seq).await.map_err(postgres::failure).into(),
+            Probe::Prometheus(p) => {
+                let reading = p.check().await;
+                Outcome {
+                    failure: reading.result.err(),
+                    value: reading.value,
+                    output: None,
+                }
+            }
+            Probe::Exec(p) => match p.check().await {
+                Ok(()) => Outcome::default(),
+                Err(f) => Outcome {
+                    output: exec_output(&f),
+                    failure: Some(f.failure),
+                    value: None,
+                },
+            },
         }
     }
+}
+
+/// The output tails of a failed command, for its event; `None` when it printed nothing.
+fn exec_output(f: &exec::ExecFailure) -> Option<String> {
+    let mut parts = Vec::new();
+    if !f.stdout_tail.trim().is_empty() {
+        parts.push(format!("stdout: {}", f.stdout_tail.trim_end()));
+    }
+    if !f.stderr_tail.trim().is_empty() {
+        parts.push(format!("stderr: {}", f.stderr_tail.trim_end()));
+    }
+    (!parts.is_empty()).then(|| parts.join("\n"))
 }
 
 /// A short reason for an I/O failure, stable enough to group by.

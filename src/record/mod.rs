@@ -76,6 +76,9 @@ pub struct RunStarted {
     /// before it was, which are judged against their saved `experiment.yaml`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla: Option<Box<Sla>>,
+    /// Length of the steady-state window at the run's start, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_state_us: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +88,9 @@ pub struct ProbeInfo {
     pub target: String,
     pub interval_us: u64,
     pub timeout_us: u64,
+    /// `tls: {insecure: true}`: certificates not verified; every report says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,7 +117,7 @@ pub struct Effect {
 }
 
 /// One probe sample.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     pub probe: String,
     pub seq: u64,
@@ -129,6 +135,16 @@ pub struct Sample {
     /// the id is the sample's `seq` plus the probe's base id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write: Option<WriteOutcome>,
+    /// The failure's class (`refused`, `timeout`, `tls`, `status`, ...); absent for a
+    /// success and in runs recorded before classes were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// The value a metric probe read (also when it failed `expect`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// Output tails of a failed command (`exec` probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// What a write probe knows about one write when its sample ends.
@@ -255,7 +271,10 @@ impl EventWriter {
     }
 
     pub fn write(&mut self, event: &Event) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, event)?;
+        let line = serde_json::to_string(event)?;
+        // A secret from the environment may echo in an error or a target.
+        let line = crate::spec::env::redact_output(&line);
+        self.out.write_all(line.as_bytes())?;
         self.out.write_all(b"\n")?;
         self.unflushed += 1;
         // Fault events are rare and matter most after a crash: flush them at once.

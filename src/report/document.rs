@@ -135,6 +135,8 @@ pub fn build(r: &Report) -> Document {
         Some(sla(r)),
         Some(Section::Charts),
         probes(r),
+        failure_classes(r),
+        metric_values(r),
         outages(r),
         disruptions(r),
         writes(r),
@@ -191,6 +193,17 @@ fn facts(r: &Report) -> Vec<Fact> {
             value: vec![
                 Inline::Text(format!("at {}: ", fmt_offset(a.at_ms))),
                 Inline::Text(a.reason.clone()),
+            ],
+            alert: true,
+        });
+    }
+    for p in r.probes.iter().filter(|p| p.tls_insecure) {
+        facts.push(Fact {
+            label: "TLS",
+            value: vec![
+                Inline::Text("probe ".into()),
+                Inline::Code(p.name.clone()),
+                Inline::Text(" does not verify certificates (tls: insecure)".into()),
             ],
             alert: true,
         });
@@ -345,6 +358,59 @@ fn writes_row(probe: &str, w: &crate::analysis::writes::Writes) -> Vec<Cell> {
     row.push(text(w.rpo_ms.map_or("—".into(), fmt_dur)));
     row.push(text(lost_ids));
     row
+}
+
+/// Failed samples per probe and failure class (refused, timeout, tls, ...).
+fn failure_classes(r: &Report) -> Option<Section> {
+    let rows: Vec<Vec<Cell>> = r
+        .probes
+        .iter()
+        .flat_map(|p| {
+            p.failure_classes.iter().map(|(class, n)| {
+                vec![
+                    text(p.name.clone()),
+                    text(class.clone()),
+                    text(n.to_string()),
+                ]
+            })
+        })
+        .collect();
+    (!rows.is_empty()).then(|| {
+        let columns = vec![
+            col("Probe", Align::Left),
+            col("Failure class", Align::Left),
+            col("Samples", Align::Right),
+        ];
+        section(
+            "Failures by class",
+            vec![Block::Table(Table { columns, rows })],
+        )
+    })
+}
+
+/// What each metric probe read over the run.
+fn metric_values(r: &Report) -> Option<Section> {
+    let rows: Vec<Vec<Cell>> = r
+        .probes
+        .iter()
+        .filter_map(|p| {
+            let v = p.values.as_ref()?;
+            Some(vec![
+                text(p.name.clone()),
+                text(fmt_num(v.min)),
+                text(fmt_num(v.last)),
+                text(fmt_num(v.max)),
+                text(v.count.to_string()),
+            ])
+        })
+        .collect();
+    (!rows.is_empty()).then(|| {
+        let mut columns = vec![col("Probe", Align::Left)];
+        for title in ["min", "last", "max", "Readings"] {
+            columns.push(col(title, Align::Right));
+        }
+        section("Metric values", vec![Block::Table(Table { columns, rows })])
+    })
 }
 
 fn outages(r: &Report) -> Option<Section> {

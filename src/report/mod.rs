@@ -104,7 +104,8 @@ pub struct Written {
 
 impl Written {
     fn put(&mut self, path: PathBuf, text: &str) {
-        match std::fs::write(&path, text) {
+        // Secrets from the environment never reach a file, whatever rendered them.
+        match std::fs::write(&path, crate::spec::env::redact_output(text).as_bytes()) {
             Ok(()) => self.files.push(path),
             Err(e) => {
                 // A truncated file, or the last run's file under the same name, must not
@@ -170,6 +171,13 @@ fn render_charts(r: &Report, rec: &Recording, a: &Analysis) -> Vec<(String, Stri
             format!("latency-{stem}.svg"),
             crate::chart::latency_with_limits(rec, a, &p.name, &latency_limits(r, &p.name)),
         ));
+        if let Some(svg) = crate::chart::values(rec, a, &p.name) {
+            charts.push((
+                format!("Value: {}", p.name),
+                format!("value-{stem}.svg"),
+                svg,
+            ));
+        }
     }
     charts
 }

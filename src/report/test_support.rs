@@ -31,6 +31,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
         target: "http://x".into(),
         interval_us: 100 * MS,
         timeout_us: 500 * MS,
+        insecure: false,
     };
     let faults = [("kill-primary", 950u64, 2000u64), ("slow-disk", 2500, 3500)];
     rec.push(Event::RunStarted(RunStarted {
@@ -53,6 +54,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
         description: Some("primary dies, replica takes over".into()),
         source: Some("failover.yaml".into()),
         sla: Some(Box::new(fixture_sla())),
+        steady_state_us: None,
     }));
     for seq in 0..40u64 {
         let t = seq * 100;
@@ -65,7 +67,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
             latency_us: if api_ok { 2 * MS } else { 500 * MS },
             ok: api_ok,
             error: (!api_ok).then(|| "connection refused".into()),
-            write: None,
+            ..Default::default()
         }));
         let slow = (2500..3500).contains(&t);
         rec.push(Event::Sample(Sample {
@@ -76,7 +78,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
             latency_us: if slow { 300 * MS } else { 5 * MS },
             ok: true,
             error: None,
-            write: None,
+            ..Default::default()
         }));
     }
     for (n, at, until) in faults {

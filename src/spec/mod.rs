@@ -1,6 +1,6 @@
 //! Backend-agnostic spec support, the lowest layer: units (`250ms`, `99.95%`), the
 //! YAML loader that keeps positions ([`yaml`]), the error collector and shared checks
-//! ([`check`]), and the sections that belong to no backend (`sla:`, `guardrails:`).
+//! ([`check`]), and the sections that belong to no backend (`sla:`, `steady_state:`).
 //!
 //! Every struct denies unknown keys, so a typo is an error with its position and the
 //! nearest valid name. Backends keep their own spec structs (`fault/<backend>/spec.rs`,
@@ -78,16 +78,17 @@ pub struct ErrorBudgetSpec {
     pub max_spent: Option<Percent>,
 }
 
-/// Stop the run early when a probe's current outage grows longer than `max_outage`
-/// (or its failures reach `max_failures`).
+/// `steady_state:` — probe for `for` before the first fault and judge the samples;
+/// not met means no fault is injected and the run is aborted.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct GuardrailSpec {
-    /// Probe name; absent = every probe.
+pub struct SteadyStateSpec {
+    #[serde(rename = "for")]
+    pub for_: Dur,
+    /// Minimum share of successful samples per probe (default: the SLA's, else 100%).
     #[serde(default)]
-    pub probe: Option<String>,
+    pub availability: Option<Percent>,
+    /// Highest p99 latency of successful samples per probe (default: the SLA's).
     #[serde(default)]
-    pub max_outage: Option<Dur>,
-    #[serde(default)]
-    pub max_failures: Option<u64>,
+    pub latency_p99: Option<Dur>,
 }

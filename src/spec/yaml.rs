@@ -75,6 +75,8 @@ impl std::error::Error for SpecError {}
 pub struct SourceMap {
     file: String,
     entries: HashMap<String, tree::Located>,
+    /// Values `${VAR}` took from the environment: redacted in every output.
+    secrets: Vec<String>,
 }
 
 impl SourceMap {
@@ -99,6 +101,11 @@ impl SourceMap {
         self.entries.get(path).and_then(|e| e.key)
     }
 
+    /// Values that `${VAR}` references took from the environment.
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
+    }
+
     /// The file name given to [`from_str`].
     pub fn file(&self) -> &str {
         &self.file
@@ -113,6 +120,63 @@ impl SourceMap {
             path: path.to_string(),
             message: message.into(),
         }
+    }
+}
+
+/// Expands `${VAR}`, `${VAR:-default}` and `$$` in every scalar value (not keys),
+/// before anything reads them, so one spec serves every environment. Returns each
+/// problem with its position (the `$` within the scalar) and field path.
+fn expand_env_in_tree(
+    node: &mut tree::Node,
+    path: &str,
+    secrets: &mut Vec<String>,
+) -> Vec<(Pos, String, String)> {
+    let mut errors = Vec::new();
+    match &mut node.kind {
+        tree::Kind::Scalar { value, plain } => {
+            if value.contains('$') {
+                match crate::spec::env::expand_env(value) {
+                    Ok(expanded) => {
+                        *value = expanded.text;
+                        for secret in expanded.secrets {
+                            if !secrets.contains(&secret) {
+                                secrets.push(secret);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let pos = offset_pos(node.pos, value, e.offset(), !*plain);
+                        errors.push((pos, path.to_string(), e.to_string()));
+                    }
+                }
+            }
+        }
+        tree::Kind::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                errors.extend(expand_env_in_tree(item, &join_index(path, i), secrets));
+            }
+        }
+        tree::Kind::Map(entries) => {
+            for (key, value) in entries.iter_mut() {
+                let key = key.key_text().unwrap_or("?").to_string();
+                errors.extend(expand_env_in_tree(value, &join_key(path, &key), secrets));
+            }
+        }
+        tree::Kind::Null => {}
+    }
+    errors
+}
+
+/// Where byte `offset` of a scalar starting at `start` is in the file: exact for a
+/// one-line scalar (past its opening quote when quoted), the scalar's line otherwise.
+fn offset_pos(start: Pos, value: &str, offset: usize, quoted: bool) -> Pos {
+    let before = value.get(..offset).unwrap_or(value);
+    if before.contains('\n') {
+        return start;
+    }
+    Pos {
+        line: start.line,
+        col: start.col + before.chars().count() + usize::from(quoted),
     }
 }
 
@@ -229,6 +293,25 @@ pub fn from_str_partial<T: DeserializeOwned>(
         value: None,
     })?;
 
+    let mut secrets = Vec::new();
+    let env_errors = expand_env_in_tree(&mut root, "", &mut secrets);
+    // Registered at once: an error about a later field may quote an expanded value.
+    crate::spec::env::redact_in_outputs(secrets.iter().cloned());
+    if !env_errors.is_empty() {
+        return Err(Partial {
+            errors: env_errors
+                .into_iter()
+                .map(|(pos, path, message)| SpecError {
+                    file: file.to_string(),
+                    pos: Some(pos),
+                    path,
+                    message,
+                })
+                .collect(),
+            value: None,
+        });
+    }
+
     let sink = de::Sink::default();
     let mut entries = HashMap::new();
     let mut dups = Vec::new();
@@ -247,6 +330,7 @@ pub fn from_str_partial<T: DeserializeOwned>(
     let map = SourceMap {
         file: file.to_string(),
         entries,
+        secrets,
     };
     let mut partial = None;
     match result {

@@ -4,6 +4,7 @@
 pub mod net;
 pub mod pg;
 pub mod prometheus;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -5,10 +5,12 @@
 //! forgotten background child cannot pile up over thousands of samples. A failed
 //! sample carries the last bytes of the command's stdout and stderr for its event.
 
+mod compile;
 mod runner;
 #[cfg(test)]
 mod tests;
 
+pub use compile::{compile, ExecProbePlan};
 pub use runner::{ExecFailure, ExecProbe, ExecSetupError, TAIL_BYTES};
 
 use crate::spec::Dur;

@@ -1,22 +1,22 @@
-//! The running HTTP probe.
+//! The running HTTP(S) probe: one request per sample through [`HttpsClient`] (a new
+//! connection each time unless `reuse_connection`), then the status and body checks.
 
 use super::compile::{HttpProbePlan, StatusPattern};
+use crate::probe::failure::{Failure, FailureClass};
+use crate::probe::https::{BodyCheck, ClientOptions, HttpsClient};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, Request, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
 pub struct HttpProbe {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: HttpsClient,
     uri: Uri,
     method: Method,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Bytes,
     expect: Vec<StatusPattern>,
+    expect_body: Option<BodyCheck>,
 }
 
 impl HttpProbe {
@@ -30,16 +30,22 @@ impl HttpProbe {
         for (k, v) in &plan.headers {
             let name =
                 HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header `{k}`: {e}"))?;
-            let value = HeaderValue::from_str(v).map_err(|e| format!("header `{k}`: {e}"))?;
+            // The value is never echoed: it may be a credential.
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| format!("header `{k}`: the value is not a valid header value"))?;
             headers.push((name, value));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(1024)
-            .build(connector);
+        let options = ClientOptions {
+            tls: plan.tls.clone(),
+            reuse_connection: plan.reuse_connection,
+            timeout,
+        };
+        let client = HttpsClient::new(&plan.url, &options).map_err(|e| e.to_string())?;
+        let expect_body = plan
+            .expect_body
+            .as_ref()
+            .map(BodyCheck::compile)
+            .transpose()?;
         Ok(HttpProbe {
             client,
             uri,
@@ -47,43 +53,30 @@ impl HttpProbe {
             headers,
             body: Bytes::from(plan.body.clone().unwrap_or_default()),
             expect: plan.expect.clone(),
+            expect_body,
         })
     }
 
-    pub async fn check(&self) -> Result<(), String> {
+    pub async fn check(&self) -> Result<(), Failure> {
         let mut builder = Request::builder()
             .method(self.method.clone())
             .uri(self.uri.clone());
         for (k, v) in &self.headers {
             builder = builder.header(k, v);
         }
-        let req = builder
-            .body(Full::new(self.body.clone()))
-            .map_err(|e| e.to_string())?;
-        let resp = self
-            .client
-            .request(req)
-            .await
-            .map_err(|e| client_reason(&e))?;
-        let status = resp.status().as_u16();
-        // Read the whole body: a response that dies half-way is a failure too.
-        resp.into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("body: {}", crate::probe::root_reason(&e)))?;
-        if self.expect.iter().any(|p| p.matches(status)) {
-            Ok(())
-        } else {
-            Err(format!("HTTP {status}"))
+        let request = builder
+            .body(self.body.clone())
+            .map_err(|e| Failure::new(FailureClass::Connect, e.to_string()))?;
+        let response = self.client.send(request).await?;
+        if !self.expect.iter().any(|p| p.matches(response.status)) {
+            return Err(Failure::new(
+                FailureClass::Status,
+                format!("HTTP {}", response.status),
+            ));
         }
-    }
-}
-
-fn client_reason(e: &hyper_util::client::legacy::Error) -> String {
-    let reason = crate::probe::root_reason(e);
-    if e.is_connect() && !reason.starts_with("conn") {
-        format!("connect: {reason}")
-    } else {
-        reason
+        match &self.expect_body {
+            Some(check) => check.check(&response.body),
+            None => Ok(()),
+        }
     }
 }

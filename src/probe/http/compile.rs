@@ -1,6 +1,7 @@
 //! Pure checks of an `http:` probe; its `plan` text.
 
 use super::spec::{HttpProbeSpec, StatusList};
+use crate::probe::https::{BodyCheck, ExpectBodySpec, TlsSpec};
 use crate::spec::check::Errors;
 use crate::spec::yaml::did_you_mean;
 use serde::Serialize;
@@ -13,6 +14,10 @@ pub struct HttpProbePlan {
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
     pub expect: Vec<StatusPattern>,
+    /// HTTPS options; `None` for the system's roots (or a plain http:// URL).
+    pub tls: Option<TlsSpec>,
+    pub reuse_connection: bool,
+    pub expect_body: Option<ExpectBodySpec>,
 }
 
 /// A status code or a class (`2xx`).
@@ -74,6 +79,14 @@ pub fn compile(h: &HttpProbeSpec, path: &str, e: &mut Errors) -> Option<HttpProb
             format!("unknown method `{method}`{hint}"),
         );
     }
+    // Credential header values are redacted from every output, even when written
+    // literally in the spec.
+    crate::spec::env::redact_in_outputs(
+        h.headers
+            .iter()
+            .filter(|(name, _)| crate::spec::env::is_sensitive_header(name))
+            .map(|(_, value)| value.clone()),
+    );
     let mut headers_ok = true;
     for name in h.headers.keys() {
         if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -87,7 +100,9 @@ pub fn compile(h: &HttpProbeSpec, path: &str, e: &mut Errors) -> Option<HttpProb
         e,
     );
     let expect = expect?;
-    (url_ok && method_ok && headers_ok).then(|| HttpProbePlan {
+    let tls_ok = check_tls(h, path, e);
+    let body_ok = check_body(h.expect_body.as_ref(), &format!("{path}.expect_body"), e);
+    (url_ok && method_ok && headers_ok && tls_ok && body_ok).then(|| HttpProbePlan {
         url: h.url.clone(),
         method,
         headers: h
@@ -97,13 +112,52 @@ pub fn compile(h: &HttpProbeSpec, path: &str, e: &mut Errors) -> Option<HttpProb
             .collect(),
         body: h.body.clone(),
         expect,
+        tls: h.tls.clone(),
+        reuse_connection: h.reuse_connection,
+        expect_body: h.expect_body.clone(),
     })
+}
+
+/// `tls:` only goes with an https:// URL; a client certificate needs its key.
+fn check_tls(h: &HttpProbeSpec, path: &str, e: &mut Errors) -> bool {
+    let Some(tls) = &h.tls else { return true };
+    let mut ok = true;
+    if !h
+        .url
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("https://")
+    {
+        e.at(format!("{path}.tls"), "`tls` options need an https:// url");
+        ok = false;
+    }
+    if tls.client_cert.is_some() != tls.client_key.is_some() {
+        e.at(
+            format!("{path}.tls"),
+            "`client_cert` and `client_key` go together",
+        );
+        ok = false;
+    }
+    ok
+}
+
+fn check_body(spec: Option<&ExpectBodySpec>, path: &str, e: &mut Errors) -> bool {
+    match spec.map(BodyCheck::compile) {
+        Some(Err(reason)) => {
+            e.at(path, reason);
+            false
+        }
+        _ => true,
+    }
 }
 
 fn check_url(url: &str, path: &str, e: &mut Errors) -> bool {
     match url.parse::<hyper::Uri>() {
-        Ok(uri) if uri.scheme_str() != Some("http") => {
-            e.at(path, format!("`{url}`: only http:// URLs are supported"));
+        Ok(uri) if !matches!(uri.scheme_str(), Some("http" | "https")) => {
+            e.at(
+                path,
+                format!("`{url}`: the scheme must be http:// or https://"),
+            );
             false
         }
         Ok(uri) if uri.host().is_none() => {
@@ -160,14 +214,35 @@ impl HttpProbePlan {
 
     pub fn success(&self) -> String {
         let statuses: Vec<String> = self.expect.iter().map(|s| s.to_string()).collect();
-        format!("success = status {}", statuses.join(" or "))
+        let mut text = format!("success = status {}", statuses.join(" or "));
+        match self.expect_body.as_ref().map(BodyCheck::compile) {
+            Some(Ok(BodyCheck::Contains(t))) => text.push_str(&format!(", body contains `{t}`")),
+            Some(Ok(BodyCheck::JsonPointer { pointer, equals })) => {
+                text.push_str(&format!(", body `{pointer}` = {equals}"))
+            }
+            _ => {}
+        }
+        if self.is_insecure() {
+            text.push_str(" (tls: insecure, certificate not verified)");
+        }
+        text
+    }
+
+    /// `tls: {insecure: true}`: the certificate is not verified; every report says so.
+    pub fn is_insecure(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.insecure)
     }
 
     /// The host:port the probe connects to, with `localhost` read as 127.0.0.1.
     pub fn address(&self) -> Option<SocketAddr> {
         let uri: hyper::Uri = self.url.parse().ok()?;
         let host = uri.host()?.replace("localhost", "127.0.0.1");
-        format!("{host}:{}", uri.port_u16().unwrap_or(80))
+        let default_port = if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        };
+        format!("{host}:{}", uri.port_u16().unwrap_or(default_port))
             .parse()
             .ok()
     }

@@ -1,5 +1,6 @@
 //! YAML mirror of `http:` probes.
 
+use crate::probe::https::{ExpectBodySpec, TlsSpec};
 use crate::spec::Dur;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -21,6 +22,15 @@ pub struct HttpProbeSpec {
     pub interval: Option<Dur>,
     #[serde(default)]
     pub timeout: Option<Dur>,
+    /// HTTPS options (`ca_file`, `client_cert`, `client_key`, `server_name`, `insecure`).
+    #[serde(default)]
+    pub tls: Option<TlsSpec>,
+    /// Keep connections open between samples (default: a new connection per sample).
+    #[serde(default)]
+    pub reuse_connection: bool,
+    /// What the body of an expected-status answer must hold.
+    #[serde(default)]
+    pub expect_body: Option<ExpectBodySpec>,
 }
 
 /// One status code (`200`) or class (`"2xx"`), or a list of them.

@@ -237,3 +237,22 @@ async fn read_back_with_retries(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The class of a failed sample, from its reason: the server's own errors
+/// (`error: ...`, `fatal: ...`) are query failures; the rest is the connection's.
+pub fn failure(reason: String) -> crate::probe::failure::Failure {
+    use crate::probe::failure::{Failure, FailureClass};
+    let class = if reason == "connection refused" {
+        FailureClass::Refused
+    } else if reason == "timed out" {
+        FailureClass::Timeout
+    } else if ["error:", "fatal:", "panic:"]
+        .iter()
+        .any(|p| reason.starts_with(p))
+    {
+        FailureClass::Query
+    } else {
+        FailureClass::Connect
+    };
+    Failure::new(class, reason)
+}

@@ -10,6 +10,6 @@ mod conn;
 mod ledger;
 mod spec;
 
-pub use check::PostgresProbe;
+pub use check::{failure, PostgresProbe};
 pub use compile::{compile, PostgresMode, PostgresProbePlan};
 pub use spec::{PostgresModeSpec, PostgresProbeSpec};

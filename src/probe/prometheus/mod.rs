@@ -6,8 +6,14 @@
 //! - [`PrometheusProbe`]: one sample = one query judged against `expect`.
 
 mod client;
+mod compile;
 mod expect;
+mod guardrail;
 mod spec;
+
+pub use guardrail::{compile_alert, compile_query, MetricGuardrail, DEFAULT_GUARDRAIL_INTERVAL};
+
+pub use compile::{check_url, compile, url_address, PrometheusProbePlan};
 
 pub use client::{Alert, PrometheusClient};
 pub use expect::{ExpectError, Expectation, Op};

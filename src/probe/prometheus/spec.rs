@@ -38,6 +38,9 @@ pub struct PrometheusGuardrailSpec {
     pub for_: Option<Dur>,
     #[serde(default)]
     pub tls: Option<TlsSpec>,
+    /// How often the query runs (default 1s).
+    #[serde(default)]
+    pub interval: Option<Dur>,
 }
 
 /// `guardrails: - alert:` — stop the run when the Prometheus alert `name` fires
@@ -50,4 +53,7 @@ pub struct AlertGuardrailSpec {
     pub name: String,
     #[serde(default)]
     pub tls: Option<TlsSpec>,
+    /// How often the alerts are read (default 1s).
+    #[serde(default)]
+    pub interval: Option<Dur>,
 }

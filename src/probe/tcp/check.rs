@@ -14,14 +14,14 @@ impl TcpProbe {
         }
     }
 
-    pub async fn check(&self) -> Result<(), String> {
+    pub async fn check(&self) -> Result<(), crate::probe::failure::Failure> {
         match TcpStream::connect(&self.address).await {
             Ok(stream) => {
                 // Close with RST-free shutdown; the connection was only a liveness test.
                 drop(stream);
                 Ok(())
             }
-            Err(e) => Err(crate::probe::io_reason(&e)),
+            Err(e) => Err(crate::probe::failure::Failure::from_io(&e)),
         }
     }
 }

@@ -280,3 +280,39 @@ impl fmt::Display for Expanded {
 
 #[cfg(test)]
 mod tests;
+
+/// The process's redactor: every output path (events, reports, plan text, errors,
+/// logs) passes its text through [`redact_output`]. Filled once the spec is loaded.
+static OUTPUT_REDACTOR: std::sync::RwLock<Redactor> = std::sync::RwLock::new(Redactor {
+    secrets: Vec::new(),
+});
+
+/// Adds values to redact from every output of this process. A value is also
+/// registered in its JSON-escaped form, as it appears in `report.json` and events.
+pub fn redact_in_outputs(secrets: impl IntoIterator<Item = String>) {
+    let mut redactor = OUTPUT_REDACTOR
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for secret in secrets {
+        let escaped = serde_json::to_string(&secret)
+            .map(|quoted| quoted[1..quoted.len() - 1].to_string())
+            .unwrap_or_default();
+        if escaped != secret {
+            redactor.add(escaped);
+        }
+        redactor.add(secret);
+    }
+}
+
+/// `text` with every registered secret redacted; borrowed when there is none (the
+/// event writer calls this per sample).
+pub fn redact_output(text: &str) -> std::borrow::Cow<'_, str> {
+    let redactor = OUTPUT_REDACTOR
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if redactor.secrets.is_empty() || !redactor.secrets.iter().any(|s| text.contains(s.as_str())) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(redactor.redact(text))
+    }
+}

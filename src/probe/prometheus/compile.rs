@@ -1,0 +1,82 @@
+//! Pure checks of a `prometheus:` probe; its `plan` text.
+
+use super::spec::PrometheusProbeSpec;
+use super::Expectation;
+use crate::probe::https::TlsSpec;
+use crate::spec::check::Errors;
+use serde::Serialize;
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PrometheusProbePlan {
+    pub url: String,
+    pub query: String,
+    pub expect: Expectation,
+    pub tls: Option<TlsSpec>,
+}
+
+/// Check a `prometheus:` probe at `path`.
+pub fn compile(p: &PrometheusProbeSpec, path: &str, e: &mut Errors) -> Option<PrometheusProbePlan> {
+    let url_ok = check_url(&p.url, &format!("{path}.url"), e);
+    let query_ok = !p.query.trim().is_empty();
+    if !query_ok {
+        e.at(format!("{path}.query"), "must not be empty");
+    }
+    (url_ok && query_ok).then(|| PrometheusProbePlan {
+        url: p.url.clone(),
+        query: p.query.clone(),
+        expect: p.expect,
+        tls: p.tls.clone(),
+    })
+}
+
+/// A Prometheus base URL: http:// or https:// with a host. Shared with the metric
+/// guardrails.
+pub fn check_url(url: &str, path: &str, e: &mut Errors) -> bool {
+    match url.parse::<hyper::Uri>() {
+        Ok(uri) if !matches!(uri.scheme_str(), Some("http" | "https")) => {
+            e.at(
+                path,
+                format!("`{url}`: the scheme must be http:// or https://"),
+            );
+            false
+        }
+        Ok(uri) if uri.host().is_none() => {
+            e.at(path, format!("`{url}` has no host"));
+            false
+        }
+        Ok(_) => true,
+        Err(err) => {
+            e.at(path, format!("`{url}` is not a URL ({err})"));
+            false
+        }
+    }
+}
+
+impl PrometheusProbePlan {
+    pub fn target(&self) -> String {
+        format!("{} at {}", self.query, self.url)
+    }
+
+    pub fn success(&self) -> String {
+        format!("success = value {}", self.expect)
+    }
+
+    pub fn address(&self) -> Option<SocketAddr> {
+        url_address(&self.url)
+    }
+}
+
+/// host:port of an http(s) URL given by IP address (or `localhost`).
+pub fn url_address(url: &str) -> Option<SocketAddr> {
+    let uri: hyper::Uri = url.parse().ok()?;
+    let host = uri.host()?.replace("localhost", "127.0.0.1");
+    let default_port = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    format!("{host}:{}", uri.port_u16().unwrap_or(default_port))
+        .parse()
+        .ok()
+}
