@@ -65,7 +65,9 @@ async fn latency_is_applied_and_not_cumulative() {
             .expect("add latency");
         for _ in 0..5 {
             let d = rtt(&mut c).await;
-            assert!(d >= 50 * MS && d <= 55 * MS, "rtt {d:?}");
+            // Never early; the upper bound only catches added-up delays (a loaded CI
+            // machine is late by a few ms; precision is measured by `benches/proxy.rs`).
+            assert!(d >= 50 * MS && d <= 80 * MS, "rtt {d:?}");
         }
         // Pipelined: 5 chunks sent 10 ms apart each arrive ~50 ms after
         // being sent, not 50 ms after the previous one left.
@@ -89,7 +91,8 @@ async fn latency_is_applied_and_not_cumulative() {
         for (i, (b, at)) in got.iter().enumerate() {
             assert_eq!(*b as usize, i);
             let d = at.duration_since(sent[i]);
-            assert!(d >= 50 * MS && d <= 55 * MS, "chunk {i}: {d:?}");
+            // Cumulative delays would make chunk 1 arrive at ~90 ms.
+            assert!(d >= 50 * MS && d <= 80 * MS, "chunk {i}: {d:?}");
         }
     })
     .await
@@ -106,7 +109,8 @@ async fn jitter_stays_in_range() {
         let mut seen = Vec::new();
         for _ in 0..20 {
             let d = rtt(&mut c).await;
-            assert!(d >= 10 * MS && d <= 35 * MS, "rtt {d:?}");
+            // 20 ± 10 ms: never below 10 ms; above 30 ms only by scheduling delay.
+            assert!(d >= 10 * MS && d <= 60 * MS, "rtt {d:?}");
             seen.push(d);
         }
         let min = seen.iter().min().copied().unwrap_or_default();

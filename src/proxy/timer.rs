@@ -197,7 +197,9 @@ mod tests {
             sleep_until(d).await;
             let late = Instant::now().saturating_duration_since(d);
             assert!(Instant::now() >= d);
-            assert!(late < Duration::from_millis(5), "late by {late:?}");
+            // Never early; how late it fires on a quiet machine is the proxy bench's
+            // figure, this only catches a timer that waits for the next tick or longer.
+            assert!(late < Duration::from_millis(25), "late by {late:?}");
         }
     }
 }
