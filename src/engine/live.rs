@@ -36,6 +36,12 @@ struct ProbeLive {
     /// Samples whose intended time is inside the current window, oldest first.
     recent: VecDeque<Recent>,
     window_us: u64,
+    /// K: successes in a row that end a disruption (the recovery K).
+    k: u32,
+    /// Intended time of the failure that began the current disruption.
+    disruption_start_us: Option<u64>,
+    /// Successes in a row since the latest failure of the current disruption.
+    streak: u32,
 }
 
 /// What the progress line needs of one recent sample.
@@ -54,7 +60,7 @@ struct WindowState {
 }
 
 impl ProbeLive {
-    fn new(name: &str, interval: Duration) -> ProbeLive {
+    fn new(name: &str, interval: Duration, k: u32) -> ProbeLive {
         let interval_us = interval.as_micros() as u64;
         let window_us = (WINDOW.as_micros() as u64).max(interval_us.saturating_mul(WINDOW_SAMPLES));
         ProbeLive {
@@ -67,6 +73,27 @@ impl ProbeLive {
             tripped: false,
             recent: VecDeque::new(),
             window_us,
+            k: k.max(1),
+            disruption_start_us: None,
+            streak: 0,
+        }
+    }
+
+    /// A disruption runs from a failure until K successes in a row (in completion
+    /// order, which is close enough for a live line; the report uses intended times).
+    fn track_disruption(&mut self, s: &Sample) {
+        if !s.ok {
+            self.streak = 0;
+            let start = self
+                .disruption_start_us
+                .map_or(s.due_us, |t| t.min(s.due_us));
+            self.disruption_start_us = Some(start);
+        } else if self.disruption_start_us.is_some() {
+            self.streak += 1;
+            if self.streak >= self.k {
+                self.disruption_start_us = None;
+                self.streak = 0;
+            }
         }
     }
 
@@ -122,9 +149,17 @@ impl ProbeLive {
                 fmt_ms(failing.as_secs_f64() * 1000.0)
             ));
         }
-        // Hook for disruptions (issue 8 item 3): once analysis can merge outages into
-        // disruptions incrementally, the current disruption's length belongs here,
-        // beside "failing for", computed from `recent` with the plan's K.
+        // A flapping service: failing on and off for longer than its current outage.
+        if let Some(start) = self
+            .disruption_start_us
+            .filter(|d| self.outage_start_us.is_none_or(|o| *d < o))
+        {
+            let disrupted = Duration::from_micros(now_us.saturating_sub(start));
+            out.push_str(&format!(
+                ", disrupted for {}",
+                fmt_ms(disrupted.as_secs_f64() * 1000.0)
+            ));
+        }
         out
     }
 }
@@ -136,7 +171,9 @@ impl Live {
             probes: Mutex::new(
                 plan.probes
                     .iter()
-                    .map(|p| ProbeLive::new(&p.name, p.interval))
+                    .map(|p| {
+                        ProbeLive::new(&p.name, p.interval, plan.thresholds.recovery_successes)
+                    })
                     .collect(),
             ),
             faults: Mutex::new(BTreeSet::new()),
@@ -161,6 +198,7 @@ impl Live {
         let mut probes = self.probes.lock().ok()?;
         let p = probes.iter_mut().find(|p| p.name == s.probe)?;
         p.remember(s, self.now_us());
+        p.track_disruption(s);
         p.total += 1;
         if s.ok {
             // Samples complete out of order; only a later success ends the current outage.
@@ -293,7 +331,7 @@ mod tests {
     /// happening now (50 failed in the last second), where a cumulative rate said 99.2%.
     #[test]
     fn the_line_states_the_current_window_not_the_whole_run() {
-        let mut p = ProbeLive::new("api", Duration::from_millis(10));
+        let mut p = ProbeLive::new("api", Duration::from_millis(10), 3);
         for due_ms in (0..60_000).step_by(10) {
             p.remember(&sample(due_ms, true, 100), due_ms * 1000);
         }
@@ -312,7 +350,7 @@ mod tests {
 
     #[test]
     fn a_stalled_probe_shows_an_empty_window_and_slow_probes_a_longer_one() {
-        let mut p = ProbeLive::new("api", Duration::from_millis(10));
+        let mut p = ProbeLive::new("api", Duration::from_millis(10), 3);
         p.remember(&sample(100, true, 7_500), 100_000);
         assert_eq!(
             p.describe(200_000),
@@ -322,7 +360,26 @@ mod tests {
             p.describe(5_000_000),
             "api last 1s: 0 ok, 0 failed, max lateness 0.0ms"
         );
-        let slow = ProbeLive::new("db", Duration::from_secs(1));
+        let slow = ProbeLive::new("db", Duration::from_secs(1), 3);
         assert_eq!(slow.window_us, 5_000_000);
+    }
+
+    /// Failing one sample in three: each outage is short, the disruption is not.
+    #[test]
+    fn a_flapping_probe_reads_as_one_growing_disruption() {
+        let mut p = ProbeLive::new("api", Duration::from_millis(10), 3);
+        for due_ms in (1_000..2_000).step_by(10) {
+            let s = sample(due_ms, due_ms % 30 != 0, 100);
+            p.remember(&s, due_ms * 1000);
+            p.track_disruption(&s);
+        }
+        let line = p.describe(2_000_000);
+        assert!(line.ends_with(", disrupted for 980.0ms"), "{line}");
+        for due_ms in (2_000..2_030).step_by(10) {
+            let s = sample(due_ms, true, 100);
+            p.remember(&s, due_ms * 1000);
+            p.track_disruption(&s);
+        }
+        assert!(!p.describe(2_030_000).contains("disrupted"));
     }
 }
