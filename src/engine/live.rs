@@ -131,7 +131,7 @@ impl ProbeLive {
         w
     }
 
-    /// `checkout last 1s: 48 ok, 2 failed, max lateness 0.4ms, failing for 1.2s`.
+    /// `checkout last 1s: 48 ok, 2 failed, max lateness 0.4ms, failing for 1.2s, disrupted for 4.0s`.
     fn describe(&mut self, now_us: u64) -> String {
         let w = self.window(now_us);
         let mut out = format!(
