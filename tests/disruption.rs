@@ -3,9 +3,6 @@
 
 mod util;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use util::*;
 
@@ -19,37 +16,12 @@ fn fails(n: u64) -> bool {
     (FLAP_FROM..FLAP_TO).contains(&n) && [0, 2, 3].contains(&(n % 5))
 }
 
-/// Keep-alive HTTP/1.1 server answering 500 or 200 by request count.
-async fn flapping(listener: TcpListener) {
-    let count = Arc::new(AtomicU64::new(0));
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let count = count.clone();
-        conns.spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let mut pending = Vec::new();
-            loop {
-                let n = match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                };
-                pending.extend_from_slice(&buf[..n]);
-                while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                    pending.drain(..end + 4);
-                    let reply: &[u8] = if fails(count.fetch_add(1, Ordering::SeqCst)) {
-                        b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 2\r\n\r\nno"
-                    } else {
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
-                    };
-                    if stream.write_all(reply).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
+/// Request `n`'s reply: 500 inside the flapping window, 200 outside it.
+fn flapping_reply(n: u64) -> &'static [u8] {
+    if fails(n) {
+        b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 2\r\n\r\nno"
+    } else {
+        net::HTTP_OK
     }
 }
 
@@ -57,7 +29,7 @@ async fn flapping(listener: TcpListener) {
 async fn a_flapping_service_is_one_disruption_that_max_disruption_fails() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(flapping(listener));
+    let server = tokio::spawn(net::serve_http(listener, flapping_reply));
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(
         dir.path(),

@@ -3,7 +3,6 @@
 
 mod util;
 use std::time::{Duration, SystemTime};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 use util::*;
 
@@ -14,36 +13,9 @@ fn listen(port: u16) -> TcpListener {
     socket.listen(1024).unwrap()
 }
 
-/// Minimal keep-alive HTTP/1.1 server answering 200 to everything.
+/// A keep-alive HTTP/1.1 server answering 200 to everything; aborting it is a crash.
 async fn serve(listener: TcpListener) {
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        conns.spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let mut pending = Vec::new();
-            loop {
-                let n = match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                };
-                pending.extend_from_slice(&buf[..n]);
-                while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                    pending.drain(..end + 4);
-                    if stream
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        });
-    }
-    // Dropping the JoinSet (when this task is aborted) aborts every connection: a crash.
+    net::serve_http(listener, |_| net::HTTP_OK).await
 }
 
 /// Serve on `port`, going down (listener closed, connections dropped) for each window.

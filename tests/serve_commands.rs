@@ -3,19 +3,8 @@
 
 mod util;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 use util::*;
-
-fn run_bounded(args: &[&str]) -> std::process::Output {
-    let child = Command::new(bin())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_output(child, Duration::from_secs(10))
-}
 
 #[test]
 fn a_bad_proxy_config_file_is_exit_2_and_says_config_file() {
@@ -28,7 +17,7 @@ fn a_bad_proxy_config_file_is_exit_2_and_says_config_file() {
             {"name":"p","listen":"127.0.0.1:0","upstream":"127.0.0.1:9"}]"#,
     );
     for config in [&bad_json, &dup] {
-        let out = run_bounded(&[
+        let out = shakeout_bounded(&[
             "proxy",
             "serve",
             "--listen",
@@ -47,10 +36,10 @@ fn a_bad_proxy_config_file_is_exit_2_and_says_config_file() {
 fn a_port_in_use_is_exit_3_and_never_announced() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = run_bounded(&["proxy", "serve", "--listen", &addr]);
+    let out = shakeout_bounded(&["proxy", "serve", "--listen", &addr]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(!text(&out).contains("API on"), "{}", text(&out));
-    let out = run_bounded(&["demo", "serve", "--listen", &addr]);
+    let out = shakeout_bounded(&["demo", "serve", "--listen", &addr]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(text(&out).contains("already in use"), "{}", text(&out));
 }
@@ -77,10 +66,10 @@ fn bad_demo_flags_are_exit_2() {
         &["demo", "serve", "--listen", "127.0.0.1:0", "--zones", "a,a"],
         &["demo", "serve", "--listen", "127.0.0.1:0", "--zones", "a b"],
     ] {
-        let out = run_bounded(args);
+        let out = shakeout_bounded(args);
         assert_eq!(code(&out), 2, "{args:?}: {}", text(&out));
     }
-    let out = run_bounded(&["demo", "serve", "--replicas-per-zone", "4294967295"]);
+    let out = shakeout_bounded(&["demo", "serve", "--replicas-per-zone", "4294967295"]);
     assert!(text(&out).contains("1..=64"), "{}", text(&out));
 }
 

@@ -2,18 +2,10 @@
 //! has one), never a panic, a hang or a memory blow-up.
 
 mod util;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 use util::*;
 
 fn validate_bounded(path: &std::path::Path) -> std::process::Output {
-    let child = Command::new(bin())
-        .args(["validate", path.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_output(child, Duration::from_secs(10))
+    shakeout_bounded(&["validate", path.to_str().unwrap()])
 }
 
 #[test]

@@ -133,6 +133,11 @@ pub fn wait_output(mut child: Child, timeout: Duration) -> Output {
     }
 }
 
+/// `shakeout ARGS`, failing the test if it runs over 10 s (a hang is a failure too).
+pub fn shakeout_bounded(args: &[&str]) -> Output {
+    wait_output(spawn(args, &[]), Duration::from_secs(10))
+}
+
 /// A plain HTTP/1.0 GET on loopback; returns (status, body).
 pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};

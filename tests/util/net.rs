@@ -52,3 +52,38 @@ pub async fn echo_server(on_eof: OnEof) -> SocketAddr {
     });
     addr
 }
+
+/// The reply of a [`serve_http`] server that answers 200.
+pub const HTTP_OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+/// A keep-alive HTTP/1.1 server on `listener` answering request `n` (counted by arrival,
+/// across connections, from 0) with `reply(n)`. It runs until its task is aborted;
+/// dropping its JoinSet then aborts every connection, which a client sees as a crash.
+pub async fn serve_http(listener: TcpListener, reply: fn(u64) -> &'static [u8]) {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let count = count.clone();
+        conns.spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let mut pending = Vec::new();
+            loop {
+                let n = match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                pending.extend_from_slice(&buf[..n]);
+                while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                    pending.drain(..end + 4);
+                    let nth = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if stream.write_all(reply(nth)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
