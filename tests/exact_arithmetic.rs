@@ -2,18 +2,12 @@
 //! 21m36s exactly, in `plan`, in report.json (`allowed_ms: 1296000`) and in the reports.
 
 mod util;
+use util::experiment::demo_head;
 use util::*;
 
 fn budget_spec(port: u16, objective: &str) -> String {
     format!(
-        r#"name: budget
-duration: 1s
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a]
-    replicas_per_zone: 1
-sla:
+        r#"{head}sla:
   availability: 99.04%
   error_budget:
     objective: {objective}
@@ -25,7 +19,8 @@ probes:
       url: http://127.0.0.1:{port}/checkout
       interval: 20ms
       timeout: 500ms
-"#
+"#,
+        head = demo_head("budget", "1s", port)
     )
 }
 

@@ -175,10 +175,7 @@ fn rollback_after_sigkill_mid_fault_leaves_one_primary_and_a_rejoined_standby() 
     let spec = write_spec(dir.path(), "pg.yaml", &text_spec);
     let out_dir = dir.path().join("out");
     let child = spawn_run(spec.to_str().unwrap(), out_dir.to_str().unwrap());
-    wait_for("the fault to be injected", Duration::from_secs(20), || {
-        std::fs::read_to_string(out_dir.join("events.jsonl"))
-            .is_ok_and(|e| e.contains("\"type\":\"fault_injected\""))
-    });
+    wait_for_event(&out_dir, "fault_injected", Duration::from_secs(20));
     signal(&child, libc::SIGKILL);
     let _ = wait_output(child, Duration::from_secs(5));
     assert_eq!(

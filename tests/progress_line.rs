@@ -4,6 +4,7 @@
 
 mod util;
 use std::process::Command;
+use util::experiment::ZoneLoss;
 use util::*;
 
 #[test]
@@ -13,28 +14,17 @@ fn the_progress_line_shows_the_current_window() {
         return;
     }
     let port = free_port();
-    let spec = format!(
-        r#"name: progress
-duration: 2500ms
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a]
-    replicas_per_zone: 1
-probes:
-  - name: checkout
-    http:
-      url: http://127.0.0.1:{port}/checkout
-      interval: 10ms
-      timeout: 500ms
-faults:
-  - name: lose-zone-a
-    at: 500ms
-    duration: 2s
-    az_loss:
-      zone: a
-"#
-    );
+    let spec = ZoneLoss {
+        name: "progress",
+        duration: "2500ms",
+        zones: "[a]",
+        replicas_per_zone: 1,
+        health_check: false,
+        sla: "",
+        fault_at: "500ms",
+        fault_for: "2s",
+    }
+    .yaml(port);
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path(), "p.yaml", &spec);
     let run = format!(

@@ -3,6 +3,7 @@
 
 mod util;
 use std::path::Path;
+use util::experiment::ZoneLoss;
 use util::*;
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -50,34 +51,17 @@ fn committed_example_re_renders_byte_identically() {
 }
 
 fn short_zone_loss(port: u16, availability: &str) -> String {
-    format!(
-        r#"name: rejudge
-duration: 2s
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a, b]
-    replicas_per_zone: 1
-    health_check:
-      interval: 100ms
-      unhealthy_threshold: 2
-      healthy_threshold: 2
-sla:
-  availability: {availability}
-probes:
-  - name: checkout
-    http:
-      url: http://127.0.0.1:{port}/checkout
-      interval: 10ms
-      timeout: 500ms
-faults:
-  - name: lose-zone-a
-    at: 500ms
-    duration: 1s
-    az_loss:
-      zone: a
-"#
-    )
+    ZoneLoss {
+        name: "rejudge",
+        duration: "2s",
+        zones: "[a, b]",
+        replicas_per_zone: 1,
+        health_check: true,
+        sla: &format!("  availability: {availability}\n"),
+        fault_at: "500ms",
+        fault_for: "1s",
+    }
+    .yaml(port)
 }
 
 #[test]

@@ -2,42 +2,21 @@
 
 mod util;
 use std::time::Duration;
+use util::experiment::ZoneLoss;
 use util::*;
 
 fn zone_loss_spec(port: u16) -> String {
-    format!(
-        r#"name: short-zone-loss
-duration: 6s
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a, b, c]
-    replicas_per_zone: 2
-    health_check:
-      interval: 100ms
-      unhealthy_threshold: 2
-      healthy_threshold: 2
-sla:
-  availability: 90%
-  recovery_time: 2s
-  latency_p99: 250ms
-  error_budget:
-    objective: 99.95%
-    period: 30d
-probes:
-  - name: checkout
-    http:
-      url: http://127.0.0.1:{port}/checkout
-      interval: 10ms
-      timeout: 500ms
-faults:
-  - name: lose-zone-a
-    at: 2s
-    duration: 2s
-    az_loss:
-      zone: a
-"#
-    )
+    ZoneLoss {
+        name: "short-zone-loss",
+        duration: "6s",
+        zones: "[a, b, c]",
+        replicas_per_zone: 2,
+        health_check: true,
+        sla: "  availability: 90%\n  recovery_time: 2s\n  latency_p99: 250ms\n  error_budget:\n    objective: 99.95%\n    period: 30d\n",
+        fault_at: "2s",
+        fault_for: "2s",
+    }
+    .yaml(port)
 }
 
 #[test]

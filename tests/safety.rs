@@ -5,6 +5,7 @@
 mod util;
 use std::path::Path;
 use std::time::Duration;
+use util::experiment::{demo_head, PauseRun};
 use util::*;
 
 fn pause_spec(
@@ -15,32 +16,15 @@ fn pause_spec(
     extra_fault: &str,
     sla: &str,
 ) -> String {
-    let port = free_port();
-    let text = format!(
-        r#"name: safety
-duration: {run}
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a]
-    replicas_per_zone: 1
-sla:
-{sla}
-probes:
-  - name: web
-    http:
-      url: http://127.0.0.1:{port}/
-      interval: 50ms
-      timeout: 200ms
-faults:
-  - name: freeze
-    at: 300ms
-    duration: {fault_for}
-    process:
-      pid: {victim}
-      action: pause
-{extra_fault}"#
-    );
+    let text = PauseRun {
+        name: "safety",
+        run_for: run,
+        fault_for,
+        sla,
+        probe_interval: "50ms",
+        more_faults: extra_fault,
+    }
+    .yaml(free_port(), victim);
     write_spec(dir, "safety.yaml", &text).display().to_string()
 }
 
@@ -56,9 +40,7 @@ fn normal_end_resumes_the_process() {
         &["run", &spec, "--out", out_dir.to_str().unwrap(), "--quiet"],
         &[],
     );
-    wait_for("the victim to be paused", Duration::from_secs(5), || {
-        victim.is_stopped()
-    });
+    wait_until_paused(&victim);
     let out = wait_output(child, Duration::from_secs(20));
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(!victim.is_stopped(), "victim still paused after the run");
@@ -103,10 +85,7 @@ fn failed_injection_reverts_what_was_applied_and_exits_3() {
     let extra = "  - name: ghost\n    at: 800ms\n    duration: 1s\n    process:\n      pid: 999999999\n      action: pause\n";
     let spec = pause_spec(dir.path(), victim.pid(), "5s", "3s", extra, PASSING_SLA);
     let out_dir = dir.path().join("out");
-    let child = spawn_run(&spec, out_dir.to_str().unwrap());
-    wait_for("the victim to be paused", Duration::from_secs(5), || {
-        victim.is_stopped()
-    });
+    let child = spawn_run_until_paused(&spec, &out_dir, &victim);
     let out = wait_output(child, Duration::from_secs(20));
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(
@@ -129,24 +108,8 @@ fn interrupted_by(sig: i32, reason: &str) {
     let dir = tempfile::tempdir().unwrap();
     let spec = pause_spec(dir.path(), victim.pid(), "30s", "20s", "", PASSING_SLA);
     let out_dir = dir.path().join("out");
-    let child = spawn_run(&spec, out_dir.to_str().unwrap());
-    wait_for("the victim to be paused", Duration::from_secs(5), || {
-        victim.is_stopped()
-    });
-    signal(&child, sig);
-    let out = wait_output(child, Duration::from_secs(10));
-    assert_eq!(code(&out), 1, "{}", text(&out));
-    assert!(!victim.is_stopped(), "victim still paused after {reason}");
-    let report = read_report(&out_dir);
-    assert_eq!(report["verdict"], "aborted");
-    assert!(
-        report["aborted"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains(reason),
-        "{report}"
-    );
-    assert!(report["faults"][0]["reverted_at_ms"].is_number());
+    let run = spawn_run_until_paused(&spec, &out_dir, &victim);
+    assert_signal_aborts_and_resumes(run, sig, &victim, &out_dir, reason);
 }
 
 #[test]
@@ -185,15 +148,9 @@ fn rollback_after_sigkill_resumes_the_process_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let spec = pause_spec(dir.path(), victim.pid(), "30s", "20s", "", PASSING_SLA);
     let out_dir = dir.path().join("out");
-    let child = spawn_run(&spec, out_dir.to_str().unwrap());
-    wait_for("the victim to be paused", Duration::from_secs(5), || {
-        victim.is_stopped()
-    });
+    let child = spawn_run_until_paused(&spec, &out_dir, &victim);
     // The event is written just after the signal: wait for it, or the kill can beat it.
-    wait_for("fault_injected on disk", Duration::from_secs(5), || {
-        std::fs::read_to_string(out_dir.join("events.jsonl"))
-            .is_ok_and(|e| e.contains("\"type\":\"fault_injected\""))
-    });
+    wait_for_event(&out_dir, "fault_injected", Duration::from_secs(5));
     signal(&child, libc::SIGKILL);
     let _ = wait_output(child, Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(100));
@@ -254,14 +211,7 @@ fn kill_fault_restarts_the_process_and_rollback_does_not_double_start() {
         dir.path(),
         "kill.yaml",
         &format!(
-            r#"name: kill
-duration: 1500ms
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a]
-    replicas_per_zone: 1
-probes:
+            r#"{head}probes:
   - name: web
     tcp:
       address: 127.0.0.1:{port}
@@ -275,6 +225,7 @@ faults:
       action: kill
       restart: [sh, -c, "{restart}"]
 "#,
+            head = demo_head("kill", "1500ms", port),
             pid = pid_file.display(),
             // `$$` is a literal `$` in a spec (`${VAR}` expands).
             restart = start.replace('$', "$$"),
@@ -330,14 +281,7 @@ fn guardrail_aborts_the_run_and_resumes_the_process() {
         dir.path(),
         "guard.yaml",
         &format!(
-            r#"name: guard
-duration: 30s
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a]
-    replicas_per_zone: 1
-probes:
+            r#"{head}probes:
   - name: web
     http:
       url: http://127.0.0.1:{port}/
@@ -359,6 +303,7 @@ faults:
     az_loss:
       zone: a
 "#,
+            head = demo_head("guard", "30s", port),
             pid = victim.pid()
         ),
     );

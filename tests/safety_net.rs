@@ -6,6 +6,7 @@ mod util;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
+use util::experiment::{demo_head, PauseRun};
 use util::*;
 
 /// A run of `run_for` with one probe on the embedded demo and one pause fault on
@@ -14,31 +15,15 @@ fn pause_spec(dir: &Path, file: &str, name: &str, victim: u32, run_for: &str) ->
     let port = free_port();
     let total = humantime::parse_duration(run_for).unwrap();
     let fault_for = format!("{}ms", total.as_millis() - 500);
-    let text = format!(
-        r#"name: {name}
-duration: {run_for}
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a]
-    replicas_per_zone: 1
-sla:
-  availability: 50%
-probes:
-  - name: web
-    http:
-      url: http://127.0.0.1:{port}/
-      interval: 20ms
-      timeout: 200ms
-faults:
-  - name: freeze
-    at: 300ms
-    duration: {fault_for}
-    process:
-      pid: {victim}
-      action: pause
-"#
-    );
+    let text = PauseRun {
+        name,
+        run_for,
+        fault_for: &fault_for,
+        sla: "  availability: 50%",
+        probe_interval: "20ms",
+        more_faults: "",
+    }
+    .yaml(port, victim);
     write_spec(dir, file, &text).display().to_string()
 }
 
@@ -46,19 +31,13 @@ faults:
 fn short_spec(dir: &Path, file: &str, name: &str, probe: &str) -> String {
     let port = free_port();
     let text = format!(
-        r#"name: {name}
-duration: 400ms
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a]
-    replicas_per_zone: 1
-probes:
+        r#"{head}probes:
   - name: {probe}
     tcp:
       address: 127.0.0.1:{port}
       interval: 50ms
-"#
+"#,
+        head = demo_head(name, "400ms", port)
     );
     write_spec(dir, file, &text).display().to_string()
 }
@@ -74,9 +53,7 @@ fn a_second_run_on_a_live_directory_is_refused_without_touching_it() {
     let out_dir = dir.path().join("out");
     let out = out_dir.to_str().unwrap();
     let a = spawn_run(&spec_a, out);
-    wait_for("the victim to be paused", Duration::from_secs(5), || {
-        victim.is_stopped()
-    });
+    wait_until_paused(&victim);
     let saved_spec = std::fs::read_to_string(out_dir.join("experiment.yaml")).unwrap();
     let journal = std::fs::read(out_dir.join("journal.jsonl")).unwrap();
 
@@ -206,22 +183,8 @@ fn fatal_signal_reverts(sig: i32, reason: &str) {
     let dir = tempfile::tempdir().unwrap();
     let spec = pause_spec(dir.path(), "s.yaml", "signals", victim.pid(), "30s");
     let out_dir = dir.path().join("out");
-    let child = spawn_run(&spec, out_dir.to_str().unwrap());
-    wait_for("the victim to be paused", Duration::from_secs(5), || {
-        victim.is_stopped()
-    });
-    signal(&child, sig);
-    let out = wait_output(child, Duration::from_secs(10));
-    assert_eq!(code(&out), 1, "{}", text(&out));
-    assert!(!victim.is_stopped(), "victim still paused after {reason}");
-    let report = read_report(&out_dir);
-    assert_eq!(report["verdict"], "aborted");
-    let why = report["aborted"]["reason"].as_str().unwrap();
-    assert!(why.contains(reason), "{why}");
-    assert!(
-        report["faults"][0]["reverted_at_ms"].is_number(),
-        "{report}"
-    );
+    let run = spawn_run_until_paused(&spec, &out_dir, &victim);
+    assert_signal_aborts_and_resumes(run, sig, &victim, &out_dir, reason);
 }
 
 #[test]
@@ -250,10 +213,7 @@ fn sigpipe_does_not_kill_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let spec = pause_spec(dir.path(), "p.yaml", "pipe", victim.pid(), "30s");
     let out_dir = dir.path().join("out");
-    let mut child = spawn_run(&spec, out_dir.to_str().unwrap());
-    wait_for("the victim to be paused", Duration::from_secs(5), || {
-        victim.is_stopped()
-    });
+    let mut child = spawn_run_until_paused(&spec, &out_dir, &victim);
     signal(&child, libc::SIGPIPE);
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -371,14 +331,7 @@ const SECRET: &str = "s3cr3t-token-4f9a1c";
 fn pid_file_spec(dir: &Path, pid_file: &Path) -> String {
     let port = free_port();
     let text = format!(
-        r#"name: pid-file
-duration: 1s
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a]
-    replicas_per_zone: 1
-probes:
+        r#"{head}probes:
   - name: web
     tcp:
       address: 127.0.0.1:{port}
@@ -391,7 +344,8 @@ faults:
       pid_file: {}
       action: pause
 "#,
-        pid_file.display()
+        pid_file.display(),
+        head = demo_head("pid-file", "1s", port),
     );
     write_spec(dir, "pid.yaml", &text).display().to_string()
 }

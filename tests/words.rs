@@ -4,44 +4,28 @@
 mod util;
 use std::path::Path;
 use std::time::Duration;
+use util::experiment::{demo_head, ZoneLoss};
 use util::*;
 
 /// One zone, lost for most of a 3 s run: every sample fails while it is lost.
 fn zone_loss(port: u16) -> String {
-    format!(
-        r#"name: words
-duration: 3s
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a]
-    replicas_per_zone: 1
-sla:
-  availability: 10%
-  recovery_time: 1s
-probes:
-  - name: checkout
-    http:
-      url: http://127.0.0.1:{port}/checkout
-      interval: 10ms
-      timeout: 500ms
-faults:
-  - name: lose-zone-a
-    at: 200ms
-    duration: 2s
-    az_loss:
-      zone: a
-"#
-    )
+    ZoneLoss {
+        name: "words",
+        duration: "3s",
+        zones: "[a]",
+        replicas_per_zone: 1,
+        health_check: false,
+        sla: "  availability: 10%\n  recovery_time: 1s\n",
+        fault_at: "200ms",
+        fault_for: "2s",
+    }
+    .yaml(port)
 }
 
 /// Start a run of `spec` into `out`, and send `sig` once its fault has been injected.
 fn run_and_signal(spec: &Path, out: &Path, sig: i32) -> std::process::Output {
     let child = spawn_run(spec.to_str().unwrap(), out.to_str().unwrap());
-    let events = out.join("events.jsonl");
-    wait_for("the fault to be injected", Duration::from_secs(10), || {
-        std::fs::read_to_string(&events).is_ok_and(|e| e.contains("fault_injected"))
-    });
+    wait_for_event(out, "fault_injected", Duration::from_secs(10));
     // A few failed samples after the injection, so there is something to recover from.
     std::thread::sleep(Duration::from_millis(200));
     signal(&child, sig);
@@ -113,14 +97,7 @@ fn a_killed_run_re_renders_as_aborted_where_its_events_end() {
 fn a_fault_without_failures_says_so() {
     let (port, proxy) = (free_port(), free_port());
     let spec = format!(
-        r#"name: slow
-duration: 1500ms
-target:
-  demo:
-    listen: 127.0.0.1:{port}
-    zones: [a]
-    replicas_per_zone: 1
-proxies:
+        r#"{head}proxies:
   - name: api
     listen: 127.0.0.1:{proxy}
     upstream: 127.0.0.1:{port}
@@ -139,7 +116,8 @@ faults:
     latency:
       proxy: api
       latency: 5ms
-"#
+"#,
+        head = demo_head("slow", "1500ms", port)
     );
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path(), "slow.yaml", &spec);

@@ -1,6 +1,7 @@
 //! Helpers for end-to-end tests of the real binary on real experiment files.
 #![allow(dead_code)]
 
+pub mod experiment;
 pub mod net;
 pub mod pg;
 pub mod prometheus;
@@ -106,6 +107,52 @@ impl Drop for Victim {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Wait (5 s at most) until a run has paused (SIGSTOPped) `victim`.
+pub fn wait_until_paused(victim: &Victim) {
+    wait_for("the victim to be paused", Duration::from_secs(5), || {
+        victim.is_stopped()
+    });
+}
+
+/// `shakeout run SPEC --out OUT` in the background, returned once it has paused `victim`.
+pub fn spawn_run_until_paused(spec: &str, out: &Path, victim: &Victim) -> Child {
+    let child = spawn_run(spec, out.to_str().expect("a UTF-8 output path"));
+    wait_until_paused(victim);
+    child
+}
+
+/// Wait until the run writing into `out` has recorded an event of type `kind`.
+pub fn wait_for_event(out: &Path, kind: &str, timeout: Duration) {
+    let events = out.join("events.jsonl");
+    let line = format!("\"type\":\"{kind}\"");
+    wait_for(&format!("{kind} on disk"), timeout, || {
+        std::fs::read_to_string(&events).is_ok_and(|e| e.contains(&line))
+    });
+}
+
+/// Send `sig` to `run`, which has paused `victim` and writes into `out`: it must exit 1
+/// with the victim running again, its report aborted for `reason` and its fault reverted.
+pub fn assert_signal_aborts_and_resumes(
+    run: Child,
+    sig: i32,
+    victim: &Victim,
+    out: &Path,
+    reason: &str,
+) {
+    signal(&run, sig);
+    let output = wait_output(run, Duration::from_secs(10));
+    assert_eq!(code(&output), 1, "{}", text(&output));
+    assert!(!victim.is_stopped(), "victim still paused after {reason}");
+    let report = read_report(out);
+    assert_eq!(report["verdict"], "aborted");
+    let why = report["aborted"]["reason"].as_str().unwrap_or_default();
+    assert!(why.contains(reason), "{report}");
+    assert!(
+        report["faults"][0]["reverted_at_ms"].is_number(),
+        "{report}"
+    );
 }
 
 pub fn signal(child: &Child, sig: i32) {
