@@ -1,6 +1,6 @@
 //! Validation support shared by every backend's compile step: an error collector that
 //! positions each message with the source map, and the checks several sections make
-//! (exactly one key, a name that must exist, a loopback address).
+//! (exactly one key, a name that must exist, a loopback address, an http(s) URL).
 
 use super::yaml::{did_you_mean, SourceMap, SpecError};
 use std::net::SocketAddr;
@@ -96,6 +96,29 @@ pub fn loopback_addr(text: &str, path: &str, e: &mut Errors) -> Option<SocketAdd
         );
     }
     parsed
+}
+
+/// A URL to sample over HTTP (an `http` probe, a Prometheus server): http:// or
+/// https:// with a host.
+pub fn check_http_url(url: &str, path: &str, e: &mut Errors) -> bool {
+    match url.parse::<hyper::Uri>() {
+        Ok(uri) if !matches!(uri.scheme_str(), Some("http" | "https")) => {
+            e.at(
+                path,
+                format!("`{url}`: the scheme must be http:// or https://"),
+            );
+            false
+        }
+        Ok(uri) if uri.host().is_none() => {
+            e.at(path, format!("`{url}` has no host"));
+            false
+        }
+        Ok(_) => true,
+        Err(err) => {
+            e.at(path, format!("`{url}` is not a URL ({err})"));
+            false
+        }
+    }
 }
 
 /// An address to listen on or connect to: `IP:PORT`, `localhost:PORT` or `:PORT`

@@ -2,7 +2,7 @@
 
 use super::spec::{HttpProbeSpec, StatusList};
 use crate::probe::https::{BodyCheck, ExpectBodySpec, TlsSpec};
-use crate::spec::check::Errors;
+use crate::spec::check::{check_http_url, Errors};
 use crate::spec::yaml::did_you_mean;
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -63,7 +63,7 @@ const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OP
 
 /// Check an `http:` probe at `path`.
 pub fn compile(h: &HttpProbeSpec, path: &str, e: &mut Errors) -> Option<HttpProbePlan> {
-    let url_ok = check_url(&h.url, &format!("{path}.url"), e);
+    let url_ok = check_http_url(&h.url, &format!("{path}.url"), e);
     let method = h
         .method
         .clone()
@@ -148,27 +148,6 @@ fn check_body(spec: Option<&ExpectBodySpec>, path: &str, e: &mut Errors) -> bool
             false
         }
         _ => true,
-    }
-}
-
-fn check_url(url: &str, path: &str, e: &mut Errors) -> bool {
-    match url.parse::<hyper::Uri>() {
-        Ok(uri) if !matches!(uri.scheme_str(), Some("http" | "https")) => {
-            e.at(
-                path,
-                format!("`{url}`: the scheme must be http:// or https://"),
-            );
-            false
-        }
-        Ok(uri) if uri.host().is_none() => {
-            e.at(path, format!("`{url}` has no host"));
-            false
-        }
-        Ok(_) => true,
-        Err(err) => {
-            e.at(path, format!("`{url}` is not a URL ({err})"));
-            false
-        }
     }
 }
 

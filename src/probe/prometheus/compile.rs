@@ -3,7 +3,7 @@
 use super::spec::PrometheusProbeSpec;
 use super::Expectation;
 use crate::probe::https::TlsSpec;
-use crate::spec::check::Errors;
+use crate::spec::check::{check_http_url, Errors};
 use serde::Serialize;
 use std::net::SocketAddr;
 
@@ -17,7 +17,7 @@ pub struct PrometheusProbePlan {
 
 /// Check a `prometheus:` probe at `path`.
 pub fn compile(p: &PrometheusProbeSpec, path: &str, e: &mut Errors) -> Option<PrometheusProbePlan> {
-    let url_ok = check_url(&p.url, &format!("{path}.url"), e);
+    let url_ok = check_http_url(&p.url, &format!("{path}.url"), e);
     let query_ok = !p.query.trim().is_empty();
     if !query_ok {
         e.at(format!("{path}.query"), "must not be empty");
@@ -28,29 +28,6 @@ pub fn compile(p: &PrometheusProbeSpec, path: &str, e: &mut Errors) -> Option<Pr
         expect: p.expect,
         tls: p.tls.clone(),
     })
-}
-
-/// A Prometheus base URL: http:// or https:// with a host. Shared with the metric
-/// guardrails.
-pub fn check_url(url: &str, path: &str, e: &mut Errors) -> bool {
-    match url.parse::<hyper::Uri>() {
-        Ok(uri) if !matches!(uri.scheme_str(), Some("http" | "https")) => {
-            e.at(
-                path,
-                format!("`{url}`: the scheme must be http:// or https://"),
-            );
-            false
-        }
-        Ok(uri) if uri.host().is_none() => {
-            e.at(path, format!("`{url}` has no host"));
-            false
-        }
-        Ok(_) => true,
-        Err(err) => {
-            e.at(path, format!("`{url}` is not a URL ({err})"));
-            false
-        }
-    }
 }
 
 impl PrometheusProbePlan {

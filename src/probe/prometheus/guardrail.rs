@@ -3,9 +3,9 @@
 //! share a client with); the engine polls them with [`MetricGuardrail::watch`].
 
 use super::spec::{AlertGuardrailSpec, PrometheusGuardrailSpec};
-use super::{check_url, Expectation, PrometheusClient};
+use super::{Expectation, PrometheusClient};
 use crate::probe::https::TlsSpec;
-use crate::spec::check::Errors;
+use crate::spec::check::{check_http_url, Errors};
 use crate::spec::units::format_duration;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -38,7 +38,7 @@ pub fn compile_query(
     path: &str,
     e: &mut Errors,
 ) -> Option<MetricGuardrail> {
-    let url_ok = check_url(&g.url, &format!("{path}.url"), e);
+    let url_ok = check_http_url(&g.url, &format!("{path}.url"), e);
     if g.query.trim().is_empty() {
         e.at(format!("{path}.query"), "must not be empty");
         return None;
@@ -60,7 +60,7 @@ pub fn compile_alert(
     path: &str,
     e: &mut Errors,
 ) -> Option<MetricGuardrail> {
-    let url_ok = check_url(&g.url, &format!("{path}.url"), e);
+    let url_ok = check_http_url(&g.url, &format!("{path}.url"), e);
     if g.name.trim().is_empty() {
         e.at(format!("{path}.name"), "must not be empty");
         return None;
