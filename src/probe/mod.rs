@@ -23,6 +23,21 @@ use std::time::Duration;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The host:port an http(s) URL connects to, when its host is an IP address or
+/// `localhost` (read as 127.0.0.1); the port defaults by scheme.
+pub fn http_url_address(url: &str) -> Option<SocketAddr> {
+    let uri: hyper::Uri = url.parse().ok()?;
+    let host = uri.host()?.replace("localhost", "127.0.0.1");
+    let default_port = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    format!("{host}:{}", uri.port_u16().unwrap_or(default_port))
+        .parse()
+        .ok()
+}
+
 /// The one table of probe kinds: YAML key => spec-kind variant (spec type). It
 /// generates the `probes:` entry mirror [`ProbeSpec`], the keys for the exactly-one
 /// check, and [`ProbeSpecKind`], which [`compile`] dispatches on.

@@ -214,15 +214,6 @@ impl HttpProbePlan {
 
     /// The host:port the probe connects to, with `localhost` read as 127.0.0.1.
     pub fn address(&self) -> Option<SocketAddr> {
-        let uri: hyper::Uri = self.url.parse().ok()?;
-        let host = uri.host()?.replace("localhost", "127.0.0.1");
-        let default_port = if uri.scheme_str() == Some("https") {
-            443
-        } else {
-            80
-        };
-        format!("{host}:{}", uri.port_u16().unwrap_or(default_port))
-            .parse()
-            .ok()
+        crate::probe::http_url_address(&self.url)
     }
 }

@@ -2,6 +2,7 @@
 
 use super::spec::PrometheusProbeSpec;
 use super::Expectation;
+use crate::probe::http_url_address;
 use crate::probe::https::TlsSpec;
 use crate::spec::check::{check_http_url, Errors};
 use serde::Serialize;
@@ -40,20 +41,6 @@ impl PrometheusProbePlan {
     }
 
     pub fn address(&self) -> Option<SocketAddr> {
-        url_address(&self.url)
+        http_url_address(&self.url)
     }
-}
-
-/// host:port of an http(s) URL given by IP address (or `localhost`).
-pub fn url_address(url: &str) -> Option<SocketAddr> {
-    let uri: hyper::Uri = url.parse().ok()?;
-    let host = uri.host()?.replace("localhost", "127.0.0.1");
-    let default_port = if uri.scheme_str() == Some("https") {
-        443
-    } else {
-        80
-    };
-    format!("{host}:{}", uri.port_u16().unwrap_or(default_port))
-        .parse()
-        .ok()
 }

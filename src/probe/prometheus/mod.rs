@@ -13,7 +13,7 @@ mod spec;
 
 pub use guardrail::{compile_alert, compile_query, MetricGuardrail, DEFAULT_GUARDRAIL_INTERVAL};
 
-pub use compile::{compile, url_address, PrometheusProbePlan};
+pub use compile::{compile, PrometheusProbePlan};
 
 pub use client::{Alert, PrometheusClient};
 pub use expect::{ExpectError, Expectation, Op};
