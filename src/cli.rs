@@ -134,7 +134,22 @@ pub enum DemoCommand {
         /// Write this process's pid here (for `process` faults against the demo).
         #[arg(long, value_name = "PATH")]
         pid_file: Option<PathBuf>,
+        /// Add a replicated key-value store behind POST /orders and GET /orders/{id}
+        /// (primary in the first zone): `async` or `sync` replication.
+        #[arg(long, value_name = "REPLICATION", value_parser = parse_replication)]
+        store: Option<crate::demo::store::Replication>,
+        /// How long a write takes to reach the store's replicas.
+        #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+        replication_delay: std::time::Duration,
     },
+}
+
+fn parse_replication(s: &str) -> Result<crate::demo::store::Replication, String> {
+    match s {
+        "async" => Ok(crate::demo::store::Replication::Async),
+        "sync" => Ok(crate::demo::store::Replication::Sync),
+        _ => Err(format!("`{s}`: use async or sync")),
+    }
 }
 
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {

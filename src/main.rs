@@ -127,8 +127,17 @@ async fn dispatch(cmd: Command) -> i32 {
                     replicas_per_zone,
                     health_interval,
                     pid_file,
+                    store,
+                    replication_delay,
                 },
-        } => demo_serve(listen, zones, replicas_per_zone, health_interval, pid_file).await,
+        } => {
+            let store = store.map(|replication| shakeout::demo::store::StoreConfig {
+                replication,
+                delay: replication_delay,
+            });
+            let shape = (zones, replicas_per_zone, health_interval, store);
+            demo_serve(listen, shape, pid_file).await
+        }
     }
 }
 
@@ -363,11 +372,17 @@ fn warn_if_exposed(addr: std::net::SocketAddr, what: &str) {
     }
 }
 
+/// Zones, replicas per zone, health-check interval and store of a served demo.
+type DemoShape = (
+    Vec<String>,
+    u32,
+    std::time::Duration,
+    Option<shakeout::demo::store::StoreConfig>,
+);
+
 async fn demo_serve(
     listen: std::net::SocketAddr,
-    zones: Vec<String>,
-    replicas_per_zone: u32,
-    health_interval: std::time::Duration,
+    (zones, replicas_per_zone, health_interval, store): DemoShape,
     pid_file: Option<PathBuf>,
 ) -> i32 {
     use shakeout::demo::{Demo, DemoConfig, HealthCheck};
@@ -380,6 +395,7 @@ async fn demo_serve(
             ..HealthCheck::default()
         },
         backend_timeout: std::time::Duration::from_secs(1),
+        store,
     };
     let demo = match Demo::start(cfg).await {
         Ok(d) => d,

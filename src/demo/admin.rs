@@ -45,6 +45,9 @@ const MAX_ADMIN_BODY: usize = 64 * 1024;
 
 pub(crate) async fn handle(req: Request<Incoming>, inner: &Inner) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
+    if path == "/_shakeout/store" || path.starts_with("/_shakeout/store/") {
+        return store_admin(req, inner, &path).await;
+    }
     let zone = path.strip_prefix("/_shakeout/zones/");
     match (req.method(), path.as_str(), zone) {
         (&Method::GET, "/_shakeout/zones", _) => json_response(
@@ -102,6 +105,134 @@ async fn set_zone(req: Request<Incoming>, inner: &Inner, zone: &str) -> Response
         Err(e @ DemoError::UnknownZone { .. }) => unknown_zone_response(&e, inner),
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
+}
+
+/// The store's admin API: `GET /_shakeout/store`, `POST /_shakeout/store/failover`
+/// (`{"to": "b"}` optional), `POST /_shakeout/store/rejoin`.
+async fn store_admin(req: Request<Incoming>, inner: &Inner, path: &str) -> Response<Full<Bytes>> {
+    let Some(store) = &inner.store else {
+        return error_response(StatusCode::NOT_FOUND, "this demo has no store");
+    };
+    match (req.method().clone(), path) {
+        (Method::GET, "/_shakeout/store") => json_response(StatusCode::OK, &serde_json::json!(store.status())),
+        (Method::POST, "/_shakeout/store/failover") => {
+            let body = match Limited::new(req.into_body(), MAX_ADMIN_BODY).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("body: {e}")),
+            };
+            let to = if body.iter().all(u8::is_ascii_whitespace) {
+                None
+            } else {
+                match serde_json::from_slice::<FailoverBody>(&body) {
+                    Ok(b) => b.to,
+                    Err(e) => {
+                        return error_response(
+                            StatusCode::BAD_REQUEST,
+                            &format!("expected {{\"to\": \"zone\"}} or nothing: {e}"),
+                        )
+                    }
+                }
+            };
+            match store.failover(to.as_deref()) {
+                Ok(status) => json_response(StatusCode::OK, &serde_json::json!(status)),
+                Err(e) => error_response(StatusCode::CONFLICT, &e),
+            }
+        }
+        (Method::POST, "/_shakeout/store/rejoin") => {
+            let (rejoined, status) = store.rejoin();
+            json_response(
+                StatusCode::OK,
+                &serde_json::json!({"rejoined": rejoined, "store": status}),
+            )
+        }
+        _ => error_response(
+            StatusCode::NOT_FOUND,
+            "use GET /_shakeout/store, POST /_shakeout/store/failover or POST /_shakeout/store/rejoin",
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct FailoverBody {
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// A change to the store of the demo at some balancer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreAction {
+    /// Promote the replica in this zone (or the first replica).
+    Failover(Option<String>),
+    /// Every fenced node rejoins as a replica.
+    Rejoin,
+    /// Only read the state.
+    Status,
+}
+
+/// Drive the store of the demo whose balancer listens on `lb`; its answer as JSON.
+pub async fn admin_store(
+    lb: SocketAddr,
+    action: &StoreAction,
+    timeout: Duration,
+) -> Result<serde_json::Value, DemoError> {
+    let (method, path, body) = match action {
+        StoreAction::Failover(to) => (
+            Method::POST,
+            "/_shakeout/store/failover",
+            serde_json::json!({ "to": to }).to_string(),
+        ),
+        StoreAction::Rejoin => (Method::POST, "/_shakeout/store/rejoin", String::new()),
+        StoreAction::Status => (Method::GET, "/_shakeout/store", String::new()),
+    };
+    match tokio::time::timeout(timeout, admin_call(lb, method, path, body)).await {
+        Ok(result) => result,
+        Err(_) => Err(DemoError::AdminTimeout { lb, timeout }),
+    }
+}
+
+async fn admin_call(
+    lb: SocketAddr,
+    method: Method,
+    path: &str,
+    body: String,
+) -> Result<serde_json::Value, DemoError> {
+    let admin_err = |reason: String| DemoError::Admin { lb, reason };
+    let stream = tokio::net::TcpStream::connect(lb)
+        .await
+        .map_err(|source| DemoError::AdminUnreachable { lb, source })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| admin_err(format!("HTTP handshake failed: {e}")))?;
+    let conn = AbortOnDrop(tokio::spawn(conn));
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, lb.to_string())
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| admin_err(format!("cannot build request: {e}")))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| admin_err(format!("request failed: {e}")))?;
+    let status = resp.status();
+    let body = Limited::new(resp.into_body(), MAX_ADMIN_BODY)
+        .collect()
+        .await
+        .map_err(|e| admin_err(format!("cannot read response: {e}")))?
+        .to_bytes();
+    drop(conn);
+    let parsed: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+        admin_err(format!(
+            "status {status}: {}",
+            String::from_utf8_lossy(&body)
+        ))
+    })?;
+    if status != StatusCode::OK {
+        let detail = parsed.get("error").and_then(|e| e.as_str()).unwrap_or("");
+        return Err(admin_err(format!("status {status}: {detail}")));
+    }
+    Ok(parsed)
 }
 
 fn unknown_zone_response(e: &DemoError, inner: &Inner) -> Response<Full<Bytes>> {

@@ -13,7 +13,9 @@
 mod admin;
 mod json;
 mod lb;
+mod orders;
 mod replica;
+pub mod store;
 
 #[cfg(test)]
 mod tests;
@@ -27,7 +29,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
 
-pub use admin::{admin_set_zone, BackendStatus, ZoneStatus};
+pub use admin::{admin_set_zone, admin_store, BackendStatus, StoreAction, ZoneStatus};
 
 use lb::Backend;
 use replica::{Identity, Server};
@@ -75,6 +77,8 @@ pub struct DemoConfig {
     /// Longest the balancer waits for a backend's full response before
     /// answering 504; also the connect timeout.
     pub backend_timeout: Duration,
+    /// A replicated key-value store behind `/orders` (primary in the first zone).
+    pub store: Option<store::StoreConfig>,
 }
 
 impl Default for DemoConfig {
@@ -85,6 +89,7 @@ impl Default for DemoConfig {
             replicas_per_zone: 2,
             health: HealthCheck::default(),
             backend_timeout: Duration::from_secs(1),
+            store: None,
         }
     }
 }
@@ -161,6 +166,7 @@ struct Inner {
     /// In round-robin order: a-1, b-1, c-1, a-2, b-2, c-2, ...
     backends: Vec<Arc<Backend>>,
     proxy: lb::Proxy,
+    store: Option<Arc<store::Store>>,
 }
 
 struct Zone {
@@ -238,6 +244,10 @@ impl Demo {
             addr: cfg.listen,
             source,
         })?;
+        let store = cfg
+            .store
+            .clone()
+            .map(|c| Arc::new(store::Store::new(c, &cfg.zones)));
         let mut zones = Vec::with_capacity(cfg.zones.len());
         let mut listeners = Vec::new();
         for zone_name in &cfg.zones {
@@ -253,6 +263,7 @@ impl Demo {
                 let id = Arc::new(Identity {
                     zone: zone_name.clone(),
                     name: format!("{zone_name}-{n}"),
+                    store: store.clone(),
                 });
                 listeners.push((listener, Arc::clone(&id), mode.subscribe()));
                 replicas.push(ReplicaSlot {
@@ -305,6 +316,7 @@ impl Demo {
             zones,
             backends,
             proxy: lb::Proxy::new(cfg.backend_timeout),
+            store,
         });
         let lb = lb::spawn_balancer(lb_listener, Arc::clone(&inner));
         info!(

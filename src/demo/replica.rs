@@ -28,6 +28,8 @@ use super::{DemoError, ZoneMode};
 pub(crate) struct Identity {
     pub zone: String,
     pub name: String,
+    /// The store every replica serves `/orders` from, when the demo has one.
+    pub store: Option<Arc<super::store::Store>>,
 }
 
 /// Binds a listening socket with SO_REUSEADDR, so a replica that crashed can
@@ -149,10 +151,18 @@ async fn handle(
         return Ok(resp);
     }
 
+    if let Some(store) = id.store.as_ref().filter(|_| is_orders(req.uri().path())) {
+        return Ok(super::orders::handle(req, store, &id.name).await);
+    }
+
     let body = serde_json::json!({
         "zone": id.zone,
         "replica": id.name,
         "path": req.uri().path(),
     });
     Ok(json_response(StatusCode::OK, &body))
+}
+
+fn is_orders(path: &str) -> bool {
+    path == "/orders" || path.starts_with("/orders/")
 }

@@ -87,6 +87,8 @@ fault_kinds! {
     network => Network(proxy::NetworkFaultSpec),
     /// Kill or stall a PostgreSQL primary, or promote its standby.
     postgres => Postgres(postgres::PostgresFaultSpec),
+    /// Promote a replica of the demo's store.
+    db_failover => DbFailover(demo::DbFailoverSpec),
 }
 
 /// `target:`: what the run starts or acts on; exactly one key.
@@ -143,6 +145,7 @@ pub enum FaultKind {
     Process(process::ProcessFault),
     Proxy(proxy::ProxyFault),
     Postgres(postgres::PostgresFault),
+    DbFailover(demo::DbFailoverPlan),
 }
 
 /// Check the kind of the fault at `path` (`faults[i]`): exactly one kind key.
@@ -168,6 +171,10 @@ pub fn compile(
             proxy::compile_network(name, s, p, ctx.proxies, e).map(FaultKind::Proxy)
         }
         FaultSpecKind::Postgres(s) => postgres::compile(s, p, e).map(FaultKind::Postgres),
+        FaultSpecKind::DbFailover(s) => {
+            demo::compile_db_failover(s, ctx.target.and_then(|t| t.demo()), p, e)
+                .map(FaultKind::DbFailover)
+        }
     }
 }
 
@@ -179,6 +186,7 @@ impl FaultKind {
             FaultKind::Process(_) => "process",
             FaultKind::Proxy(p) => p.kind_name(),
             FaultKind::Postgres(_) => "postgres",
+            FaultKind::DbFailover(_) => "db_failover",
         }
     }
 
@@ -189,6 +197,7 @@ impl FaultKind {
             FaultKind::Process(p) => p.describe(),
             FaultKind::Proxy(p) => p.describe(),
             FaultKind::Postgres(p) => p.describe(),
+            FaultKind::DbFailover(f) => f.describe(),
         }
     }
 
@@ -201,6 +210,7 @@ impl FaultKind {
             FaultKind::Process(p) => vec![p.exclusive_key()],
             FaultKind::Proxy(p) => p.exclusive_key().into_iter().collect(),
             FaultKind::Postgres(p) => p.exclusive_keys(),
+            FaultKind::DbFailover(f) => vec![f.exclusive_key()],
         }
     }
 
@@ -208,7 +218,10 @@ impl FaultKind {
     pub fn added_latency(&self) -> Option<(&str, f64)> {
         match self {
             FaultKind::Proxy(p) => p.added_latency_ms().map(|ms| (p.proxy.as_str(), ms)),
-            FaultKind::AzLoss(_) | FaultKind::Process(_) | FaultKind::Postgres(_) => None,
+            FaultKind::AzLoss(_)
+            | FaultKind::Process(_)
+            | FaultKind::Postgres(_)
+            | FaultKind::DbFailover(_) => None,
         }
     }
 }
@@ -292,6 +305,7 @@ pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result
         FaultKind::Postgres(p) => postgres::prepare(name, p, ctx)
             .await
             .map(|u| Undo::Postgres(Box::new(u))),
+        FaultKind::DbFailover(f) => demo::prepare_failover(f).await.map(Undo::Demo),
     }
 }
 
@@ -303,6 +317,7 @@ pub async fn inject(kind: &FaultKind, undo: &Undo) -> Result<(), FaultError> {
         (FaultKind::Process(p), Undo::Process(u)) => process::inject(p, u).await,
         (FaultKind::Proxy(p), Undo::Proxy(u)) => proxy::inject(p, u).await,
         (FaultKind::Postgres(p), Undo::Postgres(u)) => postgres::inject(p, u).await,
+        (FaultKind::DbFailover(f), Undo::Demo(_)) => demo::inject_failover(f).await,
         _ => Err(FaultError::Target(
             "internal: a fault with a foreign undo".into(),
         )),

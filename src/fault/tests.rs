@@ -22,6 +22,7 @@ fn every_undo_keeps_its_journal_shape() {
         r#"{"action":"delete_proxy","api":"http://127.0.0.1:8474","proxy":"p","in_process":false}"#,
         r#"{"action":"postgres_resume_walsenders","primary":"/pg/a","walsenders":[{"pid":77,"start_time":5}]}"#,
         r#"{"action":"postgres_rejoin","node":{"data_dir":"/pg/a","conninfo":"host=127.0.0.1 port=5432","bin_dir":"/usr/lib/postgresql/15/bin","uid":105,"gid":108,"start_opts":""},"source":{"data_dir":"/pg/b","conninfo":"host=127.0.0.1 port=5433","bin_dir":"/usr/lib/postgresql/15/bin","uid":105,"gid":108,"start_opts":""},"killed":{"pid":76,"start_time":4},"rewind":true,"rejoin":true}"#,
+        r#"{"action":"demo_store_rejoin","lb":"127.0.0.1:18080","in_process":true}"#,
     ];
     let undos: Vec<Undo> = lines
         .iter()
@@ -53,6 +54,7 @@ fn every_undo_keeps_its_journal_shape() {
     assert!(
         matches!(&undos[7], Undo::Postgres(u) if matches!(**u, postgres::PostgresUndo::PostgresRejoin { rewind: true, .. }))
     );
+    assert!(matches!(undos[8], Undo::Demo(DemoUndo::DemoStoreRejoin(_))));
     for (line, undo) in lines.iter().zip(&undos) {
         let back: serde_json::Value = serde_json::to_value(undo).expect("serialises");
         let want: serde_json::Value = serde_json::from_str(line).expect("json");
@@ -73,6 +75,7 @@ fn every_kind_key_is_a_spec_field() {
         latency: None,
         network: None,
         postgres: None,
+        db_failover: None,
     })
     .expect("serialises");
     for key in FaultSpec::KINDS {

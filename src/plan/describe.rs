@@ -159,7 +159,7 @@ fn write_checks(o: &mut String, plan: &Plan) -> bool {
     let writers: Vec<&str> = plan
         .probes
         .iter()
-        .filter(|p| matches!(&p.kind, crate::probe::ProbeKind::Postgres(pg) if pg.is_write()))
+        .filter(|p| p.kind.is_write())
         .map(|p| p.name.as_str())
         .collect();
     let who = if writers.is_empty() {

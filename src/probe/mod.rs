@@ -10,6 +10,7 @@ pub mod exec;
 pub mod failure;
 pub mod http;
 pub mod https;
+pub mod ledger;
 pub mod postgres;
 pub mod prometheus;
 pub mod tcp;
@@ -161,6 +162,15 @@ impl ProbeKind {
         }
     }
 
+    /// Whether the probe writes and keeps a ledger (`rpo`, `max_lost_writes` judge it).
+    pub fn is_write(&self) -> bool {
+        match self {
+            ProbeKind::Http(h) => h.is_write(),
+            ProbeKind::Postgres(p) => p.is_write(),
+            ProbeKind::Tcp(_) | ProbeKind::Prometheus(_) | ProbeKind::Exec(_) => false,
+        }
+    }
+
     /// Whether the probe skips certificate checks (`tls: {insecure: true}`); every
     /// report marks such a probe.
     pub fn is_insecure(&self) -> bool {
@@ -305,7 +315,8 @@ impl Probe {
     pub fn keeps_ledger(&self) -> bool {
         match self {
             Probe::Postgres(p) => p.keeps_ledger(),
-            Probe::Http(_) | Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => false,
+            Probe::Http(p) => p.keeps_ledger(),
+            Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => false,
         }
     }
 
@@ -313,7 +324,8 @@ impl Probe {
     pub fn write_outcome(&self, seq: u64, ok: bool) -> Option<crate::record::WriteOutcome> {
         match self {
             Probe::Postgres(p) => p.write_outcome(seq, ok),
-            Probe::Http(_) | Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => None,
+            Probe::Http(p) => p.write_outcome(seq, ok),
+            Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => None,
         }
     }
 
@@ -325,7 +337,8 @@ impl Probe {
     ) -> Option<crate::record::WritesVerified> {
         match self {
             Probe::Postgres(p) => p.verify_writes(name, t_us).await,
-            Probe::Http(_) | Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => None,
+            Probe::Http(p) => p.verify_writes(name, t_us).await,
+            Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => None,
         }
     }
 
@@ -333,7 +346,7 @@ impl Probe {
     /// know exactly which acknowledged write went missing).
     pub async fn check(&self, seq: u64) -> Outcome {
         match self {
-            Probe::Http(p) => p.check().await.into(),
+            Probe::Http(p) => p.check(seq).await.into(),
             Probe::Tcp(p) => p.check().await.into(),
             Probe::Postgres(p) => p.check(seq).await.map_err(postgres::failure).into(),
             Probe::Prometheus(p) => {

@@ -1,7 +1,8 @@
 //! Pure checks of the demo target and of a zone loss on it; their `plan` text and
 //! the exclusive-target key.
 
-use super::spec::{AzLossMode, DemoTargetSpec};
+use super::spec::{AzLossMode, DbFailoverSpec, DemoTargetSpec};
+use crate::demo::store::Replication;
 use crate::spec::check::{check_exposure, loopback_addr, unknown_name, Errors};
 use crate::spec::units::format_duration as d;
 use serde::Serialize;
@@ -22,6 +23,90 @@ pub struct DemoPlan {
     pub backend_timeout: Duration,
     /// Already running elsewhere: only its admin API is used.
     pub external: bool,
+    pub store: Option<StorePlan>,
+}
+
+/// The demo's replicated store, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct StorePlan {
+    pub replication: Replication,
+    pub delay: Duration,
+}
+
+/// A failover of the demo's store, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct DbFailoverPlan {
+    pub lb: SocketAddr,
+    /// The zone promoted; `None`: the first replica.
+    pub to: Option<String>,
+    pub replication: Replication,
+    pub in_process: bool,
+}
+
+pub const DEFAULT_REPLICATION_DELAY: Duration = Duration::from_millis(200);
+
+/// Check `db_failover` at `path`: a demo target with a store, and a replica to promote.
+pub fn compile_db_failover(
+    s: &DbFailoverSpec,
+    target: Option<&DemoPlan>,
+    path: &str,
+    e: &mut Errors,
+) -> Option<DbFailoverPlan> {
+    let Some((demo, store)) = target.and_then(|d| d.store.as_ref().map(|s| (d, s))) else {
+        e.at(
+            path,
+            "db_failover needs a demo target with a store (`target: demo: store:`)",
+        );
+        return None;
+    };
+    if demo.zones.len() < 2 {
+        e.at(
+            path,
+            "the store needs at least two zones: a primary and a replica to promote",
+        );
+        return None;
+    }
+    if let Some(to) = &s.to {
+        // The primary starts in the first zone; the others hold replicas.
+        let replicas: Vec<&str> = demo.zones[1..].iter().map(String::as_str).collect();
+        if !replicas.contains(&to.as_str()) {
+            e.at(
+                format!("{path}.to"),
+                unknown_name("replica zone", to, &replicas),
+            );
+            return None;
+        }
+    }
+    Some(DbFailoverPlan {
+        lb: demo.listen,
+        to: s.to.clone(),
+        replication: store.replication,
+        in_process: !demo.external,
+    })
+}
+
+impl DbFailoverPlan {
+    pub fn describe(&self) -> String {
+        let to = self
+            .to
+            .as_ref()
+            .map_or("the first replica".to_string(), |z| {
+                format!("the replica in zone `{z}`")
+            });
+        let mode = match self.replication {
+            Replication::Async => "async: acknowledged writes not yet replicated are lost",
+            Replication::Sync => "sync: no acknowledged write is lost",
+        };
+        format!(
+            "fail the demo store at {} over to {to} ({mode}); revert rejoins the old primary as a replica",
+            self.lb
+        )
+    }
+
+    /// One failover of a store at a time: the first revert would end both.
+    pub fn exclusive_key(&self) -> String {
+        format!("the store of the demo at {}", self.lb)
+    }
 }
 
 /// One zone of the demo lost, resolved.
@@ -75,6 +160,12 @@ pub fn compile_target(t: &DemoTargetSpec, path: &str, e: &mut Errors) -> Option<
         healthy_threshold,
         backend_timeout: t.backend_timeout.map_or(Duration::from_secs(1), |d| d.0),
         external: t.external,
+        store: t.store.as_ref().map(|s| StorePlan {
+            replication: s.replication.unwrap_or(Replication::Async),
+            delay: s
+                .replication_delay
+                .map_or(DEFAULT_REPLICATION_DELAY, |d| d.0),
+        }),
     })
 }
 
@@ -126,6 +217,18 @@ pub fn describe_target(t: &DemoPlan) -> String {
     } else {
         "started and stopped by the run"
     };
+    let store = t.store.as_ref().map_or(String::new(), |s| {
+        let mode = match s.replication {
+            Replication::Async => "async",
+            Replication::Sync => "sync",
+        };
+        format!(
+            "\n  store: primary in zone {}, replicas in {}; {mode} replication, delay {}",
+            t.zones.first().map_or("?", String::as_str),
+            t.zones.get(1..).map_or(String::new(), |z| z.join(", ")),
+            d(s.delay)
+        )
+    });
     format!(
         "demo deployment at {}: zones {} × {} replicas, {who}\n  balancer health checks every {} (timeout {}), unhealthy after {}, healthy after {}; backend timeout {}",
         t.listen,
@@ -136,7 +239,7 @@ pub fn describe_target(t: &DemoPlan) -> String {
         t.unhealthy_threshold,
         t.healthy_threshold,
         d(t.backend_timeout)
-    )
+    ) + &store
 }
 
 impl ZoneLossPlan {

@@ -1,9 +1,9 @@
 //! Take a demo zone down through the balancer's admin API.
 
-use super::compile::ZoneLossPlan;
+use super::compile::{DbFailoverPlan, ZoneLossPlan};
 use super::spec::AzLossMode;
-use super::undo::{DemoUndo, ZoneRef, ADMIN_TIMEOUT};
-use crate::demo::{admin_set_zone, ZoneMode};
+use super::undo::{DemoUndo, StoreRef, ZoneRef, ADMIN_TIMEOUT};
+use crate::demo::{admin_set_zone, admin_store, StoreAction, ZoneMode};
 use crate::fault::FaultError;
 
 /// The undo of a zone loss. Changes nothing: the zone's name and the balancer's
@@ -31,4 +31,38 @@ pub async fn inject(plan: &ZoneLossPlan) -> Result<(), FaultError> {
                 plan.zone, plan.lb
             ))
         })
+}
+
+/// The undo of a store failover: rejoin every fenced node. Checks the store is there
+/// and changes nothing.
+pub async fn prepare_failover(plan: &DbFailoverPlan) -> Result<DemoUndo, FaultError> {
+    admin_store(plan.lb, &StoreAction::Status, ADMIN_TIMEOUT)
+        .await
+        .map_err(|e| FaultError::Target(format!("the demo store at {}: {e}", plan.lb)))?;
+    Ok(DemoUndo::DemoStoreRejoin(StoreRef {
+        lb: plan.lb,
+        in_process: plan.in_process,
+    }))
+}
+
+/// Promote a replica. The admin API answers with the new state; the fault took effect
+/// when the primary is now another zone.
+pub async fn inject_failover(plan: &DbFailoverPlan) -> Result<(), FaultError> {
+    let fail =
+        |why: String| FaultError::Target(format!("demo store failover at {}: {why}", plan.lb));
+    let status = admin_store(
+        plan.lb,
+        &StoreAction::Failover(plan.to.clone()),
+        ADMIN_TIMEOUT,
+    )
+    .await
+    .map_err(|e| fail(e.to_string()))?;
+    let primary = status.get("primary").and_then(|p| p.as_str()).unwrap_or("");
+    match &plan.to {
+        Some(to) if to != primary => Err(fail(format!("asked for `{to}`, primary is `{primary}`"))),
+        _ => {
+            tracing::info!(primary, "demo store failed over");
+            Ok(())
+        }
+    }
 }

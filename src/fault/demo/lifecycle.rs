@@ -2,6 +2,7 @@
 //! last revert. An external demo (`external: true`) is left alone.
 
 use super::compile::DemoPlan;
+use crate::demo::store::StoreConfig;
 use crate::demo::{Demo, DemoConfig, DemoError, HealthCheck};
 
 /// The demo this run started, if any.
@@ -23,6 +24,10 @@ impl DemoRun {
                 healthy_threshold: d.healthy_threshold,
             },
             backend_timeout: d.backend_timeout,
+            store: d.store.as_ref().map(|s| StoreConfig {
+                replication: s.replication,
+                delay: s.delay,
+            }),
         })
         .await?;
         Ok(DemoRun(Some(demo)))

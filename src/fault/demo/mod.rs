@@ -1,5 +1,7 @@
 //! The demo backend: the embedded demo deployment as a run's target, and the loss of
-//! one of its zones (the `demo:` layer of `az_loss`). The smallest backend, and the one
+//! one of its zones (the `demo:` layer of `az_loss`), and the failover of its replicated
+//! store (`db_failover`: a fault kind of its own, but the same target, admin API and
+//! undo enum, so it lives here rather than in a folder that would duplicate them). The smallest backend, and the one
 //! `docs/writing-a-fault.md` walks through.
 //!
 //! Same shape as every backend:
@@ -19,8 +21,13 @@ mod lifecycle;
 mod spec;
 mod undo;
 
-pub use compile::{compile_target, compile_zone_loss, describe_target, DemoPlan, ZoneLossPlan};
-pub use inject::{inject, prepare};
+pub use compile::{
+    compile_db_failover, compile_target, compile_zone_loss, describe_target, DbFailoverPlan,
+    DemoPlan, StorePlan, ZoneLossPlan,
+};
+pub use inject::{inject, inject_failover, prepare, prepare_failover};
 pub use lifecycle::DemoRun;
-pub use spec::{AzLossMode, DemoTargetSpec, DemoZoneLossSpec, HealthCheckSpec};
-pub use undo::{DemoUndo, ZoneRef};
+pub use spec::{
+    AzLossMode, DbFailoverSpec, DemoStoreSpec, DemoTargetSpec, DemoZoneLossSpec, HealthCheckSpec,
+};
+pub use undo::{DemoUndo, StoreRef, ZoneRef};

@@ -27,6 +27,31 @@ pub struct DemoTargetSpec {
     /// (the admin API has no authentication).
     #[serde(default)]
     pub expose: bool,
+    /// A replicated key-value store behind `POST /orders` / `GET /orders/{id}`.
+    #[serde(default, deserialize_with = "yaml::or_default")]
+    pub store: Option<DemoStoreSpec>,
+}
+
+/// `store: {replication: async, replication_delay: 200ms}`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoStoreSpec {
+    /// `async` (default): acknowledged once the primary has it; `sync`: once every
+    /// replica has it too.
+    #[serde(default)]
+    pub replication: Option<crate::demo::store::Replication>,
+    /// How long a write takes to reach the replicas (default 200ms).
+    #[serde(default)]
+    pub replication_delay: Option<Dur>,
+}
+
+/// `db_failover: {to: b}`: promote a replica of the demo's store.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbFailoverSpec {
+    /// The zone whose replica is promoted (default: the first replica in zone order).
+    #[serde(default)]
+    pub to: Option<String>,
 }
 
 fn default_zones() -> Vec<String> {

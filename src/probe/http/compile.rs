@@ -1,6 +1,6 @@
 //! Pure checks of an `http:` probe; its `plan` text.
 
-use super::spec::{HttpProbeSpec, StatusList};
+use super::spec::{HttpProbeSpec, HttpWriteSpec, StatusList};
 use crate::probe::https::{BodyCheck, ExpectBodySpec, TlsSpec};
 use crate::spec::check::{check_http_url, Errors};
 use crate::spec::yaml::did_you_mean;
@@ -18,6 +18,22 @@ pub struct HttpProbePlan {
     pub tls: Option<TlsSpec>,
     pub reuse_connection: bool,
     pub expect_body: Option<ExpectBodySpec>,
+    /// A write probe: `url` and `body` are templates with `{id}`.
+    pub write: Option<HttpWritePlan>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpWritePlan {
+    /// Where each id is read back after the run, with `{id}`.
+    pub read_url: String,
+}
+
+/// The placeholder a write probe replaces with each write's id.
+pub const ID: &str = "{id}";
+
+/// `template` with `{id}` replaced by `id`.
+pub fn with_id(template: &str, id: i64) -> String {
+    template.replace(ID, &id.to_string())
 }
 
 /// A status code or a class (`2xx`).
@@ -63,11 +79,14 @@ const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OP
 
 /// Check an `http:` probe at `path`.
 pub fn compile(h: &HttpProbeSpec, path: &str, e: &mut Errors) -> Option<HttpProbePlan> {
-    let url_ok = check_http_url(&h.url, &format!("{path}.url"), e);
+    let url_ok = check_http_url(&with_id(&h.url, 0), &format!("{path}.url"), e);
+    let write = h.write.as_ref().and_then(|w| compile_write(h, w, path, e));
+    let write_ok = h.write.is_none() || write.is_some();
+    let default_method = if h.write.is_some() { "POST" } else { "GET" };
     let method = h
         .method
         .clone()
-        .unwrap_or_else(|| "GET".into())
+        .unwrap_or_else(|| default_method.into())
         .to_ascii_uppercase();
     let method_ok = METHODS.contains(&method.as_str());
     if !method_ok {
@@ -102,7 +121,7 @@ pub fn compile(h: &HttpProbeSpec, path: &str, e: &mut Errors) -> Option<HttpProb
     let expect = expect?;
     let tls_ok = check_tls(h, path, e);
     let body_ok = check_body(h.expect_body.as_ref(), &format!("{path}.expect_body"), e);
-    (url_ok && method_ok && headers_ok && tls_ok && body_ok).then(|| HttpProbePlan {
+    (url_ok && method_ok && headers_ok && tls_ok && body_ok && write_ok).then(|| HttpProbePlan {
         url: h.url.clone(),
         method,
         headers: h
@@ -110,11 +129,52 @@ pub fn compile(h: &HttpProbeSpec, path: &str, e: &mut Errors) -> Option<HttpProb
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        body: h.body.clone(),
+        body: h.write.as_ref().map_or(h.body.clone(), |w| w.body.clone()),
         expect,
         tls: h.tls.clone(),
         reuse_connection: h.reuse_connection,
         expect_body: h.expect_body.clone(),
+        write,
+    })
+}
+
+/// `write:` — the id must reach the server (in the url or the body) and be readable
+/// back; the body belongs under `write:` so it is plainly a template.
+fn compile_write(
+    h: &HttpProbeSpec,
+    w: &HttpWriteSpec,
+    path: &str,
+    e: &mut Errors,
+) -> Option<HttpWritePlan> {
+    let wpath = format!("{path}.write");
+    let mut ok = true;
+    if h.body.is_some() {
+        e.at(
+            format!("{path}.body"),
+            "a write probe's body goes in `write.body` (with `{id}`)",
+        );
+        ok = false;
+    }
+    let body_has_id = w.body.as_deref().is_some_and(|b| b.contains(ID));
+    if !h.url.contains(ID) && !body_has_id {
+        e.at(
+            format!("{wpath}.body"),
+            "put `{id}` in `write.body` or in `url`: each write must carry its id",
+        );
+        ok = false;
+    }
+    let rpath = format!("{wpath}.read_url");
+    if !w.read_url.contains(ID) {
+        e.at(
+            &rpath,
+            "must contain `{id}`: each id is read back on its own",
+        );
+        ok = false;
+    } else if !check_http_url(&with_id(&w.read_url, 0), &rpath, e) {
+        ok = false;
+    }
+    ok.then(|| HttpWritePlan {
+        read_url: w.read_url.clone(),
     })
 }
 
@@ -188,7 +248,17 @@ fn expected_statuses(
 
 impl HttpProbePlan {
     pub fn target(&self) -> String {
-        format!("{} {}", self.method, self.url)
+        match &self.write {
+            None => format!("{} {}", self.method, self.url),
+            Some(w) => format!(
+                "{} {} (writes, read back from {})",
+                self.method, self.url, w.read_url
+            ),
+        }
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.write.is_some()
     }
 
     pub fn success(&self) -> String {
@@ -200,6 +270,9 @@ impl HttpProbePlan {
                 text.push_str(&format!(", body `{pointer}` = {equals}"))
             }
             _ => {}
+        }
+        if self.is_write() {
+            text.push_str("; a 2xx acknowledges the write (ledger read back after the run)");
         }
         if self.is_insecure() {
             text.push_str(" (tls: insecure, certificate not verified)");
@@ -214,6 +287,50 @@ impl HttpProbePlan {
 
     /// The host:port the probe connects to, with `localhost` read as 127.0.0.1.
     pub fn address(&self) -> Option<SocketAddr> {
-        crate::probe::http_url_address(&self.url)
+        crate::probe::http_url_address(&with_id(&self.url, 0))
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    fn compiled(yaml: &str) -> (Option<HttpProbePlan>, String) {
+        let spec: HttpProbeSpec = serde_yaml::from_str(yaml).unwrap();
+        let map = crate::spec::yaml::SourceMap::default();
+        let mut e = Errors::new("t.yaml", &map);
+        let plan = compile(&spec, "probes[0].http", &mut e);
+        let errors = match e.finish(|| ()) {
+            Ok(()) => String::new(),
+            Err(list) => format!("{list:?}"),
+        };
+        (plan, errors)
+    }
+
+    #[test]
+    fn a_write_probe_posts_a_templated_body_and_reads_back_by_id() {
+        let (plan, errors) = compiled(
+            "url: http://127.0.0.1:1/orders\nwrite: {body: '{\"id\": {id}}', read_url: 'http://127.0.0.1:1/orders/{id}'}",
+        );
+        let plan = plan.unwrap_or_else(|| panic!("{errors}"));
+        assert_eq!(plan.method, "POST");
+        assert_eq!(plan.body.as_deref(), Some("{\"id\": {id}}"));
+        assert!(plan.is_write());
+        assert_eq!(with_id(plan.body.as_deref().unwrap(), 42), "{\"id\": 42}");
+    }
+
+    #[test]
+    fn a_write_probe_needs_the_id_in_the_request_and_the_read_url() {
+        let (plan, errors) = compiled(
+            "url: http://127.0.0.1:1/orders\nwrite: {body: 'x', read_url: 'http://127.0.0.1:1/orders'}",
+        );
+        assert!(plan.is_none());
+        assert!(errors.contains("put `{id}`"), "{errors}");
+        assert!(errors.contains("must contain `{id}`"), "{errors}");
+        let (plan, errors) = compiled(
+            "url: http://127.0.0.1:1/orders/{id}\nbody: x\nwrite: {read_url: 'http://127.0.0.1:1/orders/{id}'}",
+        );
+        assert!(plan.is_none());
+        assert!(errors.contains("write.body"), "{errors}");
     }
 }

@@ -31,6 +31,21 @@ pub struct HttpProbeSpec {
     /// What the body of an expected-status answer must hold.
     #[serde(default)]
     pub expect_body: Option<ExpectBodySpec>,
+    /// A write probe: each sample creates one record with a unique increasing id
+    /// (`{id}` in `url` and/or `write.body`), kept in a ledger and read back after the run.
+    #[serde(default)]
+    pub write: Option<HttpWriteSpec>,
+}
+
+/// `write: {body: '{"id": {id}}', read_url: "http://host/orders/{id}"}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpWriteSpec {
+    /// The request body, `{id}` replaced by the write's id.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Where each id is read back after the run: 200 present, 404 absent.
+    pub read_url: String,
 }
 
 /// One status code (`200`) or class (`"2xx"`), or a list of them.

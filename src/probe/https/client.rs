@@ -102,15 +102,31 @@ impl HttpsClient {
     /// One request. Only the path and query of the request's URI are used; the
     /// client supplies the origin and the `Host` header (unless the request has one).
     pub async fn send(&self, request: Request<Bytes>) -> Result<Response, Failure> {
-        match tokio::time::timeout(self.timeout, self.exchange(request)).await {
+        self.send_noting(request, &|| {}).await
+    }
+
+    /// [`send`](Self::send), calling `on_sent` once a connection is up and the request
+    /// is about to leave: a failure before it never reached the server (a write
+    /// ledger's "failed"), one after it may have (its "unknown").
+    pub async fn send_noting(
+        &self,
+        request: Request<Bytes>,
+        on_sent: &(dyn Fn() + Sync),
+    ) -> Result<Response, Failure> {
+        match tokio::time::timeout(self.timeout, self.exchange(request, on_sent)).await {
             Ok(result) => result,
             Err(_) => Err(Failure::new(FailureClass::Timeout, "timed out")),
         }
     }
 
-    async fn exchange(&self, request: Request<Bytes>) -> Result<Response, Failure> {
+    async fn exchange(
+        &self,
+        request: Request<Bytes>,
+        on_sent: &(dyn Fn() + Sync),
+    ) -> Result<Response, Failure> {
         let request = self.prepare(request)?;
         if let Some(sender) = self.pooled().await {
+            on_sent();
             match self.round_trip(sender, copy(&request)).await {
                 Ok(response) => return Ok(response),
                 Err(ExchangeError::Failed(failure)) => return Err(failure),
@@ -120,6 +136,7 @@ impl HttpsClient {
             }
         }
         let sender = self.connect().await?;
+        on_sent();
         match self.round_trip(sender, request).await {
             Ok(response) => Ok(response),
             Err(ExchangeError::Stale(failure) | ExchangeError::Failed(failure)) => Err(failure),

@@ -3,7 +3,8 @@
 
 use super::compile::{PostgresMode, PostgresProbePlan};
 use super::conn::{certainly_not_committed, connect, reason};
-use super::ledger::{self, Ledger, Pending};
+use super::ledger;
+use crate::probe::ledger::{verified, Ledger, Pending};
 use crate::record::{WriteOutcome, WritesVerified};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -171,7 +172,7 @@ impl PostgresProbe {
         self.wait_idle().await;
         let base = self.base_id.load(Ordering::SeqCst);
         let result = read_back_with_retries(verify_conninfo, table, base, self.timeout).await;
-        Some(ledger::verified(probe, t_us, base, result))
+        Some(verified(probe, t_us, base, result))
     }
 
     async fn wait_idle(&self) {
