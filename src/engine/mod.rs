@@ -562,6 +562,7 @@ pub fn plan_sla(plan: &Plan) -> Sla {
     Sla {
         thresholds: plan.thresholds.clone(),
         budget: plan.budget,
+        per_probe: plan.probe_thresholds.clone(),
     }
 }
 

@@ -33,6 +33,9 @@ macro_rules! probe_kinds {
         #[serde(deny_unknown_fields)]
         pub struct ProbeSpec {
             pub name: String,
+            /// This probe's own thresholds, laid over the top-level `sla:`.
+            #[serde(default)]
+            pub sla: Option<crate::spec::Sla>,
             $( $(#[$doc])* #[serde(default)] pub $key: Option<$spec>, )*
         }
 
