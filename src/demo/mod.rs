@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
 
-pub use admin::{admin_set_zone, BackendStatus, ZoneStatus};
+pub use admin::{admin_set_zone, admin_zones, BackendStatus, ZoneStatus};
 
 use lb::Backend;
 use replica::{Identity, Server};

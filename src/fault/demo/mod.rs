@@ -20,7 +20,7 @@ mod spec;
 mod undo;
 
 pub use compile::{compile_target, compile_zone_loss, describe_target, DemoPlan, ZoneLossPlan};
-pub use inject::{inject, prepare};
+pub use inject::{inject, preflight, prepare};
 pub use lifecycle::DemoRun;
 pub use spec::{AzLossMode, DemoTargetSpec, DemoZoneLossSpec, HealthCheckSpec};
 pub use undo::{DemoUndo, ZoneRef};
