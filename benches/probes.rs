@@ -2,6 +2,12 @@
 //! schedule lateness (actual send − intended send) at 1 kHz per probe.
 //!
 //!     cargo bench --bench probes
+//!     cargo bench --bench probes -- https
+//!
+//! The `https` mode measures what a new connection per HTTPS sample (TCP + TLS
+//! handshake, the default) costs against a reused one (`reuse_connection: true`): a
+//! local HTTPS server with a CA and certificate generated here, probed open loop at
+//! increasing rates in both modes.
 //!
 //! Every figure comes from a real run of the engine (the same code `shakeout run`
 //! uses) against a real HTTP server on loopback, read back from the run's report.
@@ -18,6 +24,9 @@ use shakeout::report::RunFiles;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+#[path = "../tests/util/tls.rs"]
+mod tls;
 
 /// A tiny HTTP server on its own runtime thread, so it does not share the engine's workers.
 fn start_server() -> SocketAddr {
@@ -68,7 +77,12 @@ async fn run_engine(addr: SocketAddr, probes: usize, interval: &str, duration: &
             "  - name: p{i}\n    http:\n      url: http://{addr}/\n      interval: {interval}\n      timeout: 1s\n"
         ));
     }
-    let plan = shakeout::plan::from_text("bench.yaml", &spec).expect("bench spec compiles");
+    run_spec(&spec).await
+}
+
+/// The engine on a spec, read back from its report.
+async fn run_spec(spec: &str) -> Figures {
+    let plan = shakeout::plan::from_text("bench.yaml", spec).expect("bench spec compiles");
     let dir = tempfile::tempdir().unwrap();
     let files = RunFiles {
         report_dir: dir.path().to_path_buf(),
@@ -157,7 +171,70 @@ fn wrk(addr: SocketAddr) -> Option<f64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+const BENCH_AUTH: &str = "Bearer bench";
+
+/// `probes` HTTPS probes of `url` at `interval`, trusting `ca`, one connection per
+/// sample or one kept per probe.
+fn https_spec(
+    url: &str,
+    ca: &std::path::Path,
+    probes: usize,
+    interval: &str,
+    reuse: bool,
+) -> String {
+    let mut spec = "name: bench-https\nduration: 3s\nprobes:\n".to_string();
+    for i in 0..probes {
+        spec.push_str(&format!(
+            "  - name: p{i}\n    http:\n      url: {url}\n      interval: {interval}\n      timeout: 1s\n      \
+             headers: {{Authorization: \"{BENCH_AUTH}\"}}\n      tls: {{ca_file: \"{}\"}}\n      reuse_connection: {reuse}\n",
+            ca.display()
+        ));
+    }
+    spec
+}
+
+/// New connection vs reused one, open loop at increasing rates (4 probes).
+fn https_mode(rt: &tokio::runtime::Runtime) {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = tls::Ca::new("shakeout bench CA");
+    let ca_file = ca.write(dir.path(), "ca.pem");
+    let server = tls::HttpsServer::start(ca.server(&["127.0.0.1"], false), BENCH_AUTH);
+    let url = server.url();
+    println!(
+        "HTTPS sample cost (2 cores shared by server and engine; TLS 1.3, ring, P-256 leaf)\n"
+    );
+    println!(
+        "{:>18} {:>10} {:>10} {:>8} {:>11} {:>10}",
+        "mode", "due/s", "samples/s", "failed", "late p99", "lat p99"
+    );
+    for interval_us in [16_000u64, 8_000, 4_000, 2_000, 1_000, 500] {
+        for reuse in [false, true] {
+            let interval = format!("{interval_us}us");
+            let spec = https_spec(&url, &ca_file, 4, &interval, reuse);
+            let f = rt.block_on(run_spec(&spec));
+            println!(
+                "{:>18} {:>10} {:>10.0} {:>8} {:>9.0}µs {:>8.2}ms",
+                if reuse {
+                    "reused connection"
+                } else {
+                    "new connection"
+                },
+                4_000_000 / interval_us,
+                f.samples as f64 / f.seconds,
+                f.failed,
+                f.late_p99_us,
+                f.latency_p99_ms
+            );
+        }
+    }
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "https") {
+        let rt = engine::runtime().expect("runtime");
+        https_mode(&rt);
+        return;
+    }
     let addr = start_server();
     // The same runtime `shakeout run` uses.
     let rt = engine::runtime().expect("runtime");

@@ -31,10 +31,18 @@ pub enum Command {
         files: Vec<PathBuf>,
     },
     /// Print the concrete timeline of an experiment. Touches nothing.
-    #[command(after_help = "Example:\n  shakeout plan experiments/zone-loss.yaml")]
+    #[command(
+        after_help = "Examples:\n  shakeout plan experiments/zone-loss.yaml\n  \
+        shakeout plan --preflight experiments/process-pause.yaml\n\n\
+        With --preflight: exit 0 when every check passed, 3 when one failed."
+    )]
     Plan {
         /// The experiment file (YAML) to describe.
         file: PathBuf,
+        /// Also run the read-only checks `run` makes before t=0 (fault targets exist,
+        /// probe targets answer once) and print each result.
+        #[arg(long)]
+        preflight: bool,
     },
     /// Run an experiment and write its reports and charts.
     #[command(

@@ -106,10 +106,14 @@ fn colour_on_stderr() -> bool {
 async fn dispatch(cmd: Command) -> i32 {
     match cmd {
         Command::Validate { files } => validate(&files),
-        Command::Plan { file } => match shakeout::plan::load(&file) {
+        Command::Plan { file, preflight } => match shakeout::plan::load(&file) {
             Ok((plan, _)) => {
                 out_raw!("{}", shakeout::plan::describe(&plan));
-                exit::PASS
+                if preflight {
+                    plan_preflight(&plan).await
+                } else {
+                    exit::PASS
+                }
             }
             Err(errors) => print_spec_errors(&errors),
         },
@@ -329,6 +333,27 @@ fn rerender(dir: &Path, rejudge: bool) -> i32 {
         Err(e) => {
             say!("error: {e}");
             exit::INVALID
+        }
+    }
+}
+
+/// `plan --preflight`: print every read-only check; exit 3 when one failed.
+async fn plan_preflight(plan: &shakeout::plan::Plan) -> i32 {
+    use engine::preflight;
+    match preflight::read_only(plan).await {
+        Ok(checks) => {
+            out_raw!("{}", preflight::describe(&checks));
+            match preflight::failures(&checks) {
+                Some(e) => {
+                    say!("error: {e}");
+                    exit::HARNESS
+                }
+                None => exit::PASS,
+            }
+        }
+        Err(e) => {
+            say!("error: {e}");
+            exit::HARNESS
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::percent::Percent;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Every threshold that will be judged.
@@ -56,4 +57,16 @@ pub struct Sla {
     pub thresholds: Thresholds,
     #[serde(default)]
     pub budget: Option<BudgetConfig>,
+    /// Probes with their own `sla:` block, by name: the top-level thresholds with that
+    /// block's keys laid over them, fully resolved. A probe absent here is judged
+    /// against `thresholds`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_probe: BTreeMap<String, Thresholds>,
+}
+
+impl Sla {
+    /// The thresholds the probe `name` is judged against.
+    pub fn for_probe(&self, name: &str) -> &Thresholds {
+        self.per_probe.get(name).unwrap_or(&self.thresholds)
+    }
 }

@@ -5,7 +5,7 @@ use crate::format::{fmt_dur, fmt_ms, fmt_pct, fmt_share, fmt_span, format_durati
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-pub use crate::sla::Thresholds;
+pub use crate::sla::{Sla, Thresholds};
 
 mod writes;
 
@@ -47,10 +47,12 @@ pub struct Check {
     pub pass: bool,
 }
 
-/// One check per threshold per probe (or per fault, for recovery time).
-pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
+/// One check per threshold per probe (or per fault, for recovery time). Each probe is
+/// held to its own thresholds when it has them; run-wide checks to the top-level ones.
+pub fn judge(a: &Analysis, sla: &Sla) -> Vec<Check> {
     let mut checks = Vec::new();
     for p in &a.probes {
+        let t = sla.for_probe(&p.name);
         if let Some(min) = t.availability_pct {
             let measured = (p.total > 0).then_some(p.availability_pct);
             let ok = p.total.saturating_sub(p.failed);
@@ -104,6 +106,7 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
             checks.push(disruption_check(p, limit));
         }
     }
+    let t = &sla.thresholds;
     if let Some(limit) = t.max_lateness {
         checks.push(lateness_check(a, limit));
     }
@@ -139,7 +142,7 @@ pub fn judge(a: &Analysis, t: &Thresholds) -> Vec<Check> {
             pass: max.is_not_exceeded_by(spent_us, allowed_us),
         });
     }
-    checks.extend(writes::checks(a, t));
+    checks.extend(writes::checks(a, sla));
     checks
 }
 

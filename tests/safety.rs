@@ -80,12 +80,15 @@ fn sla_failure_still_resumes_the_process_and_exits_1() {
 #[test]
 fn failed_injection_reverts_what_was_applied_and_exits_3() {
     let victim = Victim::start();
+    // The second fault's process is alive at preflight and gone by its injection.
+    let ghost = Victim::start();
+    let ghost_pid = ghost.pid();
     let dir = tempfile::tempdir().unwrap();
-    // The second fault names a process that does not exist: it cannot be injected.
-    let extra = "  - name: ghost\n    at: 800ms\n    duration: 1s\n    process:\n      pid: 999999999\n      action: pause\n";
-    let spec = pause_spec(dir.path(), victim.pid(), "5s", "3s", extra, PASSING_SLA);
+    let extra = format!("  - name: ghost\n    at: 800ms\n    duration: 1s\n    process:\n      pid: {ghost_pid}\n      action: pause\n");
+    let spec = pause_spec(dir.path(), victim.pid(), "5s", "3s", &extra, PASSING_SLA);
     let out_dir = dir.path().join("out");
     let child = spawn_run_until_paused(&spec, &out_dir, &victim);
+    drop(ghost);
     let out = wait_output(child, Duration::from_secs(20));
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(
@@ -93,7 +96,7 @@ fn failed_injection_reverts_what_was_applied_and_exits_3() {
         "victim still paused after a failed injection"
     );
     assert!(
-        text(&out).contains("process 999999999 is not running"),
+        text(&out).contains(&format!("process {ghost_pid} is not running")),
         "{}",
         text(&out)
     );

@@ -375,11 +375,10 @@ fn a_pid_file_in_proc_is_refused_and_never_copied_into_any_output() {
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(text(&out).contains("not a regular file"), "{}", text(&out));
     assert!(!text(&out).contains(SECRET), "{}", text(&out));
+    // Refused at preflight, before t=0: said on the terminal, no run recorded.
+    assert!(text(&out).contains("preflight failed"), "{}", text(&out));
+    assert!(!out_dir.join("report.json").exists(), "no run was recorded");
     let files = all_text_under(&out_dir);
-    assert!(
-        files.contains("not a regular file"),
-        "the failure is reported"
-    );
     assert!(
         !files.contains(SECRET),
         "the secret leaked into the reports"

@@ -1,5 +1,6 @@
-//! `steady_state:` through the real binary: a probe against a closed port during the
-//! window means no fault is injected (a real process is never paused), verdict
+//! `steady_state:` through the real binary: a probe whose every sample fails during the
+//! window (a command that exits 1; a closed port would stop the run at preflight) means
+//! no fault is injected (a real process is never paused), verdict
 //! aborted, exit 1, and the window is its own phase in the report.
 
 mod util;
@@ -11,10 +12,9 @@ use util::Victim;
 fn steady_state_not_met_injects_nothing_and_aborts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let victim = Victim::start();
-    let port = util::free_port();
     let spec = format!(
-        "name: steady\nduration: 3s\nsteady_state: {{for: 500ms}}\nprobes:\n  - name: api\n    tcp:\n      \
-         address: 127.0.0.1:{port}\n      interval: 50ms\nfaults:\n  - name: freeze\n    at: 0s\n    duration: 2s\n    \
+        "name: steady\nduration: 3s\nsteady_state: {{for: 500ms}}\nprobes:\n  - name: api\n    exec:\n      \
+         command: [\"false\"]\n      interval: 50ms\nfaults:\n  - name: freeze\n    at: 0s\n    duration: 2s\n    \
          process:\n      pid: {pid}\n      action: pause\n",
         pid = victim.pid()
     );

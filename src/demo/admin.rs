@@ -261,15 +261,6 @@ pub async fn admin_set_zone(
 
 async fn put_zone(lb: SocketAddr, zone: &str, mode: ZoneMode) -> Result<(), DemoError> {
     let admin_err = |reason: String| DemoError::Admin { lb, reason };
-    let stream = tokio::net::TcpStream::connect(lb)
-        .await
-        .map_err(|source| DemoError::AdminUnreachable { lb, source })?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| admin_err(format!("HTTP handshake failed: {e}")))?;
-    // Aborted on every exit path so the connection never outlives the call.
-    let conn = AbortOnDrop(tokio::spawn(conn));
-
     let body = serde_json::json!({ "mode": mode }).to_string();
     let req = Request::builder()
         .method(Method::PUT)
@@ -278,18 +269,7 @@ async fn put_zone(lb: SocketAddr, zone: &str, mode: ZoneMode) -> Result<(), Demo
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| admin_err(format!("cannot build request: {e}")))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| admin_err(format!("request failed: {e}")))?;
-    let status = resp.status();
-    let body = Limited::new(resp.into_body(), MAX_ADMIN_BODY)
-        .collect()
-        .await
-        .map_err(|e| admin_err(format!("cannot read response: {e}")))?
-        .to_bytes();
-    drop(conn);
-
+    let (status, body) = send_admin(lb, req).await?;
     if status == StatusCode::OK {
         return Ok(());
     }
@@ -313,6 +293,67 @@ async fn put_zone(lb: SocketAddr, zone: &str, mode: ZoneMode) -> Result<(), Demo
         .map(str::to_string)
         .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
     Err(admin_err(format!("status {status}: {detail}")))
+}
+
+/// The zones of the demo whose load balancer listens on `lb`, through
+/// `GET /_shakeout/zones`; reads only. Everything must finish within `timeout`.
+pub async fn admin_zones(lb: SocketAddr, timeout: Duration) -> Result<Vec<String>, DemoError> {
+    let get = async {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri("/_shakeout/zones")
+            .header(HOST, lb.to_string())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| DemoError::Admin {
+                lb,
+                reason: format!("cannot build request: {e}"),
+            })?;
+        let (status, body) = send_admin(lb, req).await?;
+        let parsed: ZonesBody = (status == StatusCode::OK)
+            .then(|| serde_json::from_slice(&body).ok())
+            .flatten()
+            .ok_or_else(|| DemoError::Admin {
+                lb,
+                reason: format!("GET /_shakeout/zones answered {status}, not a zone list"),
+            })?;
+        Ok(parsed.zones.into_iter().map(|z| z.name).collect())
+    };
+    tokio::time::timeout(timeout, get)
+        .await
+        .unwrap_or(Err(DemoError::AdminTimeout { lb, timeout }))
+}
+
+#[derive(Deserialize)]
+struct ZonesBody {
+    zones: Vec<ZoneStatus>,
+}
+
+/// One request to the admin API on a connection of its own: status and whole body.
+async fn send_admin(
+    lb: SocketAddr,
+    req: Request<Full<Bytes>>,
+) -> Result<(StatusCode, Bytes), DemoError> {
+    let admin_err = |reason: String| DemoError::Admin { lb, reason };
+    let stream = tokio::net::TcpStream::connect(lb)
+        .await
+        .map_err(|source| DemoError::AdminUnreachable { lb, source })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| admin_err(format!("HTTP handshake failed: {e}")))?;
+    // Aborted on every exit path so the connection never outlives the call.
+    let conn = AbortOnDrop(tokio::spawn(conn));
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| admin_err(format!("request failed: {e}")))?;
+    let status = resp.status();
+    let body = Limited::new(resp.into_body(), MAX_ADMIN_BODY)
+        .collect()
+        .await
+        .map_err(|e| admin_err(format!("cannot read response: {e}")))?
+        .to_bytes();
+    drop(conn);
+    Ok((status, body))
 }
 
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);

@@ -29,7 +29,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
 
-pub use admin::{admin_set_zone, admin_store, BackendStatus, StoreAction, ZoneStatus};
+pub use admin::{admin_set_zone, admin_store, admin_zones, BackendStatus, StoreAction, ZoneStatus};
 
 use lb::Backend;
 use replica::{Identity, Server};

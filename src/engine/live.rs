@@ -179,8 +179,16 @@ impl Live {
             faults: Mutex::new(BTreeSet::new()),
             guardrails: plan.guardrails.clone(),
             steady: plan.steady_state.as_ref().map(|s| {
-                let names: Vec<String> = plan.probes.iter().map(|p| p.name.clone()).collect();
-                super::steady::SteadyWindow::new(s, &names)
+                let probes: Vec<_> = plan
+                    .probes
+                    .iter()
+                    .map(|p| super::steady::WindowProbe {
+                        name: p.name.clone(),
+                        interval: p.interval,
+                        timeout: p.timeout,
+                    })
+                    .collect();
+                super::steady::SteadyWindow::new(s, &probes)
             }),
         }
     }

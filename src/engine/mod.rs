@@ -6,6 +6,7 @@ mod guardrails;
 pub mod journal;
 mod live;
 pub mod lock;
+pub mod preflight;
 mod recorder;
 pub mod scheduler;
 mod steady;
@@ -63,6 +64,9 @@ pub enum EngineError {
     /// Another run or a rollback holds the directory.
     #[error(transparent)]
     Busy(#[from] lock::LockError),
+    /// A fault's target or a probe's is missing before t=0; nothing was changed.
+    #[error("{0}")]
+    Preflight(String),
     #[error("{dir} holds a run whose faults are not all reverted ({faults}); run `shakeout rollback {dir}` first, or choose another --out")]
     Unreverted { dir: String, faults: String },
 }
@@ -114,6 +118,10 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     ignore_sigpipe();
     // Held until the run returns: no other run or rollback can use the directory meanwhile.
     let _lock = prepare_report_dir(&opts)?;
+    // Every fault's target is checked before anything is written or touched.
+    if let Some(e) = preflight::failures(&preflight::faults(plan).await) {
+        return Err(EngineError::Preflight(e));
+    }
     let signals = recorder::Signals::install();
     let (mut writer, events_path) = open_events(&opts.files.report_dir)?;
     let faults = Arc::new(Faults::open(&opts.files.report_dir)?);
@@ -122,6 +130,11 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
     prepare_probes(&probes).await?;
     let watchers = guardrails::build(&plan.guardrails)?;
     let run_wide = RunWide::start(plan.target.as_ref(), &plan.proxies, &*faults).await?;
+    // The probes' targets answer once, after the run's own demo and proxies are up.
+    if let Some(e) = preflight::failures(&preflight::probes(&probes).await) {
+        run_wide.stop(&*faults).await;
+        return Err(EngineError::Preflight(e));
+    }
     let started_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let first = Event::RunStarted(run_started(plan, &opts.run_id, &started_at));
     if let Err(source) = writer.write(&first) {
@@ -562,6 +575,7 @@ pub fn plan_sla(plan: &Plan) -> Sla {
     Sla {
         thresholds: plan.thresholds.clone(),
         budget: plan.budget,
+        per_probe: plan.probe_thresholds.clone(),
     }
 }
 

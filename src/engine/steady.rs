@@ -1,6 +1,8 @@
 //! The steady-state window: the probes run for `steady_state.for` before the first
 //! fault, and the fault controller injects nothing unless every probe held its
-//! availability and p99 latency over that window.
+//! availability and p99 latency over that window. The window judges every sample due
+//! before its end, including those still in flight when it ends: the judge waits for
+//! them, up to their timeout (a hung target must not pass by not answering yet).
 
 use crate::format::fmt_pct;
 use crate::plan::SteadyState;
@@ -10,19 +12,71 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// How long past `window end + timeout` a sample may take to be recorded: the
+/// recorder's own hand-off, not the target's time.
+const RECORD_GRACE: Duration = Duration::from_millis(250);
+
 /// The samples due inside the window, per probe: (ok, latency).
 pub(super) struct SteadyWindow {
     spec: SteadyState,
     samples: Mutex<BTreeMap<String, Vec<(bool, u64)>>>,
+    /// Per probe, how many of its samples are due inside the window.
+    due: BTreeMap<String, usize>,
+    /// The longest probe timeout: every sample due inside the window has its answer
+    /// (or its timeout) by the window's end plus this.
+    longest_timeout: Duration,
+    recorded: tokio::sync::Notify,
+}
+
+/// A probe as the window sees it: name, interval, timeout.
+pub(super) struct WindowProbe {
+    pub name: String,
+    pub interval: Duration,
+    pub timeout: Duration,
 }
 
 impl SteadyWindow {
-    pub fn new(spec: &SteadyState, probes: &[String]) -> SteadyWindow {
-        let samples = probes.iter().map(|p| (p.clone(), Vec::new())).collect();
+    pub fn new(spec: &SteadyState, probes: &[WindowProbe]) -> SteadyWindow {
+        let samples = probes
+            .iter()
+            .map(|p| (p.name.clone(), Vec::new()))
+            .collect();
+        let due = probes
+            .iter()
+            .map(|p| (p.name.clone(), due_in(spec.window, p.interval)))
+            .collect();
         SteadyWindow {
             spec: spec.clone(),
             samples: Mutex::new(samples),
+            due,
+            longest_timeout: probes.iter().map(|p| p.timeout).max().unwrap_or_default(),
+            recorded: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Wait, after the window's `end`, until every sample due inside it is recorded,
+    /// and at most until `end` + the longest probe timeout (+ a grace for the
+    /// recorder): by then each such sample has answered or timed out.
+    pub async fn wait_for_in_flight(&self, end: tokio::time::Instant) {
+        let deadline = end + self.longest_timeout + RECORD_GRACE;
+        loop {
+            let notified = self.recorded.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.all_recorded() {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn all_recorded(&self) -> bool {
+        let samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        samples
+            .iter()
+            .all(|(p, v)| v.len() >= self.due.get(p).copied().unwrap_or(0))
     }
 
     pub fn window(&self) -> Duration {
@@ -37,6 +91,8 @@ impl SteadyWindow {
         if let Some(v) = samples.get_mut(&s.probe) {
             v.push((s.ok, s.latency_us));
         }
+        drop(samples);
+        self.recorded.notify_waiters();
     }
 
     /// Whether every probe held over the window; `Err` says which did not and why.
@@ -52,6 +108,12 @@ impl SteadyWindow {
             Err(format!("steady state not met: {}", problems.join("; ")))
         }
     }
+}
+
+/// Samples due at 0, `interval`, 2·`interval`, ... before `window` ends.
+fn due_in(window: Duration, interval: Duration) -> usize {
+    let (w, i) = (window.as_micros(), interval.as_micros().max(1));
+    w.div_ceil(i) as usize
 }
 
 fn judge_probe(spec: &SteadyState, probe: &str, samples: &[(bool, u64)]) -> Option<String> {
@@ -99,12 +161,73 @@ mod tests {
     use super::*;
 
     fn window(availability_pct: f64, p99_ms: Option<u64>) -> SteadyWindow {
+        windowed(Duration::from_secs(1), availability_pct, p99_ms, 100)
+    }
+
+    fn windowed(
+        window: Duration,
+        availability_pct: f64,
+        p99_ms: Option<u64>,
+        timeout_ms: u64,
+    ) -> SteadyWindow {
         let spec = SteadyState {
-            window: Duration::from_secs(1),
+            window,
             availability_pct,
             latency_p99: p99_ms.map(Duration::from_millis),
         };
-        SteadyWindow::new(&spec, &["api".to_string()])
+        let probe = WindowProbe {
+            name: "api".into(),
+            interval: Duration::from_millis(50),
+            timeout: Duration::from_millis(timeout_ms),
+        };
+        SteadyWindow::new(&spec, &[probe])
+    }
+
+    #[tokio::test]
+    async fn a_sample_in_flight_at_the_end_of_the_window_is_waited_for_and_judged() {
+        // 100ms window, 50ms interval: samples due at 0 and 50ms. The second is still
+        // in flight when the window ends and fails 60ms later (within its timeout).
+        let w = std::sync::Arc::new(windowed(Duration::from_millis(100), 100.0, None, 500));
+        w.record(&sample(0, true, 1));
+        let end = tokio::time::Instant::now();
+        let late = std::sync::Arc::clone(&w);
+        let answer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            late.record(&sample(50, false, 70));
+        });
+        assert_eq!(w.judge(), Ok(()), "without waiting it would pass");
+        w.wait_for_in_flight(end).await;
+        let waited = end.elapsed();
+        let err = w.judge().expect_err("the in-flight sample failed");
+        assert!(err.contains("1 of 2 samples"), "{err}");
+        assert!(waited >= Duration::from_millis(55), "{waited:?}");
+        assert!(
+            waited < Duration::from_millis(500),
+            "not the whole timeout: {waited:?}"
+        );
+        answer.await.expect("task");
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_sample_that_never_comes_ends_at_its_timeout() {
+        let w = windowed(Duration::from_millis(100), 100.0, None, 50);
+        w.record(&sample(0, true, 1));
+        let end = tokio::time::Instant::now();
+        w.wait_for_in_flight(end).await;
+        let waited = end.elapsed();
+        assert!(waited >= Duration::from_millis(50), "{waited:?}");
+        assert!(
+            waited < Duration::from_millis(50) + RECORD_GRACE * 4,
+            "{waited:?}"
+        );
+    }
+
+    #[test]
+    fn samples_due_in_the_window_are_counted_from_zero() {
+        let ms = Duration::from_millis;
+        assert_eq!(due_in(ms(100), ms(50)), 2);
+        assert_eq!(due_in(ms(101), ms(50)), 3);
+        assert_eq!(due_in(ms(500), ms(50)), 10);
     }
 
     fn sample(due_ms: u64, ok: bool, latency_ms: u64) -> Sample {

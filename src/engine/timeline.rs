@@ -122,6 +122,11 @@ impl Timeline {
             _ = tokio::time::sleep_until(end) => {}
             _ = stop_rx.wait_for(|s| s.is_some()) => return false,
         }
+        // Samples due before the end but still in flight belong to the window.
+        tokio::select! {
+            _ = steady.wait_for_in_flight(end) => {}
+            _ = stop_rx.wait_for(|s| s.is_some()) => return false,
+        }
         match steady.judge() {
             Ok(()) => true,
             Err(reason) => {

@@ -103,6 +103,17 @@ impl AzLossPlan {
     }
 
     /// Every layer's undo, as one. Changes nothing.
+    /// Preflight, read-only: the zone exists in every layer.
+    pub async fn preflight(&self) -> Result<String, FaultError> {
+        let mut found = Vec::new();
+        for layer in &self.layers {
+            found.push(match layer {
+                ZoneLayer::Demo(d) => demo::preflight(d).await?,
+            });
+        }
+        Ok(found.join("; "))
+    }
+
     pub async fn prepare(&self, _ctx: &FaultContext) -> Result<Undo, FaultError> {
         let mut undos = Vec::new();
         for layer in &self.layers {

@@ -296,6 +296,31 @@ pub struct FaultContext {
     pub proxy_api: Option<String>,
 }
 
+/// What a fault's preflight may need from the rest of the plan.
+pub struct PreflightContext<'a> {
+    pub proxies: &'a [proxy::ProxyPlan],
+}
+
+/// Before t=0, read-only: the fault's target exists and is in the state the fault
+/// needs (a live process, a zone, a proxy, a reachable database). `Ok` says what was
+/// found, `Err` what is missing. Called by `run` before anything is touched and by
+/// `plan --preflight`.
+pub async fn preflight(kind: &FaultKind, ctx: &PreflightContext<'_>) -> Result<String, FaultError> {
+    match kind {
+        FaultKind::AzLoss(z) => z.preflight().await,
+        FaultKind::Process(p) => process::preflight(p),
+        FaultKind::Proxy(p) => {
+            let created = ctx
+                .proxies
+                .iter()
+                .any(|x| x.name == p.proxy && x.listen.is_some() && x.upstream.is_some());
+            proxy::preflight(p, created).await
+        }
+        FaultKind::Postgres(p) => postgres::preflight(p).await,
+        FaultKind::DbFailover(f) => demo::preflight_failover(f).await,
+    }
+}
+
 /// Resolve the target of a planned fault and say how to undo it. Changes nothing.
 pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result<Undo, FaultError> {
     match kind {

@@ -22,7 +22,8 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
         .target
         .as_ref()
         .and_then(|t| fault::compile_target(t, &mut e));
-    let thresholds = compile_sla(&exp.sla, &mut e);
+    let thresholds = compile_sla(&exp.sla, "sla", &mut e);
+    let probe_thresholds = compile_probe_slas(exp, &mut e);
     let budget = compile_budget(&exp.sla, &mut e);
     let probes = compile_probes(&exp.probes, duration, &mut e);
     let proxies = fault::proxy::compile_proxies(&exp.proxies, &mut e);
@@ -46,6 +47,7 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
         duration,
         target,
         thresholds,
+        probe_thresholds,
         budget,
         probes,
         faults,
@@ -110,7 +112,27 @@ fn check_header(exp: &Experiment, e: &mut Errors) {
     }
 }
 
-fn compile_sla(s: &spec::Sla, e: &mut Errors) -> Thresholds {
+/// Each probe's own `sla:` block laid over the top-level one, by probe name. Keys that
+/// apply to the whole run are refused there: they have no per-probe meaning.
+fn compile_probe_slas(exp: &Experiment, e: &mut Errors) -> BTreeMap<String, Thresholds> {
+    let mut out = BTreeMap::new();
+    for (i, p) in exp.probes.iter().enumerate() {
+        let Some(own) = &p.sla else { continue };
+        let path = format!("probes[{i}].sla");
+        for key in own.run_wide_keys() {
+            e.at(
+                format!("{path}.{key}"),
+                "applies to the whole run, not to one probe; set it in the top-level `sla:`",
+            );
+        }
+        let merged = exp.sla.overridden_by(own);
+        out.insert(p.name.clone(), compile_sla(&merged, &path, e));
+    }
+    out
+}
+
+/// `path` is where `s` was written, for messages (`sla`, `probes[1].sla`).
+fn compile_sla(s: &spec::Sla, path: &str, e: &mut Errors) -> Thresholds {
     let latency = [
         ("p50", s.latency_p50),
         ("p90", s.latency_p90),
@@ -124,7 +146,7 @@ fn compile_sla(s: &spec::Sla, e: &mut Errors) -> Thresholds {
     .collect();
     let k = s.recovery_successes.unwrap_or(3);
     if k == 0 {
-        e.at("sla.recovery_successes", "must be at least 1");
+        e.at(format!("{path}.recovery_successes"), "must be at least 1");
     }
     Thresholds {
         availability_pct: s.availability,

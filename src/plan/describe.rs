@@ -3,6 +3,7 @@
 
 use super::{FaultPlan, Plan};
 use crate::fault::proxy::describe_proxies;
+use crate::sla::Thresholds;
 use crate::spec::units::format_duration as d;
 use std::fmt::Write;
 use std::time::Duration;
@@ -153,73 +154,123 @@ fn sla_checks(o: &mut String, plan: &Plan) {
     }
 }
 
+/// The probes judged by each value of one threshold, in probe order: every probe
+/// holds the top-level value unless its own `sla:` block changed it.
+fn groups<'a, T: PartialEq>(
+    plan: &'a Plan,
+    probes: impl Iterator<Item = &'a str>,
+    value: impl Fn(&Thresholds) -> Option<T>,
+) -> Vec<(T, Vec<&'a str>)> {
+    let mut out: Vec<(T, Vec<&str>)> = Vec::new();
+    for name in probes {
+        let t = plan.probe_thresholds.get(name).unwrap_or(&plan.thresholds);
+        let Some(v) = value(t) else { continue };
+        match out.iter_mut().find(|(g, _)| *g == v) {
+            Some((_, names)) => names.push(name),
+            None => out.push((v, vec![name])),
+        }
+    }
+    out
+}
+
+/// `each probe (a, b)` when the group is all of `of`, else `a, b`.
+fn who(names: &[&str], of: usize) -> String {
+    if names.len() == of {
+        format!("each probe ({})", names.join(", "))
+    } else {
+        names.join(", ")
+    }
+}
+
+fn probe_names(plan: &Plan) -> impl Iterator<Item = &str> {
+    plan.probes.iter().map(|p| p.name.as_str())
+}
+
 /// `rpo` and `max_lost_writes`, judged on write probes only; true when there is one.
 fn write_checks(o: &mut String, plan: &Plan) -> bool {
-    let t = &plan.thresholds;
     let writers: Vec<&str> = plan
         .probes
         .iter()
         .filter(|p| p.kind.is_write())
         .map(|p| p.name.as_str())
         .collect();
-    let who = if writers.is_empty() {
-        "no write probe: nothing to judge".to_string()
-    } else {
-        writers.join(", ")
+    let mut any = false;
+    if writers.is_empty() {
+        let t = &plan.thresholds;
+        let none = "no write probe: nothing to judge";
+        if let Some(r) = t.rpo {
+            let _ = writeln!(o, "  rpo <= {} for each write probe ({none})", d(r));
+        }
+        if let Some(m) = t.max_lost_writes {
+            let _ = writeln!(
+                o,
+                "  lost acknowledged writes <= {m} for each write probe ({none})"
+            );
+        }
+        return t.rpo.is_some() || t.max_lost_writes.is_some();
+    }
+    let of = writers.len();
+    let each = |names: &[&str]| {
+        if names.len() == of {
+            format!("each write probe ({})", names.join(", "))
+        } else {
+            names.join(", ")
+        }
     };
-    if let Some(r) = t.rpo {
-        let _ = writeln!(o, "  rpo <= {} for each write probe ({who})", d(r));
+    for (r, names) in groups(plan, writers.iter().copied(), |t| t.rpo) {
+        any = true;
+        let _ = writeln!(o, "  rpo <= {} for {}", d(r), each(&names));
     }
-    if let Some(m) = t.max_lost_writes {
-        let _ = writeln!(
-            o,
-            "  lost acknowledged writes <= {m} for each write probe ({who})"
-        );
+    for (m, names) in groups(plan, writers.iter().copied(), |t| t.max_lost_writes) {
+        any = true;
+        let _ = writeln!(o, "  lost acknowledged writes <= {m} for {}", each(&names));
     }
-    t.rpo.is_some() || t.max_lost_writes.is_some()
+    any
 }
 
 /// Availability, latency and outage checks; true when there is one.
 fn per_probe_checks(o: &mut String, plan: &Plan) -> bool {
-    let t = &plan.thresholds;
-    let probes = plan
-        .probes
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let of = plan.probes.len();
     let mut any = false;
-    if let Some(a) = t.availability_pct {
+    for (a, names) in groups(plan, probe_names(plan), |t| t.availability_pct) {
         any = true;
-        let _ = writeln!(o, "  availability >= {a} for each probe ({probes})");
+        let _ = writeln!(o, "  availability >= {a} for {}", who(&names, of));
     }
-    for (stat, limit) in &t.latency {
+    for stat in LATENCY_STATS {
+        let limit = |t: &Thresholds| t.latency.iter().find(|(s, _)| s == stat).map(|l| l.1);
+        for (limit, names) in groups(plan, probe_names(plan), limit) {
+            any = true;
+            let _ = writeln!(
+                o,
+                "  latency {stat} <= {} for {}, successful samples",
+                d(limit),
+                who(&names, of)
+            );
+        }
+    }
+    for (m, names) in groups(plan, probe_names(plan), |t| t.max_outage) {
+        any = true;
+        let _ = writeln!(o, "  longest outage <= {} for {}", d(m), who(&names, of));
+    }
+    let k = plan.thresholds.recovery_successes;
+    for (m, names) in groups(plan, probe_names(plan), |t| t.max_disruption) {
         any = true;
         let _ = writeln!(
             o,
-            "  latency {stat} <= {} for each probe ({probes}), successful samples",
-            d(*limit)
-        );
-    }
-    if let Some(m) = t.max_outage {
-        any = true;
-        let _ = writeln!(o, "  longest outage <= {} for each probe ({probes})", d(m));
-    }
-    if let Some(m) = t.max_disruption {
-        any = true;
-        let _ = writeln!(
-            o,
-            "  longest disruption <= {} for each probe ({probes}), ended by {} consecutive successes",
+            "  longest disruption <= {} for {}, ended by {k} consecutive successes",
             d(m),
-            t.recovery_successes
+            who(&names, of)
         );
     }
-    if let Some(m) = t.max_lateness {
+    if let Some(m) = plan.thresholds.max_lateness {
         any = true;
         let _ = writeln!(o, "  harness send lateness <= {} over the whole run", d(m));
     }
     any
 }
+
+/// The latency statistics an SLA may bound, in the order the plan lists them.
+const LATENCY_STATS: [&str; 6] = ["p50", "p90", "p95", "p99", "p999", "max"];
 
 fn recovery_checks(o: &mut String, plan: &Plan) -> bool {
     let t = &plan.thresholds;

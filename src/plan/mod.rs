@@ -34,6 +34,9 @@ pub struct Plan {
     pub duration: Duration,
     pub target: Option<TargetPlan>,
     pub thresholds: Thresholds,
+    /// Probes with their own `sla:` block: the resolved thresholds they are judged
+    /// against instead of `thresholds`.
+    pub probe_thresholds: std::collections::BTreeMap<String, Thresholds>,
     pub budget: Option<BudgetConfig>,
     pub probes: Vec<ProbePlan>,
     pub faults: Vec<FaultPlan>,

@@ -28,6 +28,15 @@ pub enum FailureClass {
 }
 
 impl FailureClass {
+    /// Whether the target answered at all: every class but the ones where nothing
+    /// came back (refused, timed out, unreachable).
+    pub fn is_an_answer(self) -> bool {
+        !matches!(
+            self,
+            FailureClass::Refused | FailureClass::Timeout | FailureClass::Connect
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FailureClass::Refused => "refused",

@@ -23,6 +23,8 @@ use std::time::Duration;
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Samples a probe's preflight may take before its target counts as not answering.
+pub const PREFLIGHT_TRIES: u64 = 3;
 
 /// The host:port an http(s) URL connects to, when its host is an IP address or
 /// `localhost` (read as 127.0.0.1); the port defaults by scheme.
@@ -49,6 +51,9 @@ macro_rules! probe_kinds {
         #[serde(deny_unknown_fields)]
         pub struct ProbeSpec {
             pub name: String,
+            /// This probe's own thresholds, laid over the top-level `sla:`.
+            #[serde(default)]
+            pub sla: Option<crate::spec::Sla>,
             $( $(#[$doc])* #[serde(default)] pub $key: Option<$spec>, )*
         }
 
@@ -309,6 +314,38 @@ impl Probe {
             probe: name.to_string(),
             message,
         })
+    }
+
+    /// Before t=0: the target answers once. Up to [`PREFLIGHT_TRIES`] samples, one
+    /// interval apart; the first answer passes. Any answer counts, even one the sample
+    /// fails on (a status, a body, a TLS handshake, a query error): judging answers is
+    /// the run's job and the steady state's; preflight finds targets that are not
+    /// there at all (refused, timed out, unreachable). A write probe only connects (its
+    /// sample would write a row) and a command probe only resolves its program (its
+    /// sample may do anything), so `plan --preflight` stays read-only for them.
+    pub async fn preflight(&self, interval: Duration) -> Result<String, String> {
+        match self {
+            Probe::Postgres(p) => return p.preflight().await,
+            Probe::Exec(p) => return p.preflight(),
+            Probe::Http(_) | Probe::Tcp(_) | Probe::Prometheus(_) => {}
+        }
+        let mut last = String::new();
+        for seq in 0..PREFLIGHT_TRIES {
+            if seq > 0 {
+                tokio::time::sleep(interval.min(Duration::from_secs(1))).await;
+            }
+            match self.check(seq).await.failure {
+                None => return Ok("answered".into()),
+                Some(f) if f.class.is_an_answer() => {
+                    return Ok(format!(
+                        "answered (the sample failed: {}: {})",
+                        f.class, f.detail
+                    ))
+                }
+                Some(f) => last = format!("{}: {}", f.class, f.detail),
+            }
+        }
+        Err(format!("did not answer in {PREFLIGHT_TRIES} tries: {last}"))
     }
 
     /// Whether this probe writes and keeps a ledger to read back after the run.

@@ -44,7 +44,7 @@ pub fn judge_and_write(run: Judging<'_>, files: &RunFiles) -> Judged {
     let (started, recording, sla, revert_failed) =
         (run.started, run.recording, run.sla, run.revert_failed);
     let judge = |errors: Vec<String>| {
-        let checks = verdict::judge(&analysis, &sla.thresholds);
+        let checks = verdict::judge(&analysis, sla);
         let harness_error = !errors.is_empty() || revert_failed;
         let outcome = verdict::outcome(&analysis, &checks, harness_error);
         let exit_code = verdict::exit_code(outcome, revert_failed);

@@ -108,7 +108,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
         error_budget: sla.budget,
     };
     let analysis = analyse(&rec, &cfg);
-    let checks = judge(&analysis, &sla.thresholds);
+    let checks = judge(&analysis, &sla);
     let verdict = outcome(&analysis, &checks, false);
     let started = rec.started.clone().expect("pushed above");
     let report = Report::new(&started, analysis.clone(), checks, verdict, 1, vec![]);
@@ -135,5 +135,6 @@ pub fn fixture_sla() -> Sla {
             objective_pct: crate::percent::Percent::parse("99.95%").unwrap(),
             period_us: 30 * 86_400 * 1_000_000,
         }),
+        per_probe: Default::default(),
     }
 }

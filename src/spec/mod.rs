@@ -66,6 +66,56 @@ pub struct Sla {
     pub max_lost_writes: Option<u64>,
 }
 
+impl Sla {
+    /// Keys that apply to the whole run or to each fault, so a probe's own `sla:`
+    /// block cannot set them.
+    pub const RUN_WIDE: &'static [&'static str] = &[
+        "recovery_time",
+        "recovery_successes",
+        "max_lateness",
+        "error_budget",
+    ];
+
+    /// The run-wide keys this block sets.
+    pub fn run_wide_keys(&self) -> Vec<&'static str> {
+        let set = [
+            self.recovery_time.is_some(),
+            self.recovery_successes.is_some(),
+            self.max_lateness.is_some(),
+            self.error_budget.is_some(),
+        ];
+        Self::RUN_WIDE
+            .iter()
+            .zip(set)
+            .filter_map(|(k, s)| s.then_some(*k))
+            .collect()
+    }
+
+    /// This block with every key `over` sets replaced by `over`'s value.
+    pub fn overridden_by(&self, over: &Sla) -> Sla {
+        Sla {
+            availability: over.availability.or(self.availability),
+            recovery_time: over.recovery_time.or(self.recovery_time),
+            recovery_successes: over.recovery_successes.or(self.recovery_successes),
+            max_outage: over.max_outage.or(self.max_outage),
+            max_disruption: over.max_disruption.or(self.max_disruption),
+            max_lateness: over.max_lateness.or(self.max_lateness),
+            latency_p50: over.latency_p50.or(self.latency_p50),
+            latency_p90: over.latency_p90.or(self.latency_p90),
+            latency_p95: over.latency_p95.or(self.latency_p95),
+            latency_p99: over.latency_p99.or(self.latency_p99),
+            latency_p999: over.latency_p999.or(self.latency_p999),
+            latency_max: over.latency_max.or(self.latency_max),
+            error_budget: over
+                .error_budget
+                .clone()
+                .or_else(|| self.error_budget.clone()),
+            rpo: over.rpo.or(self.rpo),
+            max_lost_writes: over.max_lost_writes.or(self.max_lost_writes),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBudgetSpec {

@@ -4,12 +4,13 @@ use super::Check;
 use crate::analysis::writes::Writes;
 use crate::analysis::Analysis;
 use crate::format::{fmt_ms, format_duration};
-use crate::sla::Thresholds;
+use crate::sla::Sla;
 
-pub fn checks(a: &Analysis, t: &Thresholds) -> Vec<Check> {
+pub fn checks(a: &Analysis, sla: &Sla) -> Vec<Check> {
     let mut out = Vec::new();
     for p in &a.probes {
         let Some(w) = &p.writes else { continue };
+        let t = sla.for_probe(&p.name);
         if let Some(limit) = t.rpo {
             out.push(rpo_check(&p.name, w, limit));
         }

@@ -3,7 +3,7 @@
 use super::compile::{DbFailoverPlan, ZoneLossPlan};
 use super::spec::AzLossMode;
 use super::undo::{DemoUndo, StoreRef, ZoneRef, ADMIN_TIMEOUT};
-use crate::demo::{admin_set_zone, admin_store, StoreAction, ZoneMode};
+use crate::demo::{admin_set_zone, admin_store, admin_zones, StoreAction, ZoneMode};
 use crate::fault::FaultError;
 
 /// The undo of a zone loss. Changes nothing: the zone's name and the balancer's
@@ -65,4 +65,40 @@ pub async fn inject_failover(plan: &DbFailoverPlan) -> Result<(), FaultError> {
             Ok(())
         }
     }
+}
+
+/// Preflight, read-only: the zone exists. An in-process demo is started by the run
+/// with the planned zones (compile checked the name), so only an external one is asked.
+pub async fn preflight(plan: &ZoneLossPlan) -> Result<String, FaultError> {
+    if plan.in_process {
+        return Ok(format!("zone `{}`: the run starts the demo", plan.zone));
+    }
+    let zones = admin_zones(plan.lb, ADMIN_TIMEOUT)
+        .await
+        .map_err(|e| FaultError::Target(e.to_string()))?;
+    if zones.contains(&plan.zone) {
+        Ok(format!(
+            "zone `{}` exists on the demo at {}",
+            plan.zone, plan.lb
+        ))
+    } else {
+        Err(FaultError::Target(format!(
+            "zone `{}` does not exist on the demo at {} (its zones: {})",
+            plan.zone,
+            plan.lb,
+            zones.join(", ")
+        )))
+    }
+}
+
+/// Preflight, read-only: an external demo answers for its store (an in-process one is
+/// started by the run with the store the spec asks for).
+pub async fn preflight_failover(plan: &DbFailoverPlan) -> Result<String, FaultError> {
+    if plan.in_process {
+        return Ok("demo store: the run starts it".into());
+    }
+    admin_store(plan.lb, &StoreAction::Status, ADMIN_TIMEOUT)
+        .await
+        .map(|_| format!("the demo store at {} answers", plan.lb))
+        .map_err(|e| FaultError::Target(format!("the demo store at {}: {e}", plan.lb)))
 }

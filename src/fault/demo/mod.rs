@@ -25,7 +25,9 @@ pub use compile::{
     compile_db_failover, compile_target, compile_zone_loss, describe_target, DbFailoverPlan,
     DemoPlan, StorePlan, ZoneLossPlan,
 };
-pub use inject::{inject, inject_failover, prepare, prepare_failover};
+pub use inject::{
+    inject, inject_failover, preflight, preflight_failover, prepare, prepare_failover,
+};
 pub use lifecycle::DemoRun;
 pub use spec::{
     AzLossMode, DbFailoverSpec, DemoStoreSpec, DemoTargetSpec, DemoZoneLossSpec, HealthCheckSpec,

@@ -208,3 +208,16 @@ async fn wait(what: &str, done: impl Fn() -> bool) -> Result<(), FaultError> {
     }
     Ok(())
 }
+
+/// Preflight, read-only: both data directories hold a running postmaster, both
+/// servers answer, and they are in the roles the spec says.
+pub async fn preflight(f: &PostgresFault) -> Result<String, FaultError> {
+    node::postmaster(&f.primary.data_dir)?;
+    node::postmaster(&f.standby.data_dir)?;
+    check_roles(f).await?;
+    Ok(format!(
+        "primary ({}) and standby ({}) running and reachable",
+        f.primary.data_dir.display(),
+        f.standby.data_dir.display()
+    ))
+}

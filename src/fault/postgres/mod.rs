@@ -17,6 +17,6 @@ mod spec;
 mod undo;
 
 pub use compile::{compile, PostgresFault, PostgresPlanAction};
-pub use inject::{inject, prepare};
+pub use inject::{inject, preflight, prepare};
 pub use spec::{PostgresAction, PostgresFaultSpec, PostgresNodeSpec};
 pub use undo::PostgresUndo;

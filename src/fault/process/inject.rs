@@ -104,3 +104,17 @@ fn wait_until_gone(p: &ProcessRef, sig: i32) -> Result<(), FaultError> {
     }
     Ok(())
 }
+
+/// Preflight, read-only: the pid (or the pid file's) names a live process.
+pub fn preflight(plan: &ProcessFault) -> Result<String, FaultError> {
+    let (pid, from) = match &plan.pid {
+        PidSource::Pid(p) => (*p, String::new()),
+        PidSource::File(f) => (read_pid_file(f)?, format!(" (from {})", f.display())),
+    };
+    match liveness(pid) {
+        Liveness::Alive { .. } => Ok(format!("process {pid}{from} is running")),
+        Liveness::Dead => Err(FaultError::Target(format!(
+            "process {pid}{from} is not running"
+        ))),
+    }
+}

@@ -14,6 +14,6 @@ mod spec;
 mod undo;
 
 pub use compile::{compile, signal_name, PidSource, ProcessFault, ProcessPlanAction};
-pub use inject::{inject, prepare};
+pub use inject::{inject, preflight, prepare};
 pub use spec::{ProcessAction, ProcessFaultSpec};
 pub use undo::{ProcessRef, ProcessUndo, RestartSpec};

@@ -61,3 +61,20 @@ pub async fn inject(plan: &ProxyFault, undo: &ProxyUndo) -> Result<(), FaultErro
         ProxyAction::Down => set_enabled(p, false).await.map(|_| ()),
     }
 }
+
+/// Preflight, read-only: a built-in proxy is started by the run; a Toxiproxy one must
+/// exist on its server, unless the run creates it there (`created_by_run`), in which
+/// case the server must answer.
+pub async fn preflight(plan: &ProxyFault, created_by_run: bool) -> Result<String, FaultError> {
+    let proxy = &plan.proxy;
+    let Some(api) = &plan.api else {
+        return Ok(format!("proxy `{proxy}`: built in, started by the run"));
+    };
+    match client(api)?.get_proxy(proxy).await {
+        Ok(_) => Ok(format!("proxy `{proxy}` exists at {api}")),
+        Err(e) if created_by_run && e.status() == Some(404) => Ok(format!(
+            "proxy `{proxy}`: {api} answers; the run creates it there"
+        )),
+        Err(e) => Err(FaultError::Target(format!("proxy `{proxy}` at {api}: {e}"))),
+    }
+}

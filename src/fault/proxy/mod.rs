@@ -20,7 +20,7 @@ pub use compile::{
     compile_latency, compile_network, compile_proxies, describe_proxies, ProxyAction, ProxyFault,
     ProxyPlan,
 };
-pub use inject::{inject, prepare};
+pub use inject::{inject, preflight, prepare};
 pub use lifecycle::Proxies;
 pub use spec::{
     BandwidthSpec, LatencyFaultSpec, LimitDataSpec, NetworkFaultSpec, ProxySpec, SlicerSpec,

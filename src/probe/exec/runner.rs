@@ -42,6 +42,35 @@ pub struct ExecFailure {
 }
 
 impl ExecProbe {
+    /// Preflight, without running the command (it may do anything): its program
+    /// exists and is executable, found on `PATH` (the probe's own `env` first) when it
+    /// has no `/`.
+    pub fn preflight(&self) -> Result<String, String> {
+        use std::os::unix::fs::PermissionsExt;
+        let program = std::path::Path::new(&self.command[0]);
+        let executable = |p: &std::path::Path| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        };
+        if self.command[0].contains('/') {
+            return if executable(program) {
+                Ok(format!("{} is executable", program.display()))
+            } else {
+                Err(format!("{} is not an executable file", program.display()))
+            };
+        }
+        let path = self
+            .env
+            .get("PATH")
+            .cloned()
+            .or_else(|| std::env::var("PATH").ok())
+            .unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|p| executable(p))
+            .map(|p| format!("{} is executable", p.display()))
+            .ok_or_else(|| format!("`{}` is not found on PATH", program.display()))
+    }
+
     pub fn new(
         command: &[String],
         env: &BTreeMap<String, String>,

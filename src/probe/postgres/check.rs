@@ -56,6 +56,25 @@ impl PostgresProbe {
         }
     }
 
+    /// Preflight, read-only: the server answers; a read probe's query runs once, a
+    /// write probe's server is a primary (its sample would write a row, so none is taken).
+    pub async fn preflight(&self) -> Result<String, String> {
+        let client = connect(&self.config, self.timeout.max(Duration::from_secs(5))).await?;
+        match &self.mode {
+            PostgresMode::Read { query } => {
+                client
+                    .simple_query(query)
+                    .await
+                    .map_err(|e| format!("`{query}`: {}", reason(&e)))?;
+                Ok("answered".into())
+            }
+            PostgresMode::Write { .. } => {
+                refuse_standby(&client).await?;
+                Ok("connected to a primary".into())
+            }
+        }
+    }
+
     /// Before the run: connect, refuse a standby for writes, create the ledger table and
     /// pick the first id after every id already in it (earlier runs' rows stay).
     pub async fn prepare(&self) -> Result<(), String> {
