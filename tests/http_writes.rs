@@ -195,8 +195,7 @@ fn http_write_ledger_counts_what_the_store_received_and_holds() {
 
 #[test]
 fn a_write_probe_against_nothing_records_failed_writes_not_lost_ones() {
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = answer_preflight_then_vanish();
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path(), "w.yaml", &spec(addr));
     let out_dir = dir.path().join("out");
@@ -220,4 +219,23 @@ fn a_write_probe_against_nothing_records_failed_writes_not_lost_ones() {
         "{w}"
     );
     assert_ne!(code(&out), 0, "{}", text(&out));
+}
+
+/// A server that answers the run's preflight check once (any answer will do) and is
+/// gone before t=0, so every write of the run is refused before it is sent.
+fn answer_preflight_then_vanish() -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut conn, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+        // The listener closes here: from now on connections are refused.
+    });
+    addr
 }
