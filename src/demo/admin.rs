@@ -197,13 +197,6 @@ async fn admin_call(
     body: String,
 ) -> Result<serde_json::Value, DemoError> {
     let admin_err = |reason: String| DemoError::Admin { lb, reason };
-    let stream = tokio::net::TcpStream::connect(lb)
-        .await
-        .map_err(|source| DemoError::AdminUnreachable { lb, source })?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| admin_err(format!("HTTP handshake failed: {e}")))?;
-    let conn = AbortOnDrop(tokio::spawn(conn));
     let req = Request::builder()
         .method(method)
         .uri(path)
@@ -211,17 +204,7 @@ async fn admin_call(
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| admin_err(format!("cannot build request: {e}")))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| admin_err(format!("request failed: {e}")))?;
-    let status = resp.status();
-    let body = Limited::new(resp.into_body(), MAX_ADMIN_BODY)
-        .collect()
-        .await
-        .map_err(|e| admin_err(format!("cannot read response: {e}")))?
-        .to_bytes();
-    drop(conn);
+    let (status, body) = send_admin(lb, req).await?;
     let parsed: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
         admin_err(format!(
             "status {status}: {}",
