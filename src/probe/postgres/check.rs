@@ -62,10 +62,7 @@ impl PostgresProbe {
         let client = connect(&self.config, self.timeout.max(Duration::from_secs(5))).await?;
         match &self.mode {
             PostgresMode::Read { query } => {
-                client
-                    .simple_query(query)
-                    .await
-                    .map_err(|e| format!("`{query}`: {}", reason(&e)))?;
+                run_query(&client, query).await?;
                 Ok("answered".into())
             }
             PostgresMode::Write { .. } => {
@@ -82,10 +79,7 @@ impl PostgresProbe {
         let client = connect(&self.config, setup_timeout).await?;
         match &self.mode {
             PostgresMode::Read { query } => {
-                client
-                    .simple_query(query)
-                    .await
-                    .map_err(|e| format!("`{query}`: {}", reason(&e)))?;
+                run_query(&client, query).await?;
             }
             PostgresMode::Write { table, .. } => {
                 refuse_standby(&client).await?;
@@ -275,4 +269,13 @@ pub fn failure(reason: String) -> crate::probe::failure::Failure {
         FailureClass::Connect
     };
     Failure::new(class, reason)
+}
+
+/// Run a read probe's query once (preflight and prepare), naming it in the error.
+async fn run_query(client: &Client, query: &str) -> Result<(), String> {
+    client
+        .simple_query(query)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("`{query}`: {}", reason(&e)))
 }
