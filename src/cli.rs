@@ -23,17 +23,23 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check experiment files; print every error as FILE:LINE:COL: path: message.
-    #[command(after_help = "Example:\n  shakeout validate experiments/*.yaml\n\n\
+    #[command(after_help = "Examples:\n  shakeout validate experiments/*.yaml\n  \
+        shakeout validate --format json experiments/*.yaml | jq '.errors[]'\n\n\
         Exit 0 when every file is valid, 2 when any is not.")]
     Validate {
         /// Experiment files (YAML) to check; all errors of all files are printed.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// `json`: one JSON document on stdout (schemas/validate.schema.json) with each
+        /// error's file, line, column, path, message and suggestion.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Print the concrete timeline of an experiment. Touches nothing.
     #[command(
         after_help = "Examples:\n  shakeout plan experiments/zone-loss.yaml\n  \
-        shakeout plan --preflight experiments/process-pause.yaml\n\n\
+        shakeout plan --preflight experiments/process-pause.yaml\n  \
+        shakeout plan --format json experiments/zone-loss.yaml | jq '.checks'\n\n\
         With --preflight: exit 0 when every check passed, 3 when one failed."
     )]
     Plan {
@@ -43,6 +49,10 @@ pub enum Command {
         /// probe targets answer once) and print each result.
         #[arg(long)]
         preflight: bool,
+        /// `json`: the plan as one JSON document on stdout (schemas/plan.schema.json):
+        /// probes, faults, the timeline and the SLA checks.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Run an experiment and write its reports and charts.
     #[command(
@@ -86,6 +96,15 @@ pub enum Command {
         #[command(subcommand)]
         command: ProxyCommand,
     },
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Lines for people.
+    Text,
+    /// One JSON document for tools.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -285,8 +285,14 @@ mod tests {
         assert!(check.pass);
         let avail = case("availability [api]");
         assert!(!avail.children().any(|n| n.has_tag_name("failure")));
-        assert_eq!(prop(avail, "measured").as_deref(), Some(check.measured.as_str()));
-        assert_eq!(prop(avail, "threshold").as_deref(), Some(check.threshold.as_str()));
+        assert_eq!(
+            prop(avail, "measured").as_deref(),
+            Some(check.measured.as_str())
+        );
+        assert_eq!(
+            prop(avail, "threshold").as_deref(),
+            Some(check.threshold.as_str())
+        );
         assert_eq!(prop(avail, "unit").as_deref(), Some("percent"));
         let out = avail
             .children()
