@@ -82,6 +82,15 @@ pub enum Command {
         #[arg(long)]
         rejudge: bool,
     },
+    /// Each experiment's runs over time, with regressions marked: recovery time,
+    /// availability, longest disruption and lost writes.
+    #[command(after_help = "Examples:\n  shakeout trend reports/\n  \
+        shakeout trend nightly/ archive/ --out trend --regression 10%\n\n\
+        A run regressed on a figure when it is worse than the median of the previous runs \
+        (--baseline, default 5) by more than --regression and by more than one sample. \
+        Exit 0: no experiment's newest run regressed; 1: one did; 2: no runs or bad \
+        arguments; 3: the output could not be written.")]
+    Trend(TrendArgs),
     /// The embedded demo deployment.
     #[command(
         after_help = "Example:\n  shakeout demo serve --listen localhost:18080 --zones a,b,c"
@@ -137,6 +146,23 @@ pub struct RunArgs {
     /// Print report.json to stdout when the run ends.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrendArgs {
+    /// Directories searched recursively for runs (each run's report.json).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Write trend.md, trend.html, trend.json and one chart per experiment here;
+    /// without it, trend.md (without charts) goes to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// How much worse than the baseline median a figure must be to regress.
+    #[arg(long, default_value = "20%", value_parser = crate::trend::parse_regression)]
+    pub regression: f64,
+    /// How many previous runs the baseline median is taken over.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub baseline: u32,
 }
 
 #[derive(Debug, Subcommand)]

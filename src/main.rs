@@ -1,7 +1,7 @@
 //! Thin binary: parse arguments, call the library, map the outcome to an exit code.
 
 use clap::Parser;
-use shakeout::cli::{Cli, Command, DemoCommand, Format, ProxyCommand, RunArgs};
+use shakeout::cli::{Cli, Command, DemoCommand, Format, ProxyCommand, RunArgs, TrendArgs};
 use shakeout::engine::{self, exit, journal, RunOptions};
 use shakeout::report::RunFiles;
 use std::io::IsTerminal;
@@ -114,6 +114,7 @@ async fn dispatch(cmd: Command) -> i32 {
         Command::Run(args) => run(args).await,
         Command::Rollback { dir } => rollback(&dir).await,
         Command::Report { dir, rejudge } => rerender(&dir, rejudge),
+        Command::Trend(args) => trend(&args),
         Command::Proxy {
             command: ProxyCommand::Serve { listen, config },
         } => proxy_serve(listen, config).await,
@@ -376,6 +377,41 @@ fn rerender(dir: &Path, rejudge: bool) -> i32 {
             say!("error: {e}");
             exit::INVALID
         }
+    }
+}
+
+/// `shakeout trend`: exit 1 when the newest run of any experiment regressed.
+fn trend(args: &TrendArgs) -> i32 {
+    use shakeout::trend;
+    let found = match trend::collect(&args.dirs) {
+        Ok(found) => found,
+        Err(e) => {
+            say!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    for skipped in &found.skipped {
+        say!("warning: skipped {skipped}");
+    }
+    let rule = trend::Rule {
+        regression_pct: args.regression,
+        baseline_runs: args.baseline as usize,
+    };
+    let t = trend::build(found.runs, rule);
+    match &args.out {
+        None => out_raw!("{}", trend::markdown(&t, false)),
+        Some(dir) => match trend::write(&t, dir) {
+            Ok(_) => out!("{}", trend::summary(&t)),
+            Err(e) => {
+                say!("error: cannot write the trend into {}: {e}", dir.display());
+                return exit::HARNESS;
+            }
+        },
+    }
+    if t.regressed {
+        exit::FAIL
+    } else {
+        exit::PASS
     }
 }
 
