@@ -31,7 +31,9 @@ sys.exit(1 if errors else 0)
 "#;
 
 pub fn schema_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name)
 }
 
 /// What validation found: `Ok(true)` valid, `Ok(false)` validator missing (outside CI),
