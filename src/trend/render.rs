@@ -51,8 +51,12 @@ fn compared(value: f64, figure: &str) -> String {
     }
 }
 
-/// `recovery_time 1.500s vs median 1.000s of 5 (+50%)`.
+/// `Recovery time 1.500s vs median 1.000s of 5 (+50%)`.
 pub fn regression_words(r: &Regression) -> String {
+    let title = Figure::ALL
+        .iter()
+        .find(|f| f.key() == r.figure)
+        .map_or(r.figure.as_str(), |f| f.title());
     let value = r
         .value
         .map_or("not recovered".into(), |v| compared(v, &r.figure));
@@ -61,8 +65,7 @@ pub fn regression_words(r: &Regression) -> String {
         .map(|p| format!(" (+{}%)", fmt_num(p.round())))
         .unwrap_or_default();
     format!(
-        "{} {value} vs median {} of {}{by}",
-        r.figure,
+        "{title} {value} vs median {} of {}{by}",
         compared(r.baseline, &r.figure),
         r.baseline_of
     )
