@@ -87,7 +87,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  shakeout trend reports/\n  \
         shakeout trend nightly/ archive/ --out trend --regression 10%\n\n\
         A run regressed on a figure when it is worse than the median of the previous runs \
-        (--baseline, default 5) by more than --regression and by more than one sample. \
+        (--baseline, default 5; at least --min-history, default 3) by more than --regression \
+        and by more than one sample. \
         Exit 0: no experiment's newest run regressed; 1: one did; 2: no runs or bad \
         arguments; 3: the output could not be written.")]
     Trend(TrendArgs),
@@ -163,6 +164,9 @@ pub struct TrendArgs {
     /// How many previous runs the baseline median is taken over.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub baseline: u32,
+    /// How many previous runs a run needs before it is judged at all.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub min_history: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -396,6 +396,7 @@ fn trend(args: &TrendArgs) -> i32 {
     let rule = trend::Rule {
         regression_pct: args.regression,
         baseline_runs: args.baseline as usize,
+        min_history: args.min_history as usize,
     };
     let t = trend::build(found.runs, rule);
     match &args.out {

@@ -86,11 +86,12 @@ fn a_run_worse_than_the_median_of_its_history_regresses_and_exits_1() {
         .collect();
 
     // The newest run (with health checks) after the first: better, no regression.
+    // One run of history is judged only when asked to (`--min-history 1`).
     let pair = dir.path().join("pair");
     for r in &runs[..2] {
         copy_dir(r, &pair.join(r.file_name().expect("name")));
     }
-    let out = trend(&[pair.to_str().expect("utf-8")]);
+    let out = trend(&[pair.to_str().expect("utf-8"), "--min-history", "1"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let md = String::from_utf8_lossy(&out.stdout);
     assert!(md.contains("| Started | Run | Verdict |"), "{md}");

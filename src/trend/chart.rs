@@ -205,7 +205,7 @@ fn marker(
     }
 }
 
-/// Run start dates under the panels, thinned to at most 8 labels.
+/// Run numbers and start times under the panels, thinned to at most 8 labels.
 fn run_axis(svg: &mut String, e: &ExperimentTrend, y: f64) {
     let n = e.runs.len();
     let step = n.div_ceil(8).max(1);
@@ -218,10 +218,12 @@ fn run_axis(svg: &mut String, e: &ExperimentTrend, y: f64) {
             .started_at
             .get(5..16)
             .map_or(run.started_at.clone(), |s| s.replace('T', " "));
+        let cx = run_x(i, n);
         let _ = writeln!(
             svg,
-            "<text x=\"{:.1}\" y=\"{y:.1}\" text-anchor=\"middle\" fill=\"{MUTED}\">{}</text>",
-            run_x(i, n),
+            "<text x=\"{cx:.1}\" y=\"{y:.1}\" text-anchor=\"middle\" fill=\"{MUTED}\">#{}\
+             <tspan x=\"{cx:.1}\" dy=\"14\">{}</tspan></text>",
+            i + 1,
             x(&short)
         );
     }

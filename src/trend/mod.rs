@@ -12,7 +12,8 @@
 //!
 //! A run regressed on a figure when its badness exceeds the median badness of the
 //! previous `baseline` runs that have the figure (5 by default; fewer at the start of
-//! the history, at least one) by more than `regression` percent, *and* by more than the
+//! the history, but at least `min_history`, 3 by default) by more than `regression`
+//! percent, *and* by more than the
 //! figure's resolution, so sampling noise is no regression: one probe interval for the
 //! two times (they are measured in whole samples), one sample's share for availability,
 //! nothing for lost writes (one lost write is real).
@@ -37,6 +38,9 @@ pub struct Rule {
     pub regression_pct: f64,
     /// How many previous runs the baseline median is taken over.
     pub baseline_runs: usize,
+    /// How many previous runs (with the figure) a run needs to be judged at all: the
+    /// median of one or two runs is one noisy run, not a baseline.
+    pub min_history: usize,
 }
 
 impl Default for Rule {
@@ -44,6 +48,7 @@ impl Default for Rule {
         Rule {
             regression_pct: 20.0,
             baseline_runs: 5,
+            min_history: 3,
         }
     }
 }
@@ -56,6 +61,7 @@ pub struct Trend {
     pub tool_version: String,
     pub regression_pct: f64,
     pub baseline_runs: usize,
+    pub min_history: usize,
     /// True when the newest run of any experiment regressed (`shakeout trend` exits 1).
     pub regressed: bool,
     pub experiments: Vec<ExperimentTrend>,
@@ -244,6 +250,9 @@ fn regression(runs: &[RunPoint], i: usize, figure: Figure, rule: &Rule) -> Optio
         .take(rule.baseline_runs)
         .collect();
     let baseline_of = previous.len();
+    if baseline_of < rule.min_history {
+        return None;
+    }
     let baseline = median(&mut previous)?;
     if baseline.is_infinite() {
         // The history never recovered: nothing can be worse than that.
@@ -290,6 +299,7 @@ pub fn build(reports: Vec<(String, Report)>, rule: Rule) -> Trend {
         tool_version: env!("CARGO_PKG_VERSION").into(),
         regression_pct: rule.regression_pct,
         baseline_runs: rule.baseline_runs,
+        min_history: rule.min_history,
         regressed: experiments.iter().any(|e| e.newest_regressed),
         experiments,
     }

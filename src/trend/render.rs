@@ -20,12 +20,13 @@ const COLUMNS: [&str; 8] = [
 /// How "worse" is judged, shown under both renderings.
 fn rule_sentence(t: &Trend) -> String {
     format!(
-        "A figure regressed when it is worse than the median of the previous {} runs by more \
-         than {}% and by more than what the run can resolve (one probe interval for times, one \
-         sample for availability). Worse means: a longer recovery time (never recovered is \
-         worst), a larger unavailability (100% − availability, of the worst probe), a longer \
-         longest disruption, more lost acknowledged writes.",
+        "A figure regressed when it is worse than the median of the previous {} runs (at least \
+         {} of them) by more than {}% and by more than what the run can resolve (one probe \
+         interval for times, one sample for availability). Worse means: a longer recovery time \
+         (never recovered is worst), a larger unavailability (100% − availability, of the worst \
+         probe), a longer longest disruption, more lost acknowledged writes.",
         t.baseline_runs,
+        t.min_history,
         fmt_num(t.regression_pct)
     )
 }

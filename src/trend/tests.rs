@@ -27,7 +27,12 @@ fn judged(figures: Vec<Figures>) -> ExperimentTrend {
         .enumerate()
         .map(|(i, f)| run(i, f))
         .collect();
-    judge_history("x".into(), runs, &Rule::default())
+    // Every run after the first is judged: the history rules are tested on their own.
+    let rule = Rule {
+        min_history: 1,
+        ..Rule::default()
+    };
+    judge_history("x".into(), runs, &rule)
 }
 
 #[test]
@@ -106,6 +111,22 @@ fn never_recovering_regresses_and_a_lost_write_from_none_is_real() {
     let e = judged(vec![lost(0), lost(3), lost(0)]);
     assert!(!e.runs[1].regressions.is_empty());
     assert!(!e.newest_regressed);
+}
+
+#[test]
+fn a_run_with_less_history_than_the_minimum_is_not_judged() {
+    let runs: Vec<RunPoint> = [100.0, 100.0, 900.0, 100.0, 100.0, 100.0, 900.0]
+        .map(recovery)
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| run(i, f))
+        .collect();
+    let e = judge_history("x".into(), runs, &Rule::default());
+    // The third run has two runs before it: not judged, however much worse it is.
+    assert!(e.runs[2].regressions.is_empty(), "{e:?}");
+    // The newest has five before it, median 100ms.
+    assert_eq!(e.runs[6].regressions[0].baseline, 100.0);
+    assert_eq!(e.runs[6].regressions[0].baseline_of, 5);
 }
 
 #[test]
