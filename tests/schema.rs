@@ -66,6 +66,14 @@ fn committed_example_report_matches_the_schema() {
     assert_valid(&report, "report.schema.json");
 }
 
+#[test]
+fn committed_trend_example_matches_the_schema() {
+    let text = std::fs::read_to_string(root().join("reports/trend-example/trend.json"))
+        .expect("trend.json");
+    let trend: serde_json::Value = serde_json::from_str(&text).expect("trend.json parses");
+    assert_valid(&trend, "trend.schema.json");
+}
+
 /// The validator is not vacuous: a report without its verdict, or with a verdict the
 /// schema does not know, is refused.
 #[test]
@@ -113,6 +121,45 @@ fn a_fresh_run_of_a_demo_experiment_matches_the_schema() {
         "{report}"
     );
     assert_valid(&report, "report.schema.json");
+    junit_carries_each_check(&out_dir, &report);
+}
+
+/// junit.xml of the same run: each check's case holds what report.json measured, and
+/// a time that is the span it measured (the run's measured span for a probe's check).
+fn junit_carries_each_check(out_dir: &Path, report: &serde_json::Value) {
+    let xml = std::fs::read_to_string(out_dir.join("junit.xml")).expect("junit.xml");
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed junit.xml");
+    let measured_s = report["measured_ms"].as_f64().expect("measured_ms") / 1000.0;
+    let checks = report["sla"].as_array().expect("sla");
+    assert!(!checks.is_empty());
+    for check in checks {
+        let name = format!(
+            "{} [{}]",
+            check["name"].as_str().expect("name"),
+            check["probe"].as_str().expect("a probe check")
+        );
+        let case = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("no testcase {name}:\n{xml}"));
+        let prop = |key: &str| {
+            case.descendants()
+                .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(key))
+                .and_then(|n| n.attribute("value"))
+        };
+        assert_eq!(prop("measured"), check["measured"].as_str(), "{name}");
+        assert_eq!(prop("threshold"), check["threshold"].as_str(), "{name}");
+        let time: f64 = case
+            .attribute("time")
+            .and_then(|t| t.parse().ok())
+            .expect("a numeric time");
+        assert!(
+            (time - measured_s).abs() < 0.001,
+            "{name}: time {time} vs {measured_s}"
+        );
+        let failed = case.children().any(|n| n.has_tag_name("failure"));
+        assert_eq!(failed, check["pass"] == false, "{name}");
+    }
 }
 
 #[test]
