@@ -18,5 +18,6 @@ pub mod record;
 pub mod report;
 pub mod sla;
 pub mod spec;
+pub mod trend;
 pub mod util;
 pub mod verdict;

@@ -1,7 +1,7 @@
 //! Thin binary: parse arguments, call the library, map the outcome to an exit code.
 
 use clap::Parser;
-use shakeout::cli::{Cli, Command, DemoCommand, ProxyCommand, RunArgs};
+use shakeout::cli::{Cli, Command, DemoCommand, Format, ProxyCommand, RunArgs, TrendArgs};
 use shakeout::engine::{self, exit, journal, RunOptions};
 use shakeout::report::RunFiles;
 use std::io::IsTerminal;
@@ -105,21 +105,16 @@ fn colour_on_stderr() -> bool {
 
 async fn dispatch(cmd: Command) -> i32 {
     match cmd {
-        Command::Validate { files } => validate(&files),
-        Command::Plan { file, preflight } => match shakeout::plan::load(&file) {
-            Ok((plan, _)) => {
-                out_raw!("{}", shakeout::plan::describe(&plan));
-                if preflight {
-                    plan_preflight(&plan).await
-                } else {
-                    exit::PASS
-                }
-            }
-            Err(errors) => print_spec_errors(&errors),
-        },
+        Command::Validate { files, format } => validate(&files, format),
+        Command::Plan {
+            file,
+            preflight,
+            format,
+        } => plan(&file, preflight, format).await,
         Command::Run(args) => run(args).await,
         Command::Rollback { dir } => rollback(&dir).await,
         Command::Report { dir, rejudge } => rerender(&dir, rejudge),
+        Command::Trend(args) => trend(&args),
         Command::Proxy {
             command: ProxyCommand::Serve { listen, config },
         } => proxy_serve(listen, config).await,
@@ -157,7 +152,55 @@ fn print_spec_errors(errors: &[shakeout::spec::yaml::SpecError]) -> i32 {
     exit::INVALID
 }
 
-fn validate(files: &[PathBuf]) -> i32 {
+/// A document for `--format json`, on stdout alone so it parses when piped.
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(json) => out!("{json}"),
+        Err(e) => say!("error: cannot render JSON: {e}"),
+    }
+}
+
+async fn plan(file: &Path, preflight: bool, format: Format) -> i32 {
+    use shakeout::plan::json;
+    let plan = match (shakeout::plan::load(file), format) {
+        (Ok((plan, _)), _) => plan,
+        (Err(errors), Format::Text) => return print_spec_errors(&errors),
+        (Err(errors), Format::Json) => {
+            print_json(&json::validate_output(&[(
+                file.display().to_string(),
+                errors,
+            )]));
+            return exit::INVALID;
+        }
+    };
+    match format {
+        Format::Text => out_raw!("{}", shakeout::plan::describe(&plan)),
+        Format::Json => print_json(&json::plan_output(&plan)),
+    }
+    if preflight {
+        plan_preflight(&plan, format).await
+    } else {
+        exit::PASS
+    }
+}
+
+fn validate(files: &[PathBuf], format: Format) -> i32 {
+    if format == Format::Json {
+        let results: Vec<(String, Vec<_>)> = files
+            .iter()
+            .map(|f| {
+                let errors = shakeout::plan::load(f).err().unwrap_or_default();
+                (f.display().to_string(), errors)
+            })
+            .collect();
+        let output = shakeout::plan::json::validate_output(&results);
+        print_json(&output);
+        return if output.valid {
+            exit::PASS
+        } else {
+            exit::INVALID
+        };
+    }
     let mut all = Vec::new();
     for f in files {
         match shakeout::plan::load(f) {
@@ -359,12 +402,53 @@ fn rerender(dir: &Path, rejudge: bool) -> i32 {
     }
 }
 
-/// `plan --preflight`: print every read-only check; exit 3 when one failed.
-async fn plan_preflight(plan: &shakeout::plan::Plan) -> i32 {
+/// `shakeout trend`: exit 1 when the newest run of any experiment regressed.
+fn trend(args: &TrendArgs) -> i32 {
+    use shakeout::trend;
+    let found = match trend::collect(&args.dirs) {
+        Ok(found) => found,
+        Err(e) => {
+            say!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    for skipped in &found.skipped {
+        say!("warning: skipped {skipped}");
+    }
+    let rule = trend::Rule {
+        regression_pct: args.regression,
+        baseline_runs: args.baseline as usize,
+        min_history: args.min_history as usize,
+    };
+    let t = trend::build(found.runs, rule);
+    match &args.out {
+        None => out_raw!("{}", trend::markdown(&t, false)),
+        Some(dir) => match trend::write(&t, dir) {
+            Ok(_) => out!("{}", trend::summary(&t)),
+            Err(e) => {
+                say!("error: cannot write the trend into {}: {e}", dir.display());
+                return exit::HARNESS;
+            }
+        },
+    }
+    if t.regressed {
+        exit::FAIL
+    } else {
+        exit::PASS
+    }
+}
+
+/// `plan --preflight`: print every read-only check; exit 3 when one failed. With
+/// `--format json` the checks go to stderr: stdout holds the plan's JSON alone.
+async fn plan_preflight(plan: &shakeout::plan::Plan, format: Format) -> i32 {
     use engine::preflight;
     match preflight::read_only(plan).await {
         Ok(checks) => {
-            out_raw!("{}", preflight::describe(&checks));
+            let words = preflight::describe(&checks);
+            match format {
+                Format::Text => out_raw!("{words}"),
+                Format::Json => say!("{}", words.trim_end()),
+            }
             match preflight::failures(&checks) {
                 Some(e) => {
                     say!("error: {e}");

@@ -8,6 +8,7 @@
 mod compile;
 mod describe;
 mod experiment;
+pub mod json;
 
 pub use compile::compile;
 pub use describe::describe;

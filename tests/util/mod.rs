@@ -5,6 +5,7 @@ pub mod experiment;
 pub mod net;
 pub mod pg;
 pub mod prometheus;
+pub mod schema;
 pub mod tls;
 
 use std::path::{Path, PathBuf};
