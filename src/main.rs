@@ -160,7 +160,8 @@ fn print_spec_errors(errors: &[shakeout::spec::yaml::SpecError]) -> i32 {
 fn validate(files: &[PathBuf]) -> i32 {
     let mut all = Vec::new();
     for f in files {
-        match shakeout::plan::load(f) {
+        // A suite file or a directory is checked with every experiment it names.
+        match shakeout::suite::load(f) {
             Ok(_) => out!("{}: ok", f.display()),
             Err(errors) => all.extend(errors),
         }
@@ -246,12 +247,16 @@ async fn run_single(
     for line in &ran.messages {
         say!("{line}");
     }
-    if let Some(outcome) = &ran.outcome {
-        let deliveries =
-            shakeout::suite::notify_run(&plan, &outcome.report, &files.report_dir, settings).await;
-        for d in &deliveries {
-            say!("{}", shakeout::suite::delivery_line(d));
+    let deliveries = match &ran.outcome {
+        Some(outcome) => {
+            shakeout::suite::notify_run(&plan, &outcome.report, &files.report_dir, settings).await
         }
+        None => {
+            shakeout::suite::notify_unreported_run(&plan, &ran, &files.report_dir, settings).await
+        }
+    };
+    for d in &deliveries {
+        say!("{}", shakeout::suite::delivery_line(d));
     }
     ran.exit_code
 }

@@ -206,7 +206,7 @@ fn assemble(
         duration_ms: done
             .finished
             .duration_since(done.started)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            .map_or(0.0, runner::millis),
         pause_ms: head.pause.as_secs_f64() * 1000.0,
         stop_on_failure: head.stop_on_failure,
         verdict,
@@ -309,10 +309,42 @@ pub async fn notify_run(
     report_dir: &Path,
     settings: &Settings,
 ) -> Vec<Delivery> {
-    let targets: Vec<Target> = plan.notify.iter().chain(&settings.notify).cloned().collect();
     let message = Message::of_run(report, link(report_dir, "report.html", "report.md", settings));
-    let deliveries = notify::notify_all(&targets, &message, settings.retry).await;
-    if !deliveries.is_empty() {
+    send_for_run(plan, &message, report_dir, settings).await
+}
+
+/// Notifications of a run that ended without a report (it could not start, or the
+/// harness failed): an `error` with what went wrong.
+pub async fn notify_unreported_run(
+    plan: &crate::plan::Plan,
+    ran: &Ran,
+    report_dir: &Path,
+    settings: &Settings,
+) -> Vec<Delivery> {
+    let message = Message {
+        schema_version: 1,
+        kind: "run".into(),
+        name: plan.name.clone(),
+        verdict: notify::On::Error,
+        exit_code: ran.exit_code,
+        failing_checks: Vec::new(),
+        runs: Vec::new(),
+        report: report_dir.display().to_string(),
+        errors: ran.messages.clone(),
+        on: notify::On::Error,
+    };
+    send_for_run(plan, &message, report_dir, settings).await
+}
+
+async fn send_for_run(
+    plan: &crate::plan::Plan,
+    message: &Message,
+    report_dir: &Path,
+    settings: &Settings,
+) -> Vec<Delivery> {
+    let targets: Vec<Target> = plan.notify.iter().chain(&settings.notify).cloned().collect();
+    let deliveries = notify::notify_all(&targets, message, settings.retry).await;
+    if !deliveries.is_empty() && report_dir.is_dir() {
         let path = report_dir.join("notifications.json");
         if let Ok(text) = serde_json::to_string_pretty(&deliveries) {
             if let Err(e) = std::fs::write(&path, text + "\n") {

@@ -142,8 +142,9 @@ fn progress_line(n: usize, total: usize, e: &RunEntry, dir: &Path) -> String {
     )
 }
 
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+/// Milliseconds to the microsecond: the clock says no more, and the JSON stays readable.
+pub fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 fn since(later: SystemTime, earlier: SystemTime) -> f64 {
@@ -170,6 +171,7 @@ fn record(
     let t0 = report
         .and_then(|r| humantime::parse_rfc3339(&r.started_at).ok())
         .map(|t| since(t, run_start));
+    let wall_ms = since(SystemTime::now(), run_start);
     let mut errors: Vec<String> = report.map(|r| r.errors.clone()).unwrap_or_default();
     if report.is_none() {
         errors.extend(ran.messages.iter().cloned());
@@ -187,7 +189,7 @@ fn record(
         report_md: rel("report.md"),
         started_at: Some(humantime::format_rfc3339_millis(run_start).to_string()),
         offset_ms: since(run_start, suite_start),
-        wall_ms: since(SystemTime::now(), run_start),
+        wall_ms,
         t0_offset_ms: t0,
         figures: report.map(Figures::of),
         failing_checks: report.map(FailedCheck::of).unwrap_or_default(),
