@@ -179,7 +179,13 @@ async fn run(args: RunArgs) -> i32 {
         Ok(x) => x,
         Err(errors) => return print_spec_errors(&errors),
     };
-    let settings = run_settings(&args);
+    let settings = match run_settings(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            say!("error: {e}");
+            return exit::INVALID;
+        }
+    };
     match loaded {
         Loaded::Experiment(entry) if args.repeat > 1 => {
             let finished =
@@ -203,18 +209,18 @@ fn say_line(line: String) {
     say!("{line}");
 }
 
-fn run_settings(args: &RunArgs) -> shakeout::suite::Settings {
-    shakeout::suite::Settings {
+fn run_settings(args: &RunArgs) -> Result<shakeout::suite::Settings, String> {
+    Ok(shakeout::suite::Settings {
         out: args.out.clone(),
         progress: !args.quiet && std::io::stderr().is_terminal(),
         notify: args
             .notify
             .iter()
             .map(|u| shakeout::notify::Target::from_flag(u))
-            .collect(),
+            .collect::<Result<_, _>>()?,
         report_url: args.report_url.clone(),
         retry: shakeout::notify::Retry::default(),
-    }
+    })
 }
 
 async fn run_single(

@@ -64,8 +64,22 @@ pub struct Target {
 
 impl Target {
     /// A `--notify URL`: a Slack incoming webhook when the host is Slack's, a JSON
-    /// webhook otherwise; sent on the default verdicts.
-    pub fn from_flag(url: &str) -> Target {
+    /// webhook otherwise; sent on the default verdicts. The error never quotes the
+    /// URL's path (a credential), unlike a flag parser's.
+    pub fn from_flag(url: &str) -> Result<Target, String> {
+        let ok = url.parse::<hyper::Uri>().is_ok_and(|u| {
+            matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
+        });
+        if !ok {
+            return Err(format!(
+                "--notify `{}` is not an http:// or https:// URL with a host",
+                redacted_url(url)
+            ));
+        }
+        Ok(Target::for_url(url))
+    }
+
+    fn for_url(url: &str) -> Target {
         let slack = url
             .parse::<hyper::Uri>()
             .ok()

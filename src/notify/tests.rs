@@ -15,9 +15,11 @@ fn a_webhook_url_is_shown_without_its_path_or_user() {
 
 #[test]
 fn a_flag_url_on_slacks_host_is_a_slack_target_and_any_other_a_webhook() {
-    let slack = Target::from_flag("https://hooks.slack.com/services/a/b/c");
+    let slack = Target::from_flag("https://hooks.slack.com/services/a/b/c").unwrap();
     assert_eq!(slack.format, Format::Slack);
-    let hook = Target::from_flag("http://127.0.0.1:9/x");
+    let hook = Target::from_flag("http://127.0.0.1:9/x").unwrap();
+    let refused = Target::from_flag("ftp://h/secret").unwrap_err();
+    assert!(!refused.contains("secret"), "{refused}");
     assert_eq!(hook.format, Format::Webhook);
     assert!(hook.wants(On::Fail) && hook.wants(On::Aborted) && hook.wants(On::Error));
     assert!(!hook.wants(On::Pass));
