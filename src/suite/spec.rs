@@ -127,7 +127,16 @@ fn is_suite_file(path: &Path) -> bool {
 
 fn load_suite_text(path: &Path, text: &str) -> Result<Suite, Vec<SpecError>> {
     let file = path.display().to_string();
-    let (parsed, map) = yaml::from_str::<SuiteFile>(&file, text)?;
+    // Only unknown keys went wrong: the suite's own checks still run, so one pass
+    // reports a misspelt key and a missing file together.
+    let (parsed, map, mut errors) = match yaml::from_str_partial::<SuiteFile>(&file, text) {
+        Ok((parsed, map)) => (parsed, map, Vec::new()),
+        Err(yaml::Partial {
+            errors,
+            value: Some((parsed, map)),
+        }) => (parsed, map, errors),
+        Err(p) => return Err(p.errors),
+    };
     let spec = parsed.suite;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut e = Errors::new(&file, &map);
@@ -143,7 +152,7 @@ fn load_suite_text(path: &Path, text: &str) -> Result<Suite, Vec<SpecError>> {
     let own = e.finish(|| ());
     let entries = load_entries(&paths);
     match (own, entries) {
-        (Ok(()), Ok(entries)) => Ok(Suite {
+        (Ok(()), Ok(entries)) if errors.is_empty() => Ok(Suite {
             name: spec.name,
             description: spec.description,
             source: file,
@@ -153,9 +162,10 @@ fn load_suite_text(path: &Path, text: &str) -> Result<Suite, Vec<SpecError>> {
             notify,
         }),
         (own, entries) => {
-            let mut all = own.err().unwrap_or_default();
-            all.extend(entries.err().unwrap_or_default());
-            Err(all)
+            errors.extend(own.err().unwrap_or_default());
+            errors.sort_by_key(|e| (e.pos.is_none(), e.pos));
+            errors.extend(entries.err().unwrap_or_default());
+            Err(errors)
         }
     }
 }
