@@ -220,3 +220,64 @@ fn skipped(i: usize, dir_name: &str, entry: &Entry) -> RunEntry {
         errors: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry_named(name: &str) -> RunEntry {
+        let mut e = RunEntry {
+            experiment: name.into(),
+            ..blank()
+        };
+        e.status = "ran".into();
+        e
+    }
+
+    fn blank() -> RunEntry {
+        RunEntry {
+            index: 1,
+            experiment: String::new(),
+            source: String::new(),
+            dir: String::new(),
+            run_id: String::new(),
+            status: String::new(),
+            verdict: None,
+            exit_code: None,
+            report_html: None,
+            report_md: None,
+            started_at: None,
+            offset_ms: 0.0,
+            wall_ms: 0.0,
+            t0_offset_ms: None,
+            figures: None,
+            failing_checks: Vec::new(),
+            faults: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn ran(exit_code: i32) -> Ran {
+        Ran {
+            outcome: None,
+            exit_code,
+            messages: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_failed_revert_stops_the_suite_even_without_stop_on_failure() {
+        let e = entry_named("zone-loss");
+        let reason = stop_reason(&e, &ran(exit::REVERT_FAILED), false).unwrap();
+        assert!(reason.contains("`zone-loss` may not be reverted (exit 4)"), "{reason}");
+    }
+
+    #[test]
+    fn a_failure_stops_only_with_stop_on_failure_and_a_pass_never() {
+        let e = entry_named("x");
+        assert!(stop_reason(&e, &ran(exit::FAIL), false).is_none());
+        assert!(stop_reason(&e, &ran(exit::HARNESS), false).is_none());
+        assert!(stop_reason(&e, &ran(exit::FAIL), true).is_some());
+        assert!(stop_reason(&e, &ran(exit::PASS), true).is_none());
+    }
+}
