@@ -53,8 +53,7 @@ const BATCH: &str = r#"{"kind":"APIResourceList","apiVersion":"v1","groupVersion
  {"name":"jobs","singularName":"job","namespaced":true,"kind":"Job","verbs":["create","get","list","patch","update","delete"]}]}"#;
 const GROUPS: &str = r#"{"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"batch","versions":[{"groupVersion":"batch/v1","version":"v1"}],"preferredVersion":{"groupVersion":"batch/v1","version":"v1"}}]}"#;
 const VERSIONS: &str = r#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1"}]}"#;
-const NOT_FOUND: &str =
-    r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"NotFound","code":404}"#;
+const NOT_FOUND: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"NotFound","code":404}"#;
 
 impl Discovery {
     fn start() -> Discovery {
@@ -216,7 +215,10 @@ fn the_configmap_holds_a_suite_that_validates() {
     let suite = dir.path().join("gameday.yaml");
     let out = Command::new(util::bin())
         .args(["validate", suite.to_str().unwrap()])
-        .env("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/secret")
+        .env(
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T0/B0/secret",
+        )
         .output()
         .unwrap();
     assert_eq!(util::code(&out), 0, "{}", util::text(&out));

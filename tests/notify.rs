@@ -151,7 +151,12 @@ fn a_receiver_that_fails_twice_gets_the_failing_checks_on_the_third_attempt() {
     let out_dir = dir.path().join("out");
     let secret_url = receiver.url("/hooks/T0123/very-secret-token");
     let out = run_with_env(
-        &["run", spec.to_str().unwrap(), "--out", out_dir.to_str().unwrap()],
+        &[
+            "run",
+            spec.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
         &[("HOOK_URL", &secret_url)],
     );
     let said = text(&out);
@@ -159,7 +164,9 @@ fn a_receiver_that_fails_twice_gets_the_failing_checks_on_the_third_attempt() {
     assert_eq!(code(&out), 1, "{said}");
     let got = receiver.received();
     assert_eq!(got.len(), 3, "{got:?}");
-    assert!(got.iter().all(|r| r.path == "/hooks/T0123/very-secret-token"));
+    assert!(got
+        .iter()
+        .all(|r| r.path == "/hooks/T0123/very-secret-token"));
     let body = json(&got[2].body);
     assert_eq!(body["kind"], "run");
     assert_eq!(body["name"], "notify-fail");
@@ -168,12 +175,17 @@ fn a_receiver_that_fails_twice_gets_the_failing_checks_on_the_third_attempt() {
     let check = &body["failing_checks"][0];
     assert_eq!(check["check"], "availability");
     assert_eq!(check["threshold"], ">= 100%");
-    assert!(check["measured"].as_str().unwrap().ends_with('%'), "{check}");
+    assert!(
+        check["measured"].as_str().unwrap().ends_with('%'),
+        "{check}"
+    );
     assert!(body["report"].as_str().unwrap().ends_with("out/report.md"));
     // Said on stderr and recorded beside the report; the URL never in full.
     let port = receiver.port;
     assert!(
-        said.contains(&format!("notified webhook http://127.0.0.1:{port}/… (3 attempts)")),
+        said.contains(&format!(
+            "notified webhook http://127.0.0.1:{port}/… (3 attempts)"
+        )),
         "{said}"
     );
     assert!(!said.contains("very-secret-token"), "{said}");
@@ -201,7 +213,12 @@ fn a_receiver_that_never_accepts_changes_neither_verdict_nor_exit_code() {
     let out_dir = dir.path().join("out");
     let started = std::time::Instant::now();
     let out = run_with_env(
-        &["run", spec.to_str().unwrap(), "--out", out_dir.to_str().unwrap()],
+        &[
+            "run",
+            spec.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
         &[],
     );
     let said = text(&out);
@@ -210,7 +227,9 @@ fn a_receiver_that_never_accepts_changes_neither_verdict_nor_exit_code() {
     assert_eq!(receiver.received().len(), 4);
     assert!(started.elapsed() < Duration::from_secs(30));
     assert!(
-        said.contains("failed after 4 attempts: the receiver answered HTTP 503; the verdict stands"),
+        said.contains(
+            "failed after 4 attempts: the receiver answered HTTP 503; the verdict stands"
+        ),
         "{said}"
     );
     let recorded = json(&std::fs::read_to_string(out_dir.join("notifications.json")).unwrap());
@@ -224,7 +243,11 @@ fn a_passing_run_is_sent_nowhere_by_default() {
     let receiver = Receiver::start(&[200]);
     let closed = format!("http://127.0.0.1:{}/nobody", free_port());
     let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(dir.path(), "n.yaml", &one_zone_run("quiet", "50%", free_port()));
+    let spec = write_spec(
+        dir.path(),
+        "n.yaml",
+        &one_zone_run("quiet", "50%", free_port()),
+    );
     let out_dir = dir.path().join("out");
     let out = run_with_env(
         &[
@@ -250,8 +273,16 @@ fn a_passing_run_is_sent_nowhere_by_default() {
 fn a_suite_sends_one_slack_message_linking_the_published_report() {
     let receiver = Receiver::start(&[200]);
     let dir = tempfile::tempdir().unwrap();
-    write_spec(dir.path(), "a.yaml", &one_zone_run("first", "50%", free_port()));
-    write_spec(dir.path(), "b.yaml", &one_zone_run("second", "100%", free_port()));
+    write_spec(
+        dir.path(),
+        "a.yaml",
+        &one_zone_run("first", "50%", free_port()),
+    );
+    write_spec(
+        dir.path(),
+        "b.yaml",
+        &one_zone_run("second", "100%", free_port()),
+    );
     let suite = write_spec(
         dir.path(),
         "day.yaml",
@@ -277,7 +308,10 @@ fn a_suite_sends_one_slack_message_linking_the_published_report() {
     assert_eq!(got.len(), 1, "{got:?}");
     let body = json(&got[0].body);
     let slack = body["text"].as_str().unwrap();
-    assert!(slack.contains("shakeout suite `day`: *FAIL* (exit 1)"), "{slack}");
+    assert!(
+        slack.contains("shakeout suite `day`: *FAIL* (exit 1)"),
+        "{slack}"
+    );
     assert!(slack.contains("`1. first`: pass (exit 0)"), "{slack}");
     assert!(slack.contains("`2. second`: fail (exit 1)"), "{slack}");
     assert!(
@@ -297,7 +331,12 @@ fn a_suite_sends_one_slack_message_linking_the_published_report() {
 
 #[test]
 fn a_notify_url_that_is_not_one_is_refused_without_echoing_it() {
-    let out = shakeout(&["run", "experiments/zone-loss.yaml", "--notify", "ftp://x/secret-path"]);
+    let out = shakeout(&[
+        "run",
+        "experiments/zone-loss.yaml",
+        "--notify",
+        "ftp://x/secret-path",
+    ]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(!text(&out).contains("secret-path"), "{}", text(&out));
     let dir = tempfile::tempdir().unwrap();

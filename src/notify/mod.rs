@@ -67,9 +67,9 @@ impl Target {
     /// webhook otherwise; sent on the default verdicts. The error never quotes the
     /// URL's path (a credential), unlike a flag parser's.
     pub fn from_flag(url: &str) -> Result<Target, String> {
-        let ok = url.parse::<hyper::Uri>().is_ok_and(|u| {
-            matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
-        });
+        let ok = url
+            .parse::<hyper::Uri>()
+            .is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
         if !ok {
             return Err(format!(
                 "--notify `{}` is not an http:// or https:// URL with a host",
@@ -86,7 +86,11 @@ impl Target {
             .and_then(|u| u.host().map(|h| h.eq_ignore_ascii_case("hooks.slack.com")))
             .unwrap_or(false);
         Target {
-            format: if slack { Format::Slack } else { Format::Webhook },
+            format: if slack {
+                Format::Slack
+            } else {
+                Format::Webhook
+            },
             url: url.to_string(),
             on: DEFAULT_ON.to_vec(),
         }

@@ -114,7 +114,10 @@ async fn post(url: &str, body: Bytes, timeout: Duration) -> Result<(), AttemptEr
         .method(Method::POST)
         .uri(path)
         .header("content-type", "application/json")
-        .header("user-agent", concat!("shakeout/", env!("CARGO_PKG_VERSION")))
+        .header(
+            "user-agent",
+            concat!("shakeout/", env!("CARGO_PKG_VERSION")),
+        )
         .body(body)
         .map_err(|e| AttemptError {
             message: format!("cannot build the request: {e}"),

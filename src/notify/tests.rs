@@ -47,7 +47,10 @@ fn the_slack_text_escapes_markup_and_lists_each_failing_check() {
     };
     let body = message.slack_body();
     let text = body["text"].as_str().unwrap();
-    assert!(text.contains("`a&lt;b&gt;&amp;c`: *FAIL* (exit 1)"), "{text}");
+    assert!(
+        text.contains("`a&lt;b&gt;&amp;c`: *FAIL* (exit 1)"),
+        "{text}"
+    );
     assert!(
         text.contains("recovery_time (lose-zone-a): measured 7.2s, threshold &lt;= 5s"),
         "{text}"

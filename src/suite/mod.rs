@@ -11,8 +11,8 @@
 //! Above the engine and the reports; nothing below depends on it.
 
 mod exec;
-pub mod repeat;
 mod render;
+pub mod repeat;
 mod report;
 mod runner;
 pub mod spec;
@@ -71,12 +71,18 @@ fn suite_dir(name: &str, settings: &Settings) -> PathBuf {
 }
 
 fn dir_name(dir: &Path) -> String {
-    dir.file_name()
-        .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
+    dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// Runs every experiment of `suite` in order; `say` gets a line per finished run.
-pub async fn run_suite(suite: &Suite, settings: &Settings, say: &(dyn Fn(String) + Sync)) -> Finished {
+pub async fn run_suite(
+    suite: &Suite,
+    settings: &Settings,
+    say: &(dyn Fn(String) + Sync),
+) -> Finished {
     let dir = suite_dir(&suite.name, settings);
     let seq = Sequence {
         runs: suite
@@ -99,7 +105,12 @@ pub async fn run_suite(suite: &Suite, settings: &Settings, say: &(dyn Fn(String)
         stop_on_failure: suite.stop_on_failure,
     };
     let report = assemble(head, &dir, &done, (verdict, exit_code), None);
-    let targets: Vec<Target> = suite.notify.iter().chain(&settings.notify).cloned().collect();
+    let targets: Vec<Target> = suite
+        .notify
+        .iter()
+        .chain(&settings.notify)
+        .cloned()
+        .collect();
     finish(report, &dir, &done, &targets, settings).await
 }
 
@@ -112,7 +123,9 @@ pub async fn run_repeat(
 ) -> Finished {
     let dir = suite_dir(&entry.plan.name, settings);
     let seq = Sequence {
-        runs: (0..times).map(|i| (format!("run-{:02}", i + 1), entry)).collect(),
+        runs: (0..times)
+            .map(|i| (format!("run-{:02}", i + 1), entry))
+            .collect(),
         pause: Duration::ZERO,
         stop_on_failure: false,
     };
@@ -128,7 +141,13 @@ pub async fn run_repeat(
         stop_on_failure: false,
     };
     let report = assemble(head, &dir, &done, (verdict, exit_code), Some(summary));
-    let targets: Vec<Target> = entry.plan.notify.iter().chain(&settings.notify).cloned().collect();
+    let targets: Vec<Target> = entry
+        .plan
+        .notify
+        .iter()
+        .chain(&settings.notify)
+        .cloned()
+        .collect();
     finish(report, &dir, &done, &targets, settings).await
 }
 
@@ -136,7 +155,13 @@ pub async fn run_repeat(
 fn run_dir_name(i: usize, name: &str) -> String {
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     crate::util::bounded_file_stem(&format!("{:02}-{safe}", i + 1))
 }
@@ -146,7 +171,12 @@ fn run_dir_name(i: usize, name: &str) -> String {
 fn suite_verdict(done: &Sequenced) -> (Outcome, i32) {
     let ran = done.entries.iter().filter_map(|e| e.verdict);
     let mut verdict = report::worst(ran);
-    let mut code = done.entries.iter().filter_map(|e| e.exit_code).max().unwrap_or(exit::HARNESS);
+    let mut code = done
+        .entries
+        .iter()
+        .filter_map(|e| e.exit_code)
+        .max()
+        .unwrap_or(exit::HARNESS);
     if done.interrupted {
         verdict = report::worst([verdict, Outcome::Aborted].into_iter());
         code = code.max(exit::FAIL);
@@ -171,7 +201,11 @@ fn repeat_verdict(done: &Sequenced, summary: &repeat::RepeatSummary) -> (Outcome
         Outcome::Pass => exit::PASS,
         _ => exit::FAIL,
     };
-    let code = if runs_code >= exit::INVALID { runs_code } else { code };
+    let code = if runs_code >= exit::INVALID {
+        runs_code
+    } else {
+        code
+    };
     (verdict, code)
 }
 
@@ -258,7 +292,12 @@ fn suite_message(r: &SuiteReport, report_link: String) -> Message {
                 experiment: None,
                 check: c.name.clone(),
                 scope: c.probe.clone().or(c.fault.clone()),
-                measured: format!("{} (run {}, judged {})", c.measured, c.judged_run, rep.judge.as_str()),
+                measured: format!(
+                    "{} (run {}, judged {})",
+                    c.measured,
+                    c.judged_run,
+                    rep.judge.as_str()
+                ),
                 threshold: c.threshold.clone(),
             })
             .collect(),
@@ -309,7 +348,10 @@ pub async fn notify_run(
     report_dir: &Path,
     settings: &Settings,
 ) -> Vec<Delivery> {
-    let message = Message::of_run(report, link(report_dir, "report.html", "report.md", settings));
+    let message = Message::of_run(
+        report,
+        link(report_dir, "report.html", "report.md", settings),
+    );
     send_for_run(plan, &message, report_dir, settings).await
 }
 
@@ -342,7 +384,12 @@ async fn send_for_run(
     report_dir: &Path,
     settings: &Settings,
 ) -> Vec<Delivery> {
-    let targets: Vec<Target> = plan.notify.iter().chain(&settings.notify).cloned().collect();
+    let targets: Vec<Target> = plan
+        .notify
+        .iter()
+        .chain(&settings.notify)
+        .cloned()
+        .collect();
     let deliveries = notify::notify_all(&targets, message, settings.retry).await;
     if !deliveries.is_empty() && report_dir.is_dir() {
         let path = report_dir.join("notifications.json");

@@ -6,8 +6,9 @@ use crate::format::{escape_xml as x, fmt_dur, fmt_num};
 use std::fmt::Write;
 
 fn verdict_of(e: &RunEntry) -> String {
-    e.verdict
-        .map_or("skipped".to_string(), |v| super::outcome_word(v).to_string())
+    e.verdict.map_or("skipped".to_string(), |v| {
+        super::outcome_word(v).to_string()
+    })
 }
 
 fn opt_ms(v: Option<f64>) -> String {
@@ -116,7 +117,9 @@ pub fn markdown(r: &SuiteReport, charts: &[&str]) -> String {
             "| {} | {name} | {} | {exit} | {} |",
             e.index,
             verdict_of(e),
-            figure_cells(e.figures.as_ref()).map(|c| cell(&c)).join(" | ")
+            figure_cells(e.figures.as_ref())
+                .map(|c| cell(&c))
+                .join(" | ")
         );
     }
     if let Some(rep) = &r.repeat {
@@ -183,7 +186,10 @@ fn failing_markdown(md: &mut String, r: &SuiteReport) {
         .iter()
         .flat_map(|e| {
             e.failing_checks.iter().map(move |c| {
-                let scope = c.scope.as_ref().map_or(String::new(), |s| format!(" ({s})"));
+                let scope = c
+                    .scope
+                    .as_ref()
+                    .map_or(String::new(), |s| format!(" ({s})"));
                 format!(
                     "{}. {}: {}{scope}: measured {}, threshold {}",
                     e.index, e.experiment, c.check, c.measured, c.threshold
@@ -203,7 +209,11 @@ fn notes(r: &SuiteReport) -> Vec<String> {
     let mut out: Vec<String> = r
         .runs
         .iter()
-        .flat_map(|e| e.errors.iter().map(move |m| format!("{}: {m}", e.experiment)))
+        .flat_map(|e| {
+            e.errors
+                .iter()
+                .map(move |m| format!("{}: {m}", e.experiment))
+        })
         .collect();
     for d in &r.notifications {
         out.push(match &d.error {
@@ -403,7 +413,11 @@ fn junit_suite(
         tests += 1;
         let scope = c.probe.clone().or(c.fault.clone());
         let name = scope.map_or(c.name.clone(), |s| format!("{} [{s}]", c.name));
-        let _ = write!(cases, "    <testcase classname=\"{class}\" name=\"{}\" time=\"0\"", x(&name));
+        let _ = write!(
+            cases,
+            "    <testcase classname=\"{class}\" name=\"{}\" time=\"0\"",
+            x(&name)
+        );
         if c.pass {
             cases.push_str("/>\n");
         } else {

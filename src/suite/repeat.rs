@@ -161,11 +161,21 @@ fn distributions(ran: &[(usize, &Report)]) -> Vec<Distribution> {
     };
     let mut out = Vec::new();
     for f in &first.faults {
-        out.push(figure(ran, ("recovery_time", &f.name, "ms"), recovery, "recovery_time"));
+        out.push(figure(
+            ran,
+            ("recovery_time", &f.name, "ms"),
+            recovery,
+            "recovery_time",
+        ));
         out.push(figure(ran, ("detect_time", &f.name, "ms"), detect, ""));
     }
     for p in &first.probes {
-        out.push(figure(ran, ("availability", &p.name, "percent"), availability, "availability"));
+        out.push(figure(
+            ran,
+            ("availability", &p.name, "percent"),
+            availability,
+            "availability",
+        ));
         out.push(figure(
             ran,
             ("longest_disruption", &p.name, "ms"),
@@ -173,18 +183,29 @@ fn distributions(ran: &[(usize, &Report)]) -> Vec<Distribution> {
             "max_disruption",
         ));
         if p.writes.is_some() {
-            out.push(figure(ran, ("lost_writes", &p.name, "writes"), lost, "max_lost_writes"));
+            out.push(figure(
+                ran,
+                ("lost_writes", &p.name, "writes"),
+                lost,
+                "max_lost_writes",
+            ));
         }
     }
     out
 }
 
 fn recovery(r: &Report, fault: &str) -> Option<f64> {
-    r.faults.iter().find(|f| f.name == fault).and_then(|f| f.injected_at_ms.and(f.recovery_ms))
+    r.faults
+        .iter()
+        .find(|f| f.name == fault)
+        .and_then(|f| f.injected_at_ms.and(f.recovery_ms))
 }
 
 fn detect(r: &Report, fault: &str) -> Option<f64> {
-    r.faults.iter().find(|f| f.name == fault).and_then(|f| f.detect_ms)
+    r.faults
+        .iter()
+        .find(|f| f.name == fault)
+        .and_then(|f| f.detect_ms)
 }
 
 fn availability(r: &Report, probe: &str) -> Option<f64> {
@@ -195,7 +216,10 @@ fn availability(r: &Report, probe: &str) -> Option<f64> {
 }
 
 fn disruption(r: &Report, probe: &str) -> Option<f64> {
-    r.probes.iter().find(|p| p.name == probe).map(|p| p.longest_disruption_ms)
+    r.probes
+        .iter()
+        .find(|p| p.name == probe)
+        .map(|p| p.longest_disruption_ms)
 }
 
 fn lost(r: &Report, probe: &str) -> Option<f64> {

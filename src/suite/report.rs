@@ -135,7 +135,10 @@ impl Figures {
                 .filter(hurt)
                 .filter_map(|f| f.recovery_ms)
                 .reduce(f64::max),
-            unrecovered: injected.iter().filter(hurt).any(|f| f.recovery_ms.is_none()),
+            unrecovered: injected
+                .iter()
+                .filter(hurt)
+                .any(|f| f.recovery_ms.is_none()),
             detect_ms: injected.iter().filter_map(|f| f.detect_ms).reduce(f64::max),
             lost_writes: (!writes.is_empty()).then(|| writes.iter().sum()),
             checks: r.sla.len(),

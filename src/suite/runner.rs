@@ -57,7 +57,10 @@ pub async fn run_sequence(
         if i > 0 && !seq.pause.is_zero() {
             if let Some(reason) = pause(seq.pause, &mut signals).await {
                 out.interrupted = true;
-                out.stopped = Some(format!("{reason} during the pause before `{}`", entry.plan.name));
+                out.stopped = Some(format!(
+                    "{reason} during the pause before `{}`",
+                    entry.plan.name
+                ));
                 out.entries.push(skipped(i, name, entry));
                 out.reports.push(None);
                 continue;
@@ -119,15 +122,19 @@ fn stop_reason(e: &RunEntry, ran: &Ran, stop_on_failure: bool) -> Option<String>
     if let Some(abort) = signalled {
         return Some(format!("`{name}` was stopped: {}", abort.reason));
     }
-    (stop_on_failure && ran.exit_code != exit::PASS)
-        .then(|| format!("`{name}` did not pass (exit {}) and stop_on_failure is set", ran.exit_code))
+    (stop_on_failure && ran.exit_code != exit::PASS).then(|| {
+        format!(
+            "`{name}` did not pass (exit {}) and stop_on_failure is set",
+            ran.exit_code
+        )
+    })
 }
 
 /// `[2/3] zone-loss: fail (exit 1), 1 of 4 checks failed — DIR/02-zone-loss/report.md`
 fn progress_line(n: usize, total: usize, e: &RunEntry, dir: &Path) -> String {
-    let verdict = e
-        .verdict
-        .map_or("did not run".to_string(), |v| super::outcome_word(v).to_string());
+    let verdict = e.verdict.map_or("did not run".to_string(), |v| {
+        super::outcome_word(v).to_string()
+    });
     let checks = e.figures.as_ref().map_or(String::new(), |f| {
         format!(", {} of {} checks failed", f.checks_failed, f.checks)
     });
@@ -269,7 +276,10 @@ mod tests {
     fn a_failed_revert_stops_the_suite_even_without_stop_on_failure() {
         let e = entry_named("zone-loss");
         let reason = stop_reason(&e, &ran(exit::REVERT_FAILED), false).unwrap();
-        assert!(reason.contains("`zone-loss` may not be reverted (exit 4)"), "{reason}");
+        assert!(
+            reason.contains("`zone-loss` may not be reverted (exit 4)"),
+            "{reason}"
+        );
     }
 
     #[test]

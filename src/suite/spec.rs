@@ -178,9 +178,15 @@ fn experiment_paths(spec: &SuiteSpec, base: &Path, e: &mut Errors) -> Vec<PathBu
         let at = format!("suite.experiments[{i}]");
         let path = base.join(listed);
         if !path.is_file() {
-            e.at(&at, format!("`{listed}`: no such file (paths are relative to the suite file)"));
+            e.at(
+                &at,
+                format!("`{listed}`: no such file (paths are relative to the suite file)"),
+            );
         } else if is_suite_file(&path) {
-            e.at(&at, format!("`{listed}` is a suite; a suite lists experiment files"));
+            e.at(
+                &at,
+                format!("`{listed}` is a suite; a suite lists experiment files"),
+            );
         } else {
             out.push(path);
         }
@@ -246,6 +252,5 @@ fn load_dir(dir: &Path) -> Result<Suite, Vec<SpecError>> {
 }
 
 fn is_yaml(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e == "yaml" || e == "yml")
+    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }

@@ -103,9 +103,9 @@ fn clock(ms: f64) -> String {
 }
 
 fn lane(svg: &mut String, e: &RunEntry, top: f64, px: &dyn Fn(f64) -> f64) {
-    let verdict = e
-        .verdict
-        .map_or("skipped".to_string(), |v| super::outcome_word(v).to_string());
+    let verdict = e.verdict.map_or("skipped".to_string(), |v| {
+        super::outcome_word(v).to_string()
+    });
     let label = format!("{}. {} ({verdict})", e.index, truncate(&e.experiment, 26));
     let _ = writeln!(
         svg,

@@ -1,9 +1,20 @@
 use super::*;
 
 fn check(value: Option<f64>, limit: f64, higher_better: bool) -> Check {
-    let pass = value.is_some_and(|v| if higher_better { v >= limit } else { v <= limit });
+    let pass = value.is_some_and(|v| {
+        if higher_better {
+            v >= limit
+        } else {
+            v <= limit
+        }
+    });
     Check {
-        name: if higher_better { "availability" } else { "recovery_time" }.into(),
+        name: if higher_better {
+            "availability"
+        } else {
+            "recovery_time"
+        }
+        .into(),
         probe: None,
         fault: None,
         threshold: format!("{} {limit}", if higher_better { ">=" } else { "<=" }),
@@ -16,7 +27,10 @@ fn check(value: Option<f64>, limit: f64, higher_better: bool) -> Check {
 }
 
 fn judged(values: &[Option<f64>], limit: f64, higher_better: bool, judge: Judge) -> JudgedCheck {
-    let checks: Vec<Check> = values.iter().map(|v| check(*v, limit, higher_better)).collect();
+    let checks: Vec<Check> = values
+        .iter()
+        .map(|v| check(*v, limit, higher_better))
+        .collect();
     let runs = checks.iter().enumerate().map(|(i, c)| (i + 1, c)).collect();
     judge_one(runs, judge).unwrap()
 }
@@ -24,12 +38,17 @@ fn judged(values: &[Option<f64>], limit: f64, higher_better: bool, judge: Judge)
 #[test]
 fn worst_judges_the_slowest_recovery_and_median_and_p90_the_nearest_rank() {
     // Recovery times of ten runs, limit 500 ms: one outlier at 900 ms.
-    let v: Vec<Option<f64>> = [100.0, 120.0, 900.0, 110.0, 130.0, 105.0, 115.0, 125.0, 140.0, 135.0]
-        .into_iter()
-        .map(Some)
-        .collect();
+    let v: Vec<Option<f64>> = [
+        100.0, 120.0, 900.0, 110.0, 130.0, 105.0, 115.0, 125.0, 140.0, 135.0,
+    ]
+    .into_iter()
+    .map(Some)
+    .collect();
     let worst = judged(&v, 500.0, false, Judge::Worst);
-    assert_eq!((worst.judged_run, worst.value, worst.pass), (3, Some(900.0), false));
+    assert_eq!(
+        (worst.judged_run, worst.value, worst.pass),
+        (3, Some(900.0), false)
+    );
     assert_eq!(worst.passed_runs, 9);
     // Sorted: 100 105 110 115 120 125 130 135 140 900; median rank 5, p90 rank 9.
     let median = judged(&v, 500.0, false, Judge::Median);
@@ -46,7 +65,10 @@ fn for_availability_the_worst_run_is_the_lowest_and_a_missing_figure_is_worst_of
     assert!(judged(&v, 99.0, true, Judge::Median).pass);
     let not_recovered = [Some(100.0), None, Some(120.0)];
     let worst = judged(&not_recovered, 500.0, false, Judge::Worst);
-    assert_eq!((worst.judged_run, worst.value, worst.pass), (2, None, false));
+    assert_eq!(
+        (worst.judged_run, worst.value, worst.pass),
+        (2, None, false)
+    );
     let median = judged(&not_recovered, 500.0, false, Judge::Median);
     assert_eq!(median.value, Some(120.0));
 }
