@@ -9,7 +9,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use util::experiment::ZoneLoss;
 use util::*;
 
 /// One request the receiver got: its path and its body.
@@ -117,20 +116,9 @@ fn serve(mut stream: TcpStream, status: u16) -> Option<Received> {
     Some(Received { path, body })
 }
 
-/// A one-zone demo losing its only zone: every sample fails while it is down, so an
-/// `availability: 100%` SLA fails (and `50%` passes).
-fn one_zone_run(name: &str, availability: &str, port: u16) -> String {
-    ZoneLoss {
-        name,
-        duration: "1500ms",
-        zones: "[a]",
-        replicas_per_zone: 1,
-        health_check: false,
-        sla: &format!("  availability: {availability}\n"),
-        fault_at: "500ms",
-        fault_for: "400ms",
-    }
-    .yaml(port)
+/// `availability: 50%` passes and `100%` fails, every time.
+fn one_zone_run(name: &str, availability: &str) -> String {
+    util::gameday::one_zone_loss(name, &format!("  availability: {availability}\n"))
 }
 
 fn run_with_env(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
@@ -145,7 +133,7 @@ fn json(text: &str) -> serde_json::Value {
 fn a_receiver_that_fails_twice_gets_the_failing_checks_on_the_third_attempt() {
     let receiver = Receiver::start(&[500, 503, 200]);
     let dir = tempfile::tempdir().unwrap();
-    let mut spec = one_zone_run("notify-fail", "100%", free_port());
+    let mut spec = one_zone_run("notify-fail", "100%");
     spec.push_str("notify:\n  webhook: ${HOOK_URL}\n");
     let spec = write_spec(dir.path(), "n.yaml", &spec);
     let out_dir = dir.path().join("out");
@@ -204,7 +192,7 @@ fn a_receiver_that_fails_twice_gets_the_failing_checks_on_the_third_attempt() {
 fn a_receiver_that_never_accepts_changes_neither_verdict_nor_exit_code() {
     let receiver = Receiver::start(&[503]);
     let dir = tempfile::tempdir().unwrap();
-    let mut spec = one_zone_run("notify-pass", "50%", free_port());
+    let mut spec = one_zone_run("notify-pass", "50%");
     spec.push_str(&format!(
         "notify:\n  webhook: {}\n  on: [pass]\n",
         receiver.url("/hook")
@@ -243,11 +231,7 @@ fn a_passing_run_is_sent_nowhere_by_default() {
     let receiver = Receiver::start(&[200]);
     let closed = format!("http://127.0.0.1:{}/nobody", free_port());
     let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        dir.path(),
-        "n.yaml",
-        &one_zone_run("quiet", "50%", free_port()),
-    );
+    let spec = write_spec(dir.path(), "n.yaml", &one_zone_run("quiet", "50%"));
     let out_dir = dir.path().join("out");
     let out = run_with_env(
         &[
@@ -273,16 +257,8 @@ fn a_passing_run_is_sent_nowhere_by_default() {
 fn a_suite_sends_one_slack_message_linking_the_published_report() {
     let receiver = Receiver::start(&[200]);
     let dir = tempfile::tempdir().unwrap();
-    write_spec(
-        dir.path(),
-        "a.yaml",
-        &one_zone_run("first", "50%", free_port()),
-    );
-    write_spec(
-        dir.path(),
-        "b.yaml",
-        &one_zone_run("second", "100%", free_port()),
-    );
+    write_spec(dir.path(), "a.yaml", &one_zone_run("first", "50%"));
+    write_spec(dir.path(), "b.yaml", &one_zone_run("second", "100%"));
     let suite = write_spec(
         dir.path(),
         "day.yaml",
@@ -340,7 +316,7 @@ fn a_notify_url_that_is_not_one_is_refused_without_echoing_it() {
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(!text(&out).contains("secret-path"), "{}", text(&out));
     let dir = tempfile::tempdir().unwrap();
-    let mut spec = one_zone_run("bad-notify", "50%", free_port());
+    let mut spec = one_zone_run("bad-notify", "50%");
     spec.push_str("notify:\n  slack: ftp://x/secret-path\n  webhok: x\n");
     let spec = write_spec(dir.path(), "n.yaml", &spec);
     let out = shakeout(&["validate", spec.to_str().unwrap()]);

@@ -5,23 +5,14 @@
 mod util;
 use std::path::Path;
 use std::time::Duration;
-use util::experiment::ZoneLoss;
 use util::*;
 
-/// A one-zone demo losing its only zone for 300 ms: `availability: 50%` passes and
-/// `100%` fails, every time.
+/// `availability: 50%` passes and `100%` fails, every time.
 fn short_run(name: &str, availability: &str) -> String {
-    ZoneLoss {
+    util::gameday::one_zone_loss(
         name,
-        duration: "1200ms",
-        zones: "[a]",
-        replicas_per_zone: 1,
-        health_check: false,
-        sla: &format!("  availability: {availability}\n  recovery_time: 5s\n"),
-        fault_at: "400ms",
-        fault_for: "300ms",
-    }
-    .yaml(free_port())
+        &format!("  availability: {availability}\n  recovery_time: 5s\n"),
+    )
 }
 
 fn run(args: &[&str]) -> std::process::Output {
@@ -91,11 +82,11 @@ fn a_suite_runs_in_order_and_writes_one_report_over_the_day() {
     let failing = &runs[1]["failing_checks"][0];
     assert_eq!(failing["check"], "availability");
     assert_eq!(runs[1]["figures"]["checks_failed"], 1);
-    assert!(runs[1]["faults"][0]["injected_at_ms"].as_f64().unwrap() >= 400.0);
+    assert!(runs[1]["faults"][0]["injected_at_ms"].as_f64().unwrap() >= 500.0);
 
     let md = std::fs::read_to_string(out_dir.join("suite.md")).unwrap();
     assert!(
-        md.contains("| 2 | [breaks](02-breaks/report.md) | fail | 1 |"),
+        md.contains("| 2 | [breaks](02-breaks/report.md) | fail"),
         "{md}"
     );
     let html = std::fs::read_to_string(out_dir.join("suite.html")).unwrap();
@@ -345,4 +336,44 @@ fn repeat_fails_when_the_judged_run_fails_and_refuses_a_suite() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn sigterm_during_a_pause_stops_the_suite_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write_spec(dir.path(), "a.yaml", &short_run("first", "50%"));
+    write_spec(dir.path(), "b.yaml", &short_run("second", "50%"));
+    let suite = write_spec(
+        dir.path(),
+        "day.yaml",
+        "suite:\n  name: long-pause\n  experiments: [a.yaml, b.yaml]\n  pause: 60s\n",
+    );
+    let out_dir = dir.path().join("out");
+    let child = spawn(
+        &[
+            "run",
+            suite.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let first_report = out_dir.join("01-first/report.json");
+    wait_for("the first run's report", Duration::from_secs(30), || {
+        first_report.is_file()
+    });
+    // Inside the 60 s pause now (the run's report is written before the pause starts).
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGTERM);
+    let out = wait_output(child, Duration::from_secs(10));
+    let said = text(&out);
+    assert_eq!(code(&out), 1, "{said}");
+    assert!(
+        said.contains("stopped early: terminated (SIGTERM) during the pause before `second`"),
+        "{said}"
+    );
+    let report = read_json(&out_dir.join("suite.json"));
+    assert_eq!(report["verdict"], "aborted");
+    assert_eq!(report["runs"][0]["verdict"], "pass");
+    assert_eq!(report["runs"][1]["status"], "skipped");
 }

@@ -11,6 +11,17 @@ fn verdict_of(e: &RunEntry) -> String {
     })
 }
 
+/// The verdict as the table says it: a degraded measurement is said wherever a
+/// verdict is given.
+fn verdict_cell(e: &RunEntry) -> String {
+    let degraded = e.figures.as_ref().is_some_and(|f| f.measurement_degraded);
+    if degraded {
+        format!("{} (measurement degraded)", verdict_of(e))
+    } else {
+        verdict_of(e)
+    }
+}
+
 fn opt_ms(v: Option<f64>) -> String {
     v.map_or("–".into(), fmt_dur)
 }
@@ -116,7 +127,7 @@ pub fn markdown(r: &SuiteReport, charts: &[&str]) -> String {
             md,
             "| {} | {name} | {} | {exit} | {} |",
             e.index,
-            verdict_of(e),
+            verdict_cell(e),
             figure_cells(e.figures.as_ref())
                 .map(|c| cell(&c))
                 .join(" | ")
@@ -290,6 +301,7 @@ pub fn html(r: &SuiteReport, charts: &[(String, String)]) -> String {
 
 fn run_row(h: &mut String, e: &RunEntry) {
     let verdict = verdict_of(e);
+    let words = verdict_cell(e);
     let name = match &e.report_html {
         Some(link) => format!("<a href=\"{}\">{}</a>", x(link), x(&e.experiment)),
         None => x(&e.experiment),
@@ -297,8 +309,9 @@ fn run_row(h: &mut String, e: &RunEntry) {
     let exit = e.exit_code.map_or("–".into(), |c| c.to_string());
     let _ = write!(
         h,
-        "<tr><td>{}</td><td>{name}</td><td class=\"{verdict}\">{verdict}</td><td>{exit}</td>",
-        e.index
+        "<tr><td>{}</td><td>{name}</td><td class=\"{verdict}\">{}</td><td>{exit}</td>",
+        e.index,
+        x(&words)
     );
     for c in figure_cells(e.figures.as_ref()) {
         let _ = write!(h, "<td>{}</td>", x(&c));

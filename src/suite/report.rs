@@ -95,6 +95,9 @@ pub struct Figures {
     pub lost_writes: Option<u64>,
     pub checks: usize,
     pub checks_failed: usize,
+    /// The harness could not keep to its schedule in this run: its figures may include
+    /// the harness's own stalls (see the run's report).
+    pub measurement_degraded: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +146,7 @@ impl Figures {
             lost_writes: (!writes.is_empty()).then(|| writes.iter().sum()),
             checks: r.sla.len(),
             checks_failed: r.sla.iter().filter(|c| !c.pass).count(),
+            measurement_degraded: r.measurement.degraded,
         }
     }
 }
