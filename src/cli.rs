@@ -57,9 +57,12 @@ pub enum Command {
     /// Run an experiment and write its reports and charts.
     #[command(
         after_help = "Examples:\n  shakeout run experiments/zone-loss.yaml\n  \
-        shakeout run experiments/zone-loss.yaml --out runs/today --quiet > run.log\n\n\
+        shakeout run experiments/zone-loss.yaml --out runs/today --quiet > run.log\n  \
+        shakeout run experiments/suites/demo-gameday.yaml   # a game day\n  \
+        shakeout run experiments/zone-loss.yaml --repeat 5\n\n\
         The verdict summary goes to stdout, logs to stderr. Exit 0 pass, 1 SLA failed, \
-        2 invalid input, 3 harness error, 4 a fault may not be reverted."
+        2 invalid input, 3 harness error, 4 a fault may not be reverted. A suite or a \
+        repeat exits with the worst code of its runs."
     )]
     Run(RunArgs),
     /// Revert whatever a run's journal says is still applied (after a crash or kill -9).
@@ -136,8 +139,21 @@ pub enum ProxyCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The experiment file (YAML) to run.
+    /// The experiment file (YAML) to run; or a suite file (top-level `suite:`), or a
+    /// directory whose experiment files run in name order (a game day).
     pub file: PathBuf,
+    /// Run the experiment N times and judge the distribution (`sla.judge`: worst,
+    /// median or p90; default worst).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// Also notify this URL (a Slack incoming webhook on hooks.slack.com, any other
+    /// URL gets the JSON webhook body) on fail, aborted and error. Repeatable.
+    #[arg(long, value_name = "URL")]
+    pub notify: Vec<String>,
+    /// Link reports in notifications as PREFIX/<run or suite dir>/report.html
+    /// (e.g. where CI publishes them) instead of their local path.
+    #[arg(long, value_name = "PREFIX")]
+    pub report_url: Option<String>,
     /// Put every file of this run in DIR (default: reports/<run-id>/ and charts/<run-id>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -189,7 +189,7 @@ fn validate(files: &[PathBuf], format: Format) -> i32 {
         let results: Vec<(String, Vec<_>)> = files
             .iter()
             .map(|f| {
-                let errors = shakeout::plan::load(f).err().unwrap_or_default();
+                let errors = shakeout::suite::load(f).err().unwrap_or_default();
                 (f.display().to_string(), errors)
             })
             .collect();
@@ -203,7 +203,8 @@ fn validate(files: &[PathBuf], format: Format) -> i32 {
     }
     let mut all = Vec::new();
     for f in files {
-        match shakeout::plan::load(f) {
+        // A suite file or a directory is checked with every experiment it names.
+        match shakeout::suite::load(f) {
             Ok(_) => out!("{}: ok", f.display()),
             Err(errors) => all.extend(errors),
         }
@@ -216,15 +217,66 @@ fn validate(files: &[PathBuf], format: Format) -> i32 {
 }
 
 async fn run(args: RunArgs) -> i32 {
-    let (plan, text) = match shakeout::plan::load(&args.file) {
+    use shakeout::suite::Loaded;
+    let loaded = match shakeout::suite::load(&args.file) {
         Ok(x) => x,
         Err(errors) => return print_spec_errors(&errors),
     };
     if !args.allow_destructive {
-        if let Some(code) = refuse_destructive(&plan) {
+        if let Some(code) = refuse_destructive(&loaded) {
             return code;
         }
     }
+    let settings = match run_settings(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            say!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    match loaded {
+        Loaded::Experiment(entry) if args.repeat > 1 => {
+            let finished =
+                shakeout::suite::run_repeat(&entry, args.repeat as usize, &settings, &say_line)
+                    .await;
+            print_suite_result(&finished, args.json)
+        }
+        Loaded::Experiment(entry) => run_single(*entry, &args, &settings).await,
+        Loaded::Suite(_) if args.repeat > 1 => {
+            say!("error: --repeat runs one experiment file, not a suite or a directory");
+            exit::INVALID
+        }
+        Loaded::Suite(suite) => {
+            let finished = shakeout::suite::run_suite(&suite, &settings, &say_line).await;
+            print_suite_result(&finished, args.json)
+        }
+    }
+}
+
+fn say_line(line: String) {
+    say!("{line}");
+}
+
+fn run_settings(args: &RunArgs) -> Result<shakeout::suite::Settings, String> {
+    Ok(shakeout::suite::Settings {
+        out: args.out.clone(),
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        notify: args
+            .notify
+            .iter()
+            .map(|u| shakeout::notify::Target::from_flag(u))
+            .collect::<Result<_, _>>()?,
+        report_url: args.report_url.clone(),
+        retry: shakeout::notify::Retry::default(),
+    })
+}
+
+async fn run_single(
+    entry: shakeout::suite::Entry,
+    args: &RunArgs,
+    settings: &shakeout::suite::Settings,
+) -> i32 {
+    let plan = entry.plan;
     let run_id = engine::run_id(&plan.name);
     let files = match &args.out {
         Some(dir) => RunFiles {
@@ -239,63 +291,95 @@ async fn run(args: RunArgs) -> i32 {
     let opts = RunOptions {
         run_id,
         files: files.clone(),
-        progress: !args.quiet && std::io::stderr().is_terminal(),
-        spec_text: Some(text),
+        progress: settings.progress,
+        spec_text: Some(entry.text),
     };
-    // The engine runs in its own task so that a panic anywhere in it is caught here and
-    // the journal reverts whatever it had applied.
-    let handle = tokio::spawn(async move { engine::run(&plan, opts).await });
-    match handle.await {
-        Ok(Ok(outcome)) => {
-            let r = &outcome.report;
-            print_run_result(r, &files, &outcome.written, args.json);
-            outcome.exit_code
-        }
-        // Refused before anything was changed: the directory is not this run's to use.
-        Ok(Err(
-            e @ (engine::EngineError::Unreverted { .. }
-            | engine::EngineError::Busy(engine::lock::LockError::Busy { .. })),
-        )) => {
-            say!("error: {e}");
-            exit::INVALID
-        }
-        Ok(Err(e)) => {
-            say!("error: {e}");
-            exit::HARNESS
-        }
-        Err(join) => {
-            say!("error: internal error (panic) during the run: {join}");
-            match journal::rollback(&files.report_dir).await {
-                Ok(r) => {
-                    for (fault, note) in &r.reverted {
-                        say!("reverted `{fault}`: {note}");
-                    }
-                    print_rollback_problems(&r);
-                    if r.may_remain() {
-                        exit::REVERT_FAILED
-                    } else {
-                        exit::HARNESS
-                    }
-                }
-                Err(e) => {
-                    say!(
-                        "error: {e}; run `shakeout rollback {}`",
-                        files.report_dir.display()
-                    );
-                    exit::REVERT_FAILED
-                }
-            }
-        }
+    let ran = shakeout::suite::run_experiment(&plan, opts).await;
+    if let Some(outcome) = &ran.outcome {
+        print_run_result(&outcome.report, &files, &outcome.written, args.json);
     }
+    for line in &ran.messages {
+        say!("{line}");
+    }
+    let deliveries = match &ran.outcome {
+        Some(outcome) => {
+            shakeout::suite::notify_run(&plan, &outcome.report, &files.report_dir, settings).await
+        }
+        None => {
+            shakeout::suite::notify_unreported_run(&plan, &ran, &files.report_dir, settings).await
+        }
+    };
+    for d in &deliveries {
+        say!("{}", shakeout::suite::delivery_line(d));
+    }
+    ran.exit_code
 }
 
-/// A run with destructive faults and no `--allow-destructive`: print the plan (what
-/// would change), say why nothing ran, exit 2. `None` when the run may go ahead.
-fn refuse_destructive(plan: &shakeout::plan::Plan) -> Option<i32> {
-    let faults = plan.destructive_faults();
-    let (first, why) = faults.first()?;
-    out_raw!("{}", shakeout::plan::describe(plan));
-    let more = match faults.len() {
+/// The suite's verdict line and report path to stdout (with `--json`, suite.json
+/// alone goes to stdout and the rest to stderr).
+fn print_suite_result(f: &shakeout::suite::Finished, json: bool) -> i32 {
+    let r = &f.report;
+    let passed = r
+        .runs
+        .iter()
+        .filter(|e| e.verdict == Some(shakeout::verdict::Outcome::Pass))
+        .count();
+    let summary = format!(
+        "{} `{}`: {} (exit {}), {passed} of {} runs passed",
+        r.kind,
+        r.name,
+        shakeout::suite::outcome_word(r.verdict).to_uppercase(),
+        r.exit_code,
+        r.runs.len()
+    );
+    let md = f.dir.join("suite.md");
+    let named = f.written.contains(&md).then(|| md.display().to_string());
+    if json {
+        if let Ok(text) = serde_json::to_string_pretty(r) {
+            out!("{text}");
+        }
+        say!("{summary}");
+    } else {
+        out!("{summary}");
+    }
+    if let Some(stopped) = &r.stopped {
+        say!("stopped early: {stopped}");
+    }
+    if let Some(md) = named {
+        if json {
+            say!("report: {md}");
+        } else {
+            out!("report: {md}");
+        }
+    }
+    for d in &r.notifications {
+        say!("{}", shakeout::suite::delivery_line(d));
+    }
+    for failure in &f.failures {
+        say!("error: {failure}");
+    }
+    r.exit_code
+}
+
+/// A run with destructive faults and no `--allow-destructive`: print the plans that
+/// have them (what would change), say why nothing ran, exit 2. `None` when the run may
+/// go ahead. A suite is refused as a whole, before its first experiment.
+fn refuse_destructive(loaded: &shakeout::suite::Loaded) -> Option<i32> {
+    use shakeout::suite::Loaded;
+    let plans: Vec<&shakeout::plan::Plan> = match loaded {
+        Loaded::Experiment(entry) => vec![&entry.plan],
+        Loaded::Suite(suite) => suite.entries.iter().map(|e| &e.plan).collect(),
+    };
+    let mut refused = Vec::new();
+    for plan in plans {
+        let faults = plan.destructive_faults();
+        if !faults.is_empty() {
+            out_raw!("{}", shakeout::plan::describe(plan));
+            refused.extend(faults.into_iter().map(|(f, why)| (f.to_string(), why)));
+        }
+    }
+    let (first, why) = refused.first()?;
+    let more = match refused.len() {
         1 => String::new(),
         n => format!(" (and {} more destructive fault(s))", n - 1),
     };
@@ -368,14 +452,8 @@ async fn rollback(dir: &Path) -> i32 {
 
 /// What a rollback could not revert, skipped, or could not record.
 fn print_rollback_problems(r: &journal::Rollback) {
-    for (fault, err, fix) in &r.failed {
-        say!("error: could not revert `{fault}`: {err}\n  still broken: {fix}");
-    }
-    for skipped in &r.skipped {
-        say!("error: {skipped}");
-    }
-    for note in &r.notes {
-        say!("warning: {note}");
+    for line in shakeout::suite::rollback_problems(r) {
+        say!("{line}");
     }
 }
 
