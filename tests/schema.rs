@@ -97,7 +97,9 @@ fn the_report_schema_refuses_a_broken_report() {
 }
 
 /// A real failing run with a write probe: the async store loses acknowledged writes
-/// in a failover, so the report has `writes` and a failed `rpo` check.
+/// in a failover, so the report usually has lost writes and a failed `rpo` check (on a
+/// machine so loaded that few writes are acknowledged, none may be lost: the report
+/// still has its `writes` ledger, which is what the schema is checked on).
 #[test]
 fn a_fresh_run_of_a_demo_experiment_matches_the_schema() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -114,12 +116,10 @@ fn a_fresh_run_of_a_demo_experiment_matches_the_schema() {
         ),
         std::time::Duration::from_secs(60),
     );
-    assert_eq!(code(&out), 1, "the rpo check fails: {}", text(&out));
+    assert!([0, 1].contains(&code(&out)), "{}", text(&out));
     let report = read_report(&out_dir);
-    assert!(
-        report["probes"][0]["writes"]["lost"].as_u64() > Some(0),
-        "{report}"
-    );
+    assert!(report["probes"][0]["writes"]["acked"].is_u64(), "{report}");
+    assert_eq!(report["sla"][0]["name"], "rpo", "{report}");
     assert_valid(&report, "report.schema.json");
     junit_carries_each_check(&out_dir, &report);
 }
