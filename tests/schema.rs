@@ -74,6 +74,23 @@ fn committed_trend_example_matches_the_schema() {
     assert_valid(&trend, "trend.schema.json");
 }
 
+#[test]
+fn committed_game_day_suite_and_its_runs_match_the_schemas() {
+    let dir = root().join("reports/demo-gameday");
+    let text = std::fs::read_to_string(dir.join("suite.json")).expect("suite.json");
+    let suite: serde_json::Value = serde_json::from_str(&text).expect("suite.json parses");
+    assert_valid(&suite, "suite.schema.json");
+    let mut runs = 0;
+    for entry in std::fs::read_dir(&dir).expect("reports/demo-gameday") {
+        let path = entry.expect("entry").path();
+        if path.join("report.json").is_file() {
+            assert_valid(&read_report(&path), "report.schema.json");
+            runs += 1;
+        }
+    }
+    assert_eq!(runs, 3, "each experiment of the game day keeps its own report.json");
+}
+
 /// The validator is not vacuous: a report without its verdict, or with a verdict the
 /// schema does not know, is refused.
 #[test]
