@@ -22,7 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check experiment files; print every error as FILE:LINE:COL: path: message.
+    /// Check experiment files (and suite files or directories, with every experiment
+    /// they name); print every error as FILE:LINE:COL: path: message.
     #[command(after_help = "Example:\n  shakeout validate experiments/*.yaml\n\n\
         Exit 0 when every file is valid, 2 when any is not.")]
     Validate {
