@@ -22,9 +22,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check experiment files; print every error as FILE:LINE:COL: path: message.
-    #[command(after_help = "Examples:\n  shakeout validate experiments/*.yaml\n  \
-        shakeout validate --format json experiments/*.yaml | jq '.errors[]'\n\n\
+    /// Check experiment files (and suite files or directories, with every experiment
+    /// they name); print every error as FILE:LINE:COL: path: message.
+    #[command(after_help = "Examples:
+  shakeout validate experiments/*.yaml
+  \
+        shakeout validate --format json experiments/*.yaml | jq '.errors[]'
+
+\
         Exit 0 when every file is valid, 2 when any is not.")]
     Validate {
         /// Experiment files (YAML) to check; all errors of all files are printed.

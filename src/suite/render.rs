@@ -259,13 +259,15 @@ th{background:#f6f8fa}.pass{color:#1a7f37}.fail{color:#cf222e}.aborted{color:#9a
 .error,.skipped{color:#59636e}svg{max-width:100%;height:auto}";
 
 pub fn html(r: &SuiteReport, charts: &[(String, String)]) -> String {
+    // Backticks are markdown's code quotes; a page shows them as they are.
+    let plain_title = title(r).replace('`', "");
     let mut h = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1 class=\"{}\">{}</h1>\n",
-        x(&title(r)),
+        x(&plain_title),
         super::outcome_word(r.verdict),
-        x(&title(r))
+        x(&plain_title)
     );
     if let Some(d) = &r.description {
         let _ = writeln!(h, "<p>{}</p>", x(d));

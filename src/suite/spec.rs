@@ -107,17 +107,45 @@ fn is_suite_text(text: &str) -> bool {
     !experiment_like && keys.iter().any(|k| did_you_mean(k, &["suite"]).is_some())
 }
 
+/// The keys of the first document's top-level mapping, read from the parser's events
+/// without building the document: a loader that recurses would overflow the stack
+/// on a hostile file nested 20,000 levels deep (the spec loader bounds the depth and
+/// reports it with its position).
 fn top_level_keys(text: &str) -> Vec<String> {
-    let Ok(docs) = yaml_rust2::YamlLoader::load_from_str(text) else {
-        return Vec::new();
-    };
-    match docs.first() {
-        Some(yaml_rust2::Yaml::Hash(map)) => map
-            .keys()
-            .filter_map(|k| k.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
+    use yaml_rust2::parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(text);
+    let mut keys = Vec::new();
+    // Nesting depth, and whether the next scalar at depth 1 is a key (not a value).
+    let (mut depth, mut expect_key) = (0usize, true);
+    let mut top_is_mapping = false;
+    while let Ok((event, _)) = parser.next_token() {
+        match event {
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                if depth == 0 {
+                    top_is_mapping = matches!(event, Event::MappingStart(..));
+                } else if depth == 1 {
+                    expect_key = true;
+                }
+                depth += 1;
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+            Event::Scalar(value, ..) if depth == 1 && top_is_mapping => {
+                if expect_key {
+                    keys.push(value);
+                }
+                expect_key = !expect_key;
+            }
+            Event::Alias(_) if depth == 1 => expect_key = !expect_key,
+            Event::StreamEnd | Event::DocumentEnd => break,
+            _ => {}
+        }
     }
+    keys
 }
 
 /// Whether `path` is a suite file (for a directory's listing, which skips them).
@@ -253,4 +281,34 @@ fn load_dir(dir: &Path) -> Result<Suite, Vec<SpecError>> {
 
 fn is_yaml(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_level_keys_skip_nested_values_and_survive_deep_nesting() {
+        let text =
+            "name: x\nsla:\n  availability: 99%\nprobes:\n  - a: 1\nsuite: {n: 1}\nlast: 2\n";
+        assert_eq!(
+            top_level_keys(text),
+            ["name", "sla", "probes", "suite", "last"]
+        );
+        assert_eq!(
+            top_level_keys("{suite: {name: d}, x: [1, 2]}"),
+            ["suite", "x"]
+        );
+        assert!(top_level_keys("- a\n- b\n").is_empty());
+        let deep = format!("name: x\nprobes:\n{}x\n", "- ".repeat(20_000));
+        assert_eq!(top_level_keys(&deep), ["name", "probes"]);
+    }
+
+    #[test]
+    fn a_file_is_a_suite_by_its_key_or_a_near_miss_without_experiment_keys() {
+        assert!(is_suite_text("suite:\n  name: d\n"));
+        assert!(is_suite_text("suites:\n  name: d\n"));
+        assert!(!is_suite_text("name: suite\nduration: 1s\nsuit: 1\n"));
+        assert!(!is_suite_text("not: [valid"));
+    }
 }
