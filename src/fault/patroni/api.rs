@@ -106,6 +106,11 @@ impl Cluster {
 }
 
 impl Member {
+    /// Its PostgreSQL as libpq keywords: `host=... port=...`.
+    pub fn pg_address(&self) -> Option<String> {
+        Some(format!("host={} port={}", self.host.as_ref()?, self.port?))
+    }
+
     /// Its REST API's base URL (`api_url` without `/patroni`).
     pub fn api_base(&self) -> Option<String> {
         let url = self.api_url.as_deref()?;

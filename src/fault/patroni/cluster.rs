@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 pub struct Before {
     pub scope: String,
     pub leader: String,
+    /// The leader's PostgreSQL, `host=... port=...`.
+    #[serde(default)]
+    pub leader_pg: Option<String>,
     /// Every member's REST API: the cluster is asked of whichever answers.
     pub apis: Vec<String>,
     /// The leader's timeline.
@@ -37,10 +40,15 @@ pub async fn from_any(apis: &[String]) -> Result<Cluster, String> {
 
 /// The member's PostgreSQL: (`pg_is_in_recovery()`, its timeline when it is a primary).
 pub async fn pg_state(conninfo: &str, m: &Member) -> Result<(bool, i64), String> {
-    let (Some(host), Some(port)) = (&m.host, m.port) else {
-        return Err(format!("member `{}` publishes no PostgreSQL host and port", m.name));
-    };
-    let full = format!("{conninfo} host={host} port={port}");
+    let address = m
+        .pg_address()
+        .ok_or_else(|| format!("member `{}` publishes no PostgreSQL host and port", m.name))?;
+    pg_state_at(conninfo, &address).await
+}
+
+/// [`pg_state`] of the PostgreSQL at `address` (`host=... port=...`).
+pub async fn pg_state_at(conninfo: &str, address: &str) -> Result<(bool, i64), String> {
+    let full = format!("{conninfo} {address}");
     let client = node::connect(&full, Duration::from_secs(3)).await?;
     // The timeline of the WAL being written (what Patroni itself reports).
     let row = client

@@ -151,6 +151,7 @@ pub async fn prepare(
     let before = Before {
         scope: s.status.patroni.scope.clone(),
         leader: s.leader.name.clone(),
+        leader_pg: s.leader.pg_address(),
         apis: s.cluster.members.iter().filter_map(Member::api_base).collect(),
         timeline: s.timeline,
         bound_ms: bound(f, &s.config, kills_leader).map(|d| d.as_millis() as u64),
@@ -200,16 +201,51 @@ pub async fn inject(f: &PatroniFault, undo: &PatroniUndo) -> Result<(), FaultErr
     }
 }
 
-/// `POST /switchover` or `/failover`; Patroni answers once the new leader holds the
-/// lock, which is then checked in `/cluster`.
+/// `POST /switchover` or `/failover`. Patroni answers only once the new leader holds
+/// the lock, a second or more after the old leader stopped taking writes; the fault
+/// took effect when the old leader's PostgreSQL stops answering as a primary (the
+/// call then finishes in the background; the watcher checks its outcome), or when
+/// the call says it is done.
 async fn hand_over(
     f: &PatroniFault,
-    what: &str,
+    what: &'static str,
     body: serde_json::Value,
     before: &Before,
 ) -> Result<(), FaultError> {
-    let (status, text) = api::post(&f.url, &format!("/{what}"), body, f.timeout)
-        .await
+    let (url, timeout) = (f.url.clone(), f.timeout);
+    let mut call =
+        tokio::spawn(async move { api::post(&url, &format!("/{what}"), body, timeout).await });
+    loop {
+        tokio::select! {
+            answer = &mut call => return answered(what, answer, before).await,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        if stepped_down(f, before).await {
+            tokio::spawn(async move {
+                if let Ok(Ok((status, text))) = call.await {
+                    tracing::info!("Patroni {what}: HTTP {status}: {}", api::one_line(&text));
+                }
+            });
+            return Ok(());
+        }
+    }
+}
+
+/// The old leader's PostgreSQL refuses connections or answers as a standby.
+async fn stepped_down(f: &PatroniFault, before: &Before) -> bool {
+    let Some(address) = &before.leader_pg else {
+        return false;
+    };
+    !matches!(cluster::pg_state_at(&f.conninfo, address).await, Ok((false, _)))
+}
+
+async fn answered(
+    what: &str,
+    answer: Result<Result<(u16, String), String>, tokio::task::JoinError>,
+    before: &Before,
+) -> Result<(), FaultError> {
+    let (status, text) = answer
+        .map_err(|e| target(format!("{what}: {e}")))?
         .map_err(|e| target(format!("{what}: {e}")))?;
     if status != 200 {
         return Err(target(format!(
