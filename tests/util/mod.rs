@@ -3,6 +3,7 @@
 
 pub mod experiment;
 pub mod net;
+pub mod patroni;
 pub mod pg;
 pub mod prometheus;
 pub mod tls;

@@ -161,9 +161,13 @@ pub async fn prepare(
         (PatroniPlanAction::KillNode { restart, .. }, Some(member)) => {
             PatroniUndo::PatroniRestartMember {
                 before,
+                restart: restart
+                    .iter()
+                    .map(|a| a.replace("{member}", &member.name))
+                    .collect(),
                 member,
-                restart: restart.clone(),
-                log: ctx.run_dir.join(format!("{}.restart.log", file_stem(name))),
+                log: std::path::absolute(ctx.run_dir.join(format!("{}.restart.log", file_stem(name))))
+                    .unwrap_or_else(|_| ctx.run_dir.join(format!("{}.restart.log", file_stem(name)))),
                 rejoin_timeout_ms,
             }
         }

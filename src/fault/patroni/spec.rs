@@ -16,7 +16,8 @@ pub struct PatroniFaultSpec {
     /// kill_node: the member to kill (default: the leader when the fault starts).
     #[serde(default)]
     pub member: Option<String>,
-    /// kill_node: how to start the killed member's Patroni again (argv, no shell).
+    /// kill_node: how to start the killed member's Patroni again (argv, no shell;
+    /// `{member}` in an argument becomes the killed member's name).
     #[serde(default)]
     pub restart: Option<Vec<String>>,
     /// libpq keywords for checking the leaders' PostgreSQL (`user`, `dbname`,
