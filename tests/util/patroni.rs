@@ -168,9 +168,7 @@ impl PatroniCluster {
         c.start_member(2);
         c.wait_healthy(Duration::from_secs(90));
         c.start_haproxy();
-        super::wait_for("HAProxy to reach the leader", Duration::from_secs(20), || {
-            psql(c.haproxy_port, "SELECT pg_is_in_recovery()").as_deref() == Some("f")
-        });
+        c.wait_haproxy(Duration::from_secs(20));
         c
     }
 
@@ -286,6 +284,18 @@ postgresql:
              \x20 default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions\n{servers}",
             self.haproxy_port
         )
+    }
+
+    /// HAProxy counts every server up until its checks fail twice: wait until ten
+    /// connections in a row land on the leader.
+    fn wait_haproxy(&self, within: Duration) {
+        let mut streak = 0;
+        super::wait_for("HAProxy to route only to the leader", within, || {
+            let on_leader =
+                psql(self.haproxy_port, "SELECT pg_is_in_recovery()").as_deref() == Some("f");
+            streak = if on_leader { streak + 1 } else { 0 };
+            streak >= 10
+        });
     }
 
     /// Write conninfo through HAProxy, as an application would connect.
