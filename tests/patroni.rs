@@ -193,6 +193,10 @@ fn rollback_after_sigkill_mid_kill_node_restarts_the_member() {
     assert_eq!(c.member("pg1").get("/patroni"), None, "pg1's Patroni is dead");
     assert_eq!(c.member("pg1").psql("SELECT 1"), None, "pg1's PostgreSQL is dead");
 
+    // As when a crash is found later: another member leads by now.
+    wait_for("a new leader", Duration::from_secs(40), || {
+        c.leaders().first().is_some_and(|l| l != "pg1")
+    });
     let again_run = run_out(spec.to_str().unwrap(), out_dir.to_str().unwrap());
     assert_eq!(code(&again_run), 2, "{}", text(&again_run));
 
