@@ -50,7 +50,11 @@ fn kill_node_spec(c: &PatroniCluster, member: &str, at: &str, hold: &str, run: &
     )
 }
 
-fn run_spec(dir: &Path, text_spec: &str, within: Duration) -> (std::process::Output, std::path::PathBuf) {
+fn run_spec(
+    dir: &Path,
+    text_spec: &str,
+    within: Duration,
+) -> (std::process::Output, std::path::PathBuf) {
     let spec = write_spec(dir, "patroni.yaml", text_spec);
     let out_dir = dir.join("out");
     let child = spawn_run(spec.to_str().unwrap(), out_dir.to_str().unwrap());
@@ -63,7 +67,10 @@ fn check(report: &serde_json::Value, metric: &str) -> (f64, f64) {
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["metric"] == metric))
         .unwrap_or_else(|| panic!("no `{metric}` check in {}", report["faults"][0]));
-    (c["asked"].as_f64().unwrap(), c["achieved"].as_f64().unwrap())
+    (
+        c["asked"].as_f64().unwrap(),
+        c["achieved"].as_f64().unwrap(),
+    )
 }
 
 /// Acked ids the table does not hold, read through HAProxy with this test's own psql.
@@ -85,7 +92,10 @@ fn lost_by_own_reading(c: &PatroniCluster, out_dir: &Path) -> usize {
         &format!("SELECT id FROM shakeout_writes WHERE id >= {base}"),
     )
     .expect("read the table through HAProxy");
-    let present: BTreeSet<i64> = ids.lines().map(|l| l.parse::<i64>().unwrap() - base).collect();
+    let present: BTreeSet<i64> = ids
+        .lines()
+        .map(|l| l.parse::<i64>().unwrap() - base)
+        .collect();
     assert!(!acked.is_empty(), "the probe acknowledged writes");
     acked.difference(&present).count()
 }
@@ -118,7 +128,10 @@ fn switchover_through_haproxy_loses_no_acked_write_and_says_asked_vs_achieved() 
     let r = read_report(&out_dir);
     let probe = &r["probes"][0];
     let outage = probe["longest_outage_ms"].as_f64().unwrap();
-    assert!(outage > 0.0 && outage < 10_000.0, "write outage {outage} ms: {probe}");
+    assert!(
+        outage > 0.0 && outage < 10_000.0,
+        "write outage {outage} ms: {probe}"
+    );
     assert_eq!(probe["writes"]["lost"], 0, "{probe}");
     assert_eq!(lost_by_own_reading(&c, &out_dir), 0);
 
@@ -160,13 +173,19 @@ fn kill_node_makes_a_new_leader_and_the_revert_rejoins_the_member_as_a_replica()
     assert_eq!(bound, 11_000.0, "ttl + loop_wait");
     assert!(took > 1_000.0 && took < 30_000.0, "{took}");
     let outage = r["probes"][0]["longest_outage_ms"].as_f64().unwrap();
-    assert!(outage > 1_000.0, "a node loss stops writes until the key expires: {outage} ms");
+    assert!(
+        outage > 1_000.0,
+        "a node loss stops writes until the key expires: {outage} ms"
+    );
 
     let leaders = c.leaders();
     assert_eq!(leaders.len(), 1, "{leaders:?}");
     assert_ne!(leaders[0], "pg1");
     assert_eq!(c.primaries(), leaders, "exactly one primary");
-    assert!(c.streaming().contains(&"pg1".to_string()), "pg1 rejoined as a replica");
+    assert!(
+        c.streaming().contains(&"pg1".to_string()),
+        "pg1 rejoined as a replica"
+    );
     assert_ne!(c.member("pg1").postmaster_pid(), Some(old_postmaster));
     let journal = std::fs::read_to_string(out_dir.join("journal.jsonl")).unwrap();
     assert!(journal.contains("restarted `pg1`"), "{journal}");
@@ -190,8 +209,16 @@ fn rollback_after_sigkill_mid_kill_node_restarts_the_member() {
     wait_for_event(&out_dir, "fault_injected", Duration::from_secs(30));
     signal(&child, libc::SIGKILL);
     let _ = wait_output(child, Duration::from_secs(5));
-    assert_eq!(c.member("pg1").get("/patroni"), None, "pg1's Patroni is dead");
-    assert_eq!(c.member("pg1").psql("SELECT 1"), None, "pg1's PostgreSQL is dead");
+    assert_eq!(
+        c.member("pg1").get("/patroni"),
+        None,
+        "pg1's Patroni is dead"
+    );
+    assert_eq!(
+        c.member("pg1").psql("SELECT 1"),
+        None,
+        "pg1's PostgreSQL is dead"
+    );
 
     // As when a crash is found later: another member leads by now.
     wait_for("a new leader", Duration::from_secs(40), || {
@@ -206,14 +233,21 @@ fn rollback_after_sigkill_mid_kill_node_restarts_the_member() {
     );
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(text(&out).contains("streams from"), "{}", text(&out));
-    assert!(c.streaming().contains(&"pg1".to_string()), "pg1 rejoined as a replica");
+    assert!(
+        c.streaming().contains(&"pg1".to_string()),
+        "pg1 rejoined as a replica"
+    );
     let leaders = c.leaders();
     assert_eq!(leaders.len(), 1, "{leaders:?}");
     assert_eq!(c.primaries(), leaders, "exactly one primary");
 
     let again = shakeout(&["rollback", out_dir.to_str().unwrap()]);
     assert_eq!(code(&again), 0, "{}", text(&again));
-    assert!(text(&again).contains("nothing to revert"), "{}", text(&again));
+    assert!(
+        text(&again).contains("nothing to revert"),
+        "{}",
+        text(&again)
+    );
 }
 
 /// `run` stops before t=0 with exit 3 and one line naming the cause; nothing changed.
@@ -223,10 +257,16 @@ fn refused(c: &PatroniCluster, text_spec: &str, want: &str) {
     let all = text(&out);
     assert_eq!(code(&out), 3, "{all}");
     let line = all.lines().find(|l| l.contains(want));
-    assert!(line.is_some_and(|l| l.contains("preflight failed")), "want `{want}` on the preflight line: {all}");
+    assert!(
+        line.is_some_and(|l| l.contains("preflight failed")),
+        "want `{want}` on the preflight line: {all}"
+    );
     assert!(!all.contains("panicked"), "{all}");
     let journal = std::fs::read_to_string(out_dir.join("journal.jsonl")).unwrap_or_default();
-    assert!(!journal.contains("applying"), "nothing was journaled: {journal}");
+    assert!(
+        !journal.contains("applying"),
+        "nothing was journaled: {journal}"
+    );
     assert_eq!(c.leaders(), ["pg1"], "the leader is untouched");
 }
 
@@ -289,7 +329,10 @@ fn the_example_experiment_validates_and_plans() {
     let out = shakeout(&["plan", "experiments/patroni-switchover.yaml"]);
     let all = text(&out);
     assert_eq!(code(&out), 0, "{all}");
-    assert!(all.contains("[patroni]: Patroni switchover at http://127.0.0.1:8008"), "{all}");
+    assert!(
+        all.contains("[patroni]: Patroni switchover at http://127.0.0.1:8008"),
+        "{all}"
+    );
 }
 
 /// One figure: the longest write outage and the new-leader check of a run.
@@ -326,7 +369,11 @@ fn figures() {
         let c = PatroniCluster::start(t);
         for run in 0..3 {
             let dir = tempfile::tempdir().unwrap();
-            let (from, to) = if run % 2 == 0 { ("pg1", "pg2") } else { ("pg2", "pg1") };
+            let (from, to) = if run % 2 == 0 {
+                ("pg1", "pg2")
+            } else {
+                ("pg2", "pg1")
+            };
             assert_eq!(c.leaders(), [from]);
             let spec = switchover_spec(&c, &c.members[2].api(), to, "10ms");
             let (_, out_dir) = run_spec(dir.path(), &spec, Duration::from_secs(90));

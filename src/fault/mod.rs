@@ -385,7 +385,9 @@ pub fn watch(
     match (kind, undo) {
         (FaultKind::Patroni(p), Undo::Patroni(u)) => {
             let (p, u) = (p.clone(), u.clone());
-            Some(Box::pin(async move { patroni::achieved(&p, &u, began).await }))
+            Some(Box::pin(
+                async move { patroni::achieved(&p, &u, began).await },
+            ))
         }
         _ => None,
     }

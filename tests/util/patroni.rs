@@ -179,7 +179,12 @@ impl PatroniCluster {
         let peer_url = format!("http://127.0.0.1:{peer}");
         let child = as_owner(&mut Command::new(ETCD))
             .args(["--name", "e", "--data-dir", &data.display().to_string()])
-            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
             .args(["--listen-peer-urls", &peer_url])
             .args(["--initial-advertise-peer-urls", &peer_url])
             .args(["--initial-cluster", &format!("e={peer_url}")])
@@ -411,7 +416,14 @@ fn processes_under(dir: &Path) -> Vec<i32> {
     let children = pids.iter().copied().filter(|pid| {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
-            .and_then(|s| s.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok())
+            .and_then(|s| {
+                s.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()
+            })
             .is_some_and(|ppid: i32| named.contains(&ppid))
     });
     let mut all: Vec<i32> = children.chain(named.iter().copied()).collect();

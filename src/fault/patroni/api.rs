@@ -122,7 +122,10 @@ impl Member {
 pub async fn get<T: DeserializeOwned>(base: &str, path: &str) -> Result<T, String> {
     let (status, body) = call(Method::GET, base, path, None, READ).await?;
     if status != 200 {
-        return Err(format!("GET {base}{path}: HTTP {status}: {}", one_line(&body)));
+        return Err(format!(
+            "GET {base}{path}: HTTP {status}: {}",
+            one_line(&body)
+        ));
     }
     serde_json::from_str(&body).map_err(|e| format!("GET {base}{path}: {e}"))
 }

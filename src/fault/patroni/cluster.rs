@@ -118,6 +118,9 @@ async fn replica_state(name: &str, apis: &[String]) -> Result<ReplicaState, Stri
         .any(|w| w.application_name == name && w.state == "streaming");
     Ok(match streaming {
         true => ReplicaState::Streaming(leader.name.clone()),
-        false => ReplicaState::NotYet(format!("no streaming walsender for it on `{}`", leader.name)),
+        false => ReplicaState::NotYet(format!(
+            "no streaming walsender for it on `{}`",
+            leader.name
+        )),
     })
 }

@@ -24,9 +24,16 @@ pub struct PatroniFault {
 
 #[derive(Debug, Clone, Serialize)]
 pub enum PatroniPlanAction {
-    Switchover { candidate: Option<String> },
-    Failover { candidate: String },
-    KillNode { member: Option<String>, restart: Vec<String> },
+    Switchover {
+        candidate: Option<String>,
+    },
+    Failover {
+        candidate: String,
+    },
+    KillNode {
+        member: Option<String>,
+        restart: Vec<String>,
+    },
 }
 
 /// Check a `patroni:` fault at `path`.
@@ -56,7 +63,10 @@ fn base_url(url: &str, path: &str, e: &mut Errors) -> Option<String> {
             Some(trimmed.to_string())
         }
         Ok(u) if u.scheme_str() == Some("https") => {
-            e.at(path, "https is not supported yet; give the member's http:// REST API");
+            e.at(
+                path,
+                "https is not supported yet; give the member's http:// REST API",
+            );
             None
         }
         _ => {
@@ -95,9 +105,21 @@ fn action(s: &PatroniFaultSpec, path: &str, e: &mut Errors) -> Option<PatroniPla
         }
     };
     let candidate_given = s.candidate.is_some();
-    only(e, "candidate", candidate_given, !kill, "`action: switchover` or `failover`");
+    only(
+        e,
+        "candidate",
+        candidate_given,
+        !kill,
+        "`action: switchover` or `failover`",
+    );
     only(e, "member", s.member.is_some(), kill, "`action: kill_node`");
-    only(e, "restart", s.restart.is_some(), kill, "`action: kill_node`");
+    only(
+        e,
+        "restart",
+        s.restart.is_some(),
+        kill,
+        "`action: kill_node`",
+    );
     for (key, name) in [("candidate", &s.candidate), ("member", &s.member)] {
         if name.as_ref().is_some_and(|n| n.trim().is_empty()) {
             e.at(format!("{path}.{key}"), "is empty; give a member's name");
@@ -108,7 +130,9 @@ fn action(s: &PatroniFaultSpec, path: &str, e: &mut Errors) -> Option<PatroniPla
             candidate: s.candidate.clone(),
         }),
         PatroniAction::Failover => match &s.candidate {
-            Some(c) => Some(PatroniPlanAction::Failover { candidate: c.clone() }),
+            Some(c) => Some(PatroniPlanAction::Failover {
+                candidate: c.clone(),
+            }),
             None => {
                 e.at(
                     format!("{path}.candidate"),
@@ -125,7 +149,10 @@ fn action(s: &PatroniFaultSpec, path: &str, e: &mut Errors) -> Option<PatroniPla
                 })
             }
             Some(_) => {
-                e.at(format!("{path}.restart"), "is empty; give the command that starts the member's Patroni");
+                e.at(
+                    format!("{path}.restart"),
+                    "is empty; give the command that starts the member's Patroni",
+                );
                 None
             }
             None => {

@@ -28,18 +28,26 @@ fn target(e: impl std::fmt::Display) -> FaultError {
 async fn survey(f: &PatroniFault) -> Result<Survey, FaultError> {
     let url = &f.url;
     let status: MemberStatus = api::get(url, "/patroni").await.map_err(|e| {
-        target(format!("{url} does not answer like Patroni's REST API (GET /patroni: {e})"))
+        target(format!(
+            "{url} does not answer like Patroni's REST API (GET /patroni: {e})"
+        ))
     })?;
     let cluster: Cluster = api::get(url, "/cluster").await.map_err(|e| {
-        target(format!("{url} does not answer like Patroni's REST API (GET /cluster: {e})"))
+        target(format!(
+            "{url} does not answer like Patroni's REST API (GET /cluster: {e})"
+        ))
     })?;
     let config: DcsConfig = api::get(url, "/config").await.map_err(|e| {
-        target(format!("Patroni at {url}: cannot read its configuration (GET /config: {e})"))
+        target(format!(
+            "Patroni at {url}: cannot read its configuration (GET /config: {e})"
+        ))
     })?;
-    let leader = cluster
-        .leader()
-        .cloned()
-        .ok_or_else(|| target(format!("Patroni cluster `{}` at {url} has no leader", status.patroni.scope)))?;
+    let leader = cluster.leader().cloned().ok_or_else(|| {
+        target(format!(
+            "Patroni cluster `{}` at {url} has no leader",
+            status.patroni.scope
+        ))
+    })?;
     check_names(f, &cluster, &leader)?;
     let (recovering, timeline) = cluster::pg_state(&f.conninfo, &leader)
         .await
@@ -64,7 +72,9 @@ fn check_names(f: &PatroniFault, c: &Cluster, leader: &Member) -> Result<(), Fau
     let (name, what) = match &f.action {
         PatroniPlanAction::Switchover { candidate: Some(n) }
         | PatroniPlanAction::Failover { candidate: n } => (n, "candidate"),
-        PatroniPlanAction::KillNode { member: Some(n), .. } => (n, "member"),
+        PatroniPlanAction::KillNode {
+            member: Some(n), ..
+        } => (n, "member"),
         _ => return Ok(()),
     };
     if c.member(name).is_none() {
@@ -83,7 +93,9 @@ fn check_names(f: &PatroniFault, c: &Cluster, leader: &Member) -> Result<(), Fau
 /// The member `kill_node` acts on: the one named, else the leader.
 fn victim<'a>(f: &PatroniFault, s: &'a Survey) -> Option<&'a Member> {
     match &f.action {
-        PatroniPlanAction::KillNode { member: Some(n), .. } => s.cluster.member(n),
+        PatroniPlanAction::KillNode {
+            member: Some(n), ..
+        } => s.cluster.member(n),
         PatroniPlanAction::KillNode { member: None, .. } => Some(&s.leader),
         _ => None,
     }
@@ -146,13 +158,21 @@ pub async fn prepare(
     ctx: &FaultContext,
 ) -> Result<PatroniUndo, FaultError> {
     let s = survey(f).await?;
-    let victim = victim(f, &s).map(member::find).transpose().map_err(target)?;
+    let victim = victim(f, &s)
+        .map(member::find)
+        .transpose()
+        .map_err(target)?;
     let kills_leader = victim.as_ref().is_none_or(|v| v.name == s.leader.name);
     let before = Before {
         scope: s.status.patroni.scope.clone(),
         leader: s.leader.name.clone(),
         leader_pg: s.leader.pg_address(),
-        apis: s.cluster.members.iter().filter_map(Member::api_base).collect(),
+        apis: s
+            .cluster
+            .members
+            .iter()
+            .filter_map(Member::api_base)
+            .collect(),
         timeline: s.timeline,
         bound_ms: bound(f, &s.config, kills_leader).map(|d| d.as_millis() as u64),
     };
@@ -166,8 +186,10 @@ pub async fn prepare(
                     .map(|a| a.replace("{member}", &member.name))
                     .collect(),
                 member,
-                log: std::path::absolute(ctx.run_dir.join(format!("{}.restart.log", file_stem(name))))
-                    .unwrap_or_else(|_| ctx.run_dir.join(format!("{}.restart.log", file_stem(name)))),
+                log: std::path::absolute(
+                    ctx.run_dir.join(format!("{}.restart.log", file_stem(name))),
+                )
+                .unwrap_or_else(|_| ctx.run_dir.join(format!("{}.restart.log", file_stem(name)))),
                 rejoin_timeout_ms,
             }
         }
@@ -181,22 +203,40 @@ pub async fn prepare(
 fn file_stem(name: &str) -> String {
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     crate::util::bounded_file_stem(&safe)
 }
 
 pub async fn inject(f: &PatroniFault, undo: &PatroniUndo) -> Result<(), FaultError> {
     match (&f.action, undo) {
-        (PatroniPlanAction::Switchover { candidate }, PatroniUndo::PatroniAwaitRejoin { before, .. }) => {
+        (
+            PatroniPlanAction::Switchover { candidate },
+            PatroniUndo::PatroniAwaitRejoin { before, .. },
+        ) => {
             let mut body = serde_json::json!({ "leader": before.leader });
             if let Some(c) = candidate {
                 body["candidate"] = c.clone().into();
             }
             hand_over(f, "switchover", body, before).await
         }
-        (PatroniPlanAction::Failover { candidate }, PatroniUndo::PatroniAwaitRejoin { before, .. }) => {
-            hand_over(f, "failover", serde_json::json!({ "candidate": candidate }), before).await
+        (
+            PatroniPlanAction::Failover { candidate },
+            PatroniUndo::PatroniAwaitRejoin { before, .. },
+        ) => {
+            hand_over(
+                f,
+                "failover",
+                serde_json::json!({ "candidate": candidate }),
+                before,
+            )
+            .await
         }
         (PatroniPlanAction::KillNode { .. }, PatroniUndo::PatroniRestartMember { member, .. }) => {
             kill(member).await
@@ -240,7 +280,10 @@ async fn stepped_down(f: &PatroniFault, before: &Before) -> bool {
     let Some(address) = &before.leader_pg else {
         return false;
     };
-    !matches!(cluster::pg_state_at(&f.conninfo, address).await, Ok((false, _)))
+    !matches!(
+        cluster::pg_state_at(&f.conninfo, address).await,
+        Ok((false, _))
+    )
 }
 
 async fn answered(
@@ -294,7 +337,10 @@ async fn kill(m: &LocalMember) -> Result<(), FaultError> {
     };
     while !gone() {
         if Instant::now() >= until {
-            return Err(target(format!("member `{}`: its processes did not die within 10s", m.name)));
+            return Err(target(format!(
+                "member `{}`: its processes did not die within 10s",
+                m.name
+            )));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

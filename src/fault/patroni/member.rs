@@ -50,8 +50,12 @@ pub fn find(m: &Member) -> Result<LocalMember, String> {
         .port
         .ok_or_else(|| format!("member `{}` publishes no PostgreSQL port", m.name))?;
     let (postmaster, data_dir) = postmaster(&m.name, pg_port)?;
-    let meta = std::fs::metadata(format!("/proc/{}", patroni.pid))
-        .map_err(|e| format!("member `{}`: cannot read process {}: {e}", m.name, patroni.pid))?;
+    let meta = std::fs::metadata(format!("/proc/{}", patroni.pid)).map_err(|e| {
+        format!(
+            "member `{}`: cannot read process {}: {e}",
+            m.name, patroni.pid
+        )
+    })?;
     Ok(LocalMember {
         name: m.name.clone(),
         api,
@@ -68,8 +72,12 @@ fn postmaster(name: &str, port: u16) -> Result<(PgProc, PathBuf), String> {
     let pm = listener(port).ok_or_else(|| {
         format!("member `{name}`: no process on this machine listens on its PostgreSQL port {port}")
     })?;
-    let data_dir = std::fs::read_link(format!("/proc/{}/cwd", pm.pid))
-        .map_err(|e| format!("member `{name}`: cannot find the data directory of process {}: {e}", pm.pid))?;
+    let data_dir = std::fs::read_link(format!("/proc/{}/cwd", pm.pid)).map_err(|e| {
+        format!(
+            "member `{name}`: cannot find the data directory of process {}: {e}",
+            pm.pid
+        )
+    })?;
     let from_file = node::postmaster(&data_dir).map_err(|e| format!("member `{name}`: {e}"))?;
     if from_file != pm {
         return Err(format!(
@@ -133,7 +141,10 @@ fn holds_socket(pid: i32, inodes: &HashSet<u64>) -> bool {
     };
     fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
         .filter_map(|target| {
-            let t = target.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?;
+            let t = target
+                .to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?;
             t.parse::<u64>().ok()
         })
         .any(|inode| inodes.contains(&inode))
@@ -141,5 +152,10 @@ fn holds_socket(pid: i32, inodes: &HashSet<u64>) -> bool {
 
 fn parent(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }

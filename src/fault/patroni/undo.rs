@@ -14,7 +14,10 @@ use std::time::Duration;
 pub enum PatroniUndo {
     /// switchover, failover: wait until the old leader (which its own Patroni
     /// restarts) streams from the new one.
-    PatroniAwaitRejoin { before: Before, rejoin_timeout_ms: u64 },
+    PatroniAwaitRejoin {
+        before: Before,
+        rejoin_timeout_ms: u64,
+    },
     /// kill_node: start the member's Patroni with `restart`, unless it runs, and wait
     /// until it streams from the leader.
     PatroniRestartMember {
@@ -48,8 +51,14 @@ impl PatroniUndo {
                 log,
                 rejoin_timeout_ms,
             } => {
-                restart_member(before, member, restart, log, Duration::from_millis(*rejoin_timeout_ms))
-                    .await
+                restart_member(
+                    before,
+                    member,
+                    restart,
+                    log,
+                    Duration::from_millis(*rejoin_timeout_ms),
+                )
+                .await
             }
         }
         .map_err(FaultError::Target)
@@ -99,7 +108,10 @@ async fn restart_member(
     within: Duration,
 ) -> Result<String, String> {
     if node::is_same_alive(&m.patroni) && node::is_same_alive(&m.postmaster) {
-        return Ok(format!("nothing to do: member `{}` was never killed", m.name));
+        return Ok(format!(
+            "nothing to do: member `{}` was never killed",
+            m.name
+        ));
     }
     let started = if super::api::get::<super::api::MemberStatus>(&m.api, "/patroni")
         .await
@@ -126,7 +138,9 @@ async fn spawn(m: &LocalMember, argv: &[String], log: &std::path::Path) -> Resul
         .open(log)
         .or_else(|_| std::fs::File::create("/dev/null"))
         .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let err = out.try_clone().map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args)
         .current_dir("/")

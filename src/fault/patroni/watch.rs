@@ -26,11 +26,27 @@ pub async fn achieved(f: &PatroniFault, undo: &PatroniUndo, began: Instant) -> V
     };
     let until = began + f.timeout.max(Duration::from_millis(2 * bound_ms));
     let found = new_leader(f, before, began, until).await;
-    let mut out = vec![check("leader_changed", 1.0, f64::from(u8::from(found.is_some())))];
+    let mut out = vec![check(
+        "leader_changed",
+        1.0,
+        f64::from(u8::from(found.is_some())),
+    )];
     if let Some(n) = found {
-        out.push(check("new_leader_ms", bound_ms as f64, n.after.as_secs_f64() * 1000.0));
-        out.push(check("new_leader_writable", 1.0, f64::from(u8::from(n.writable))));
-        out.push(check("timeline", (before.timeline + 1) as f64, n.timeline as f64));
+        out.push(check(
+            "new_leader_ms",
+            bound_ms as f64,
+            n.after.as_secs_f64() * 1000.0,
+        ));
+        out.push(check(
+            "new_leader_writable",
+            1.0,
+            f64::from(u8::from(n.writable)),
+        ));
+        out.push(check(
+            "timeline",
+            (before.timeline + 1) as f64,
+            n.timeline as f64,
+        ));
     }
     out
 }
@@ -45,14 +61,23 @@ fn check(metric: &str, asked: f64, achieved: f64) -> Achieved {
 
 /// Poll until a member other than the old leader holds the lock and its PostgreSQL
 /// answers as a primary (or `until` passes: then the last leader seen, if any).
-async fn new_leader(f: &PatroniFault, before: &Before, began: Instant, until: Instant) -> Option<NewLeader> {
+async fn new_leader(
+    f: &PatroniFault,
+    before: &Before,
+    began: Instant,
+    until: Instant,
+) -> Option<NewLeader> {
     let mut seen = None;
     while Instant::now() < until {
         if let Ok(c) = cluster::from_any(&before.apis).await {
             if let Some(l) = c.leader().filter(|l| l.name != before.leader) {
                 let after = began.elapsed();
                 if let Ok((recovering, timeline)) = cluster::pg_state(&f.conninfo, l).await {
-                    let n = NewLeader { after, writable: !recovering, timeline };
+                    let n = NewLeader {
+                        after,
+                        writable: !recovering,
+                        timeline,
+                    };
                     if n.writable {
                         return Some(n);
                     }
