@@ -103,12 +103,14 @@ fn victim<'a>(f: &PatroniFault, s: &'a Survey) -> Option<&'a Member> {
 
 /// How soon the fault should bring a new leader, as the configuration implies: a
 /// lost leader's key expires after at most `ttl` and a replica acts on its next loop
-/// (`loop_wait`); a switchover or failover is carried out by the members' next loops.
-pub fn bound(f: &PatroniFault, c: &DcsConfig, kills_leader: bool) -> Option<Duration> {
+/// (`loop_wait`). A switchover or failover takes a loop of the old leader (it demotes
+/// and stops PostgreSQL) and one of the candidate (it promotes), each of whose steps
+/// Patroni retries for up to `retry_timeout`.
+fn bound(f: &PatroniFault, c: &DcsConfig, kills_leader: bool) -> Option<Duration> {
     match &f.action {
         PatroniPlanAction::KillNode { .. } if !kills_leader => None,
         PatroniPlanAction::KillNode { .. } => Some(Duration::from_secs(c.ttl + c.loop_wait)),
-        _ => Some(Duration::from_secs(2 * c.loop_wait)),
+        _ => Some(Duration::from_secs(2 * c.loop_wait + c.retry_timeout)),
     }
 }
 
@@ -137,7 +139,7 @@ fn topology(s: &Survey) -> String {
         })
         .collect();
     format!(
-        "Patroni {} cluster `{}`: leader {} (timeline {}), replicas {}; {}; node loss: a new leader within ≈ ttl ({}s) + loop_wait ({}s) = {}s; switchover ≈ 2 × loop_wait ({}s); retry_timeout {}s",
+        "Patroni {} cluster `{}`: leader {} (timeline {}), replicas {}; {}; node loss: a new leader within ≈ ttl ({}s) + loop_wait ({}s) = {}s; switchover or failover: within ≈ 2 × loop_wait + retry_timeout ({}s) = {}s",
         s.status.patroni.version,
         s.status.patroni.scope,
         s.leader.name,
@@ -147,8 +149,8 @@ fn topology(s: &Survey) -> String {
         c.ttl,
         c.loop_wait,
         c.ttl + c.loop_wait,
-        2 * c.loop_wait,
-        c.retry_timeout
+        c.retry_timeout,
+        2 * c.loop_wait + c.retry_timeout
     )
 }
 
