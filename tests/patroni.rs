@@ -30,7 +30,7 @@ fn write_probe(c: &PatroniCluster, interval: &str) -> String {
 
 fn switchover_spec(c: &PatroniCluster, url: &str, candidate: &str, interval: &str) -> String {
     format!(
-        "name: patroni-switchover\nduration: 8s\nsla:\n  rpo: 0s\n  max_lost_writes: 0\n{}faults:\n  - name: switchover\n    at: 2s\n    duration: 4s\n    patroni:\n      url: {url}\n      action: switchover\n      candidate: {candidate}\n",
+        "name: patroni-switchover\nduration: 12s\nsla:\n  rpo: 0s\n  max_lost_writes: 0\n{}faults:\n  - name: switchover\n    at: 2s\n    duration: 8s\n    patroni:\n      url: {url}\n      action: switchover\n      candidate: {candidate}\n",
         write_probe(c, interval)
     )
 }

@@ -159,3 +159,18 @@ fn parent(pid: i32) -> Option<i32> {
         .parse()
         .ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listener_of_a_port_is_the_process_holding_its_socket() {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = socket.local_addr().expect("addr").port();
+        let found = listener(port).map(|p| p.pid);
+        assert_eq!(found, Some(std::process::id() as i32));
+        drop(socket);
+        assert_eq!(listener(port), None, "nobody listens once it is closed");
+    }
+}
