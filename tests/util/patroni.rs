@@ -83,8 +83,11 @@ fn as_owner(cmd: &mut Command) -> &mut Command {
     cmd.current_dir("/")
 }
 
-fn log_file(path: &Path) -> Stdio {
-    Stdio::from(std::fs::File::create(path).expect("create a log file"))
+/// stdout and stderr of a process, both into `path`.
+fn log_to<'a>(cmd: &'a mut Command, path: &Path) -> &'a mut Command {
+    let file = std::fs::File::create(path).expect("create a log file");
+    let err = file.try_clone().expect("clone the log file");
+    cmd.stdout(Stdio::from(file)).stderr(Stdio::from(err))
 }
 
 impl Member {
@@ -166,7 +169,7 @@ impl PatroniCluster {
         });
         c.start_member(1);
         c.start_member(2);
-        c.wait_healthy(Duration::from_secs(90));
+        c.wait_healthy(Duration::from_secs(120));
         c.start_haproxy();
         c.wait_haproxy(Duration::from_secs(20));
         c
@@ -177,7 +180,8 @@ impl PatroniCluster {
         let data = self.dir.path().join("etcd");
         let client = format!("http://127.0.0.1:{}", self.etcd_port);
         let peer_url = format!("http://127.0.0.1:{peer}");
-        let child = as_owner(&mut Command::new(ETCD))
+        let mut cmd = Command::new(ETCD);
+        let child = as_owner(&mut cmd)
             .args(["--name", "e", "--data-dir", &data.display().to_string()])
             .args([
                 "--listen-client-urls",
@@ -187,9 +191,8 @@ impl PatroniCluster {
             ])
             .args(["--listen-peer-urls", &peer_url])
             .args(["--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("e={peer_url}")])
-            .stdout(log_file(&self.dir.path().join("etcd.log")))
-            .stderr(Stdio::null())
+            .args(["--initial-cluster", &format!("e={peer_url}")]);
+        let child = log_to(child, &self.dir.path().join("etcd.log"))
             .spawn()
             .expect("start etcd");
         self.children.push(child);
@@ -203,24 +206,22 @@ impl PatroniCluster {
         let m = &self.members[i];
         let log = self.dir.path().join(format!("{}.log", m.name));
         let argv = m.start_argv();
-        let child = as_owner(&mut Command::new(&argv[0]))
+        let mut cmd = Command::new(&argv[0]);
+        let child = as_owner(&mut cmd)
             .args(&argv[1..])
-            .env("HOME", self.dir.path())
-            .stdout(log_file(&log))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Patroni");
+            .env("HOME", self.dir.path());
+        let child = log_to(child, &log).spawn().expect("start Patroni");
         self.children.push(child);
     }
 
     fn start_haproxy(&mut self) {
         let cfg = self.dir.path().join("haproxy.cfg");
         std::fs::write(&cfg, self.haproxy_config()).expect("write haproxy.cfg");
-        let child = Command::new(HAPROXY)
+        let mut cmd = Command::new(HAPROXY);
+        let child = cmd
             .args(["-f", &cfg.display().to_string(), "-db"])
-            .current_dir("/")
-            .stdout(log_file(&self.dir.path().join("haproxy.log")))
-            .stderr(Stdio::null())
+            .current_dir("/");
+        let child = log_to(child, &self.dir.path().join("haproxy.log"))
             .spawn()
             .expect("start haproxy");
         self.children.push(child);
@@ -375,13 +376,29 @@ postgresql:
             streak = if healthy { streak + 1 } else { 0 };
             assert!(
                 Instant::now() < deadline,
-                "the Patroni cluster did not settle within {within:?}: leaders {leaders:?}, primaries {:?}, streaming {:?}; logs in {}",
+                "the Patroni cluster did not settle within {within:?}: leaders {leaders:?}, primaries {:?}, streaming {:?}; the members' last log lines:\n{}",
                 self.primaries(),
                 self.streaming(),
-                self.dir.path().display()
+                self.log_tails()
             );
             std::thread::sleep(Duration::from_millis(300));
         }
+    }
+}
+
+impl PatroniCluster {
+    /// The last lines of each member's log and etcd's (the temp dir goes on drop).
+    fn log_tails(&self) -> String {
+        let names = self.members.iter().map(|m| m.name.as_str()).chain(["etcd"]);
+        names
+            .map(|n| {
+                let text = std::fs::read_to_string(self.dir.path().join(format!("{n}.log")))
+                    .unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(6)..].join("\n  ");
+                format!("{n}:\n  {tail}\n")
+            })
+            .collect()
     }
 }
 
