@@ -1,24 +1,15 @@
 //! End to end against a real Patroni cluster (three members, etcd, HAProxy on
 //! loopback): the `patroni` fault backend with the real binary. The clusters use
-//! ttl 10, loop_wait 1, retry_timeout 3 (`util::patroni::FAST`). The tests take a lock:
-//! two clusters at once on a small machine would make each other's timings.
+//! ttl 10, loop_wait 1, retry_timeout 3 (`util::patroni::FAST`). The tests take a file
+//! lock: two clusters at once on a small machine would make each other's timings.
 
 mod util;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
-use util::patroni::{available, PatroniCluster, Timing, FAST};
+use util::patroni::{available, one_at_a_time, PatroniCluster, Timing, FAST};
 use util::*;
-
-static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_CLUSTER_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// A write probe through HAProxy, as an application would write.
 fn write_probe(c: &PatroniCluster, interval: &str) -> String {

@@ -75,6 +75,28 @@ pub fn available() -> bool {
     have
 }
 
+/// Held while a test uses a cluster: two clusters at once on a small machine would
+/// make each other's timings. A file lock, so it holds across test processes
+/// (nextest) as well as threads (cargo test); released when dropped or the test dies.
+pub struct OneAtATime {
+    _lock: std::fs::File,
+}
+
+pub fn one_at_a_time() -> OneAtATime {
+    use std::os::fd::AsRawFd;
+    let path = std::env::temp_dir().join("shakeout-patroni-tests.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .expect("open the lock file");
+    // SAFETY: flock on a descriptor this function owns; blocks until it is ours.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock {}", path.display());
+    OneAtATime { _lock: file }
+}
+
 fn as_owner(cmd: &mut Command) -> &mut Command {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
