@@ -28,15 +28,6 @@ fn switchover_spec(c: &PatroniCluster, url: &str, candidate: &str, interval: &st
 
 /// Kill `member` at `at` for `hold` in a run of `run`; writes every 50 ms.
 fn kill_node_spec(c: &PatroniCluster, member: &str, at: &str, hold: &str, run: &str) -> String {
-    kill_node_spec_every(c, member, [at, hold, run], "50ms")
-}
-
-fn kill_node_spec_every(
-    c: &PatroniCluster,
-    member: &str,
-    [at, hold, run]: [&str; 3],
-    interval: &str,
-) -> String {
     let argv: Vec<String> = c
         .member(member)
         .start_argv()
@@ -45,7 +36,7 @@ fn kill_node_spec_every(
         .collect();
     format!(
         "name: patroni-kill-node\nduration: {run}\n{}faults:\n  - name: lose-leader\n    at: {at}\n    duration: {hold}\n    patroni:\n      url: {}\n      action: kill_node\n      member: {member}\n      restart: [{}]\n",
-        write_probe(c, interval),
+        write_probe(c, "50ms"),
         c.members[2].api(),
         argv.join(", ")
     )
@@ -384,7 +375,7 @@ fn figures() {
         let dir = tempfile::tempdir().unwrap();
         let hold = format!("{}s", t.ttl + t.loop_wait + 5);
         let run = format!("{}s", t.ttl + t.loop_wait + 8);
-        let spec = kill_node_spec_every(&c, &leader, ["1s", &hold, &run], "10ms");
+        let spec = kill_node_spec(&c, &leader, "1s", &hold, &run);
         let (_, out_dir) = run_spec(dir.path(), &spec, Duration::from_secs(240));
         figure("kill_node", t, &out_dir);
     }
