@@ -26,6 +26,9 @@ pub(super) struct Faults {
     active: Mutex<Vec<Active>>,
     journal: Mutex<Journal>,
     revert_failures: Mutex<Vec<String>>,
+    /// Asked-vs-achieved watchers of applied faults, by fault id: awaited before the
+    /// fault is reverted.
+    watchers: Mutex<Vec<(u32, tokio::task::JoinHandle<()>)>>,
 }
 
 impl Faults {
@@ -34,6 +37,7 @@ impl Faults {
             active: Mutex::new(Vec::new()),
             journal: Mutex::new(Journal::open(dir)?),
             revert_failures: Mutex::new(Vec::new()),
+            watchers: Mutex::new(Vec::new()),
         })
     }
 
@@ -213,7 +217,11 @@ impl Timeline {
             t_us: self.t_us(),
         });
         tracing::info!("injecting `{}`: {}", f.name, f.kind.describe());
+        let watcher = self.watch(f, &undo);
         if let Err(e) = fault::inject(&f.kind, &undo).await {
+            if let Some(w) = watcher {
+                w.abort();
+            }
             let reason = fail(e.to_string());
             // Whatever part of it took effect is undone now.
             self.revert_one(id).await;
@@ -223,7 +231,40 @@ impl Timeline {
             fault: f.name.clone(),
             t_us: self.t_us(),
         });
+        if let (Some(w), Ok(mut all)) = (watcher, self.faults.watchers.lock()) {
+            all.push((id, w));
+        }
         Ok(())
+    }
+
+    /// Start the fault's asked-vs-achieved watcher, if it has one: it records a
+    /// `FaultCheck` per measurement.
+    fn watch(&self, f: &FaultPlan, undo: &Undo) -> Option<tokio::task::JoinHandle<()>> {
+        let watching = fault::watch(&f.kind, undo, Instant::now())?;
+        let (tx, start, name) = (self.tx.clone(), self.start, f.name.clone());
+        Some(tokio::spawn(async move {
+            for a in watching.await {
+                let _ = tx.send(Event::FaultCheck {
+                    fault: name.clone(),
+                    t_us: start.elapsed().as_micros() as u64,
+                    metric: a.metric,
+                    asked: a.asked,
+                    achieved: a.achieved,
+                });
+            }
+        }))
+    }
+
+    /// Let the fault's watcher finish (it is bounded in time) before the revert
+    /// changes what it watches.
+    async fn finish_watch(&self, id: u32) {
+        let handle = self.faults.watchers.lock().ok().and_then(|mut all| {
+            let pos = all.iter().position(|(i, _)| *i == id)?;
+            Some(all.remove(pos).1)
+        });
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
     }
 
     async fn revert_one(&self, id: u32) {
@@ -232,6 +273,7 @@ impl Timeline {
             Some(a.remove(pos))
         });
         let Some(active) = active else { return };
+        self.finish_watch(id).await;
         let outcome = active.undo.apply().await;
         match &outcome {
             Ok(note) => {

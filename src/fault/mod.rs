@@ -18,6 +18,7 @@
 
 pub mod az_loss;
 pub mod demo;
+pub mod patroni;
 pub mod postgres;
 pub mod process;
 pub mod proxy;
@@ -87,6 +88,8 @@ fault_kinds! {
     network => Network(proxy::NetworkFaultSpec),
     /// Kill or stall a PostgreSQL primary, or promote its standby.
     postgres => Postgres(postgres::PostgresFaultSpec),
+    /// Switch over, fail over or lose a member of a Patroni cluster.
+    patroni => Patroni(patroni::PatroniFaultSpec),
     /// Promote a replica of the demo's store.
     db_failover => DbFailover(demo::DbFailoverSpec),
 }
@@ -145,6 +148,7 @@ pub enum FaultKind {
     Process(process::ProcessFault),
     Proxy(proxy::ProxyFault),
     Postgres(postgres::PostgresFault),
+    Patroni(patroni::PatroniFault),
     DbFailover(demo::DbFailoverPlan),
 }
 
@@ -171,6 +175,7 @@ pub fn compile(
             proxy::compile_network(name, s, p, ctx.proxies, e).map(FaultKind::Proxy)
         }
         FaultSpecKind::Postgres(s) => postgres::compile(s, p, e).map(FaultKind::Postgres),
+        FaultSpecKind::Patroni(s) => patroni::compile(s, p, e).map(FaultKind::Patroni),
         FaultSpecKind::DbFailover(s) => {
             demo::compile_db_failover(s, ctx.target.and_then(|t| t.demo()), p, e)
                 .map(FaultKind::DbFailover)
@@ -186,6 +191,7 @@ impl FaultKind {
             FaultKind::Process(_) => "process",
             FaultKind::Proxy(p) => p.kind_name(),
             FaultKind::Postgres(_) => "postgres",
+            FaultKind::Patroni(_) => "patroni",
             FaultKind::DbFailover(_) => "db_failover",
         }
     }
@@ -197,6 +203,7 @@ impl FaultKind {
             FaultKind::Process(p) => p.describe(),
             FaultKind::Proxy(p) => p.describe(),
             FaultKind::Postgres(p) => p.describe(),
+            FaultKind::Patroni(p) => p.describe(),
             FaultKind::DbFailover(f) => f.describe(),
         }
     }
@@ -210,6 +217,7 @@ impl FaultKind {
             FaultKind::Process(p) => vec![p.exclusive_key()],
             FaultKind::Proxy(p) => p.exclusive_key().into_iter().collect(),
             FaultKind::Postgres(p) => p.exclusive_keys(),
+            FaultKind::Patroni(p) => vec![p.exclusive_key()],
             FaultKind::DbFailover(f) => vec![f.exclusive_key()],
         }
     }
@@ -236,6 +244,7 @@ impl FaultKind {
             FaultKind::AzLoss(_)
             | FaultKind::Process(_)
             | FaultKind::Postgres(_)
+            | FaultKind::Patroni(_)
             | FaultKind::DbFailover(_) => None,
         }
     }
@@ -251,6 +260,7 @@ pub enum Undo {
     Process(process::ProcessUndo),
     Proxy(proxy::ProxyUndo),
     Postgres(Box<postgres::PostgresUndo>),
+    Patroni(Box<patroni::PatroniUndo>),
     /// A zone lost in several layers, brought back together.
     Zone(az_loss::ZoneUndo),
 }
@@ -264,6 +274,7 @@ impl Undo {
             Undo::Process(u) => u.apply().await,
             Undo::Proxy(u) => u.apply().await,
             Undo::Postgres(u) => u.apply().await,
+            Undo::Patroni(u) => u.apply().await,
             Undo::Zone(u) => u.apply().await,
         }
     }
@@ -274,6 +285,7 @@ impl Undo {
         match self {
             Undo::Demo(_) | Undo::Proxy(_) | Undo::Postgres(_) => None,
             Undo::Process(u) => u.distrust(),
+            Undo::Patroni(u) => u.distrust(),
             Undo::Zone(u) => u.distrust(),
         }
     }
@@ -285,6 +297,7 @@ impl Undo {
             Undo::Process(u) => u.manual_fix(),
             Undo::Proxy(u) => u.manual_fix(),
             Undo::Postgres(u) => u.manual_fix(),
+            Undo::Patroni(u) => u.manual_fix(),
             Undo::Zone(u) => u.manual_fix(),
         }
     }
@@ -332,6 +345,7 @@ pub async fn preflight(kind: &FaultKind, ctx: &PreflightContext<'_>) -> Result<S
             proxy::preflight(p, created).await
         }
         FaultKind::Postgres(p) => postgres::preflight(p).await,
+        FaultKind::Patroni(p) => patroni::preflight(p).await,
         FaultKind::DbFailover(f) => demo::preflight_failover(f).await,
     }
 }
@@ -345,6 +359,9 @@ pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result
         FaultKind::Postgres(p) => postgres::prepare(name, p, ctx)
             .await
             .map(|u| Undo::Postgres(Box::new(u))),
+        FaultKind::Patroni(p) => patroni::prepare(name, p, ctx)
+            .await
+            .map(|u| Undo::Patroni(Box::new(u))),
         FaultKind::DbFailover(f) => demo::prepare_failover(f).await.map(Undo::Demo),
     }
 }
@@ -357,10 +374,37 @@ pub async fn inject(kind: &FaultKind, undo: &Undo) -> Result<(), FaultError> {
         (FaultKind::Process(p), Undo::Process(u)) => process::inject(p, u).await,
         (FaultKind::Proxy(p), Undo::Proxy(u)) => proxy::inject(p, u).await,
         (FaultKind::Postgres(p), Undo::Postgres(u)) => postgres::inject(p, u).await,
+        (FaultKind::Patroni(p), Undo::Patroni(u)) => patroni::inject(p, u).await,
         (FaultKind::DbFailover(f), Undo::Demo(_)) => demo::inject_failover(f).await,
         _ => Err(FaultError::Target(
             "internal: a fault with a foreign undo".into(),
         )),
+    }
+}
+
+/// A measurement of what a fault did while it was applied (asked vs achieved).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Achieved {
+    pub metric: String,
+    pub asked: f64,
+    pub achieved: f64,
+}
+
+/// What the fault achieved, watched from just before its injection (`began`) while it
+/// is applied; bounded in time. `None` for faults that measure nothing this way.
+pub fn watch(
+    kind: &FaultKind,
+    undo: &Undo,
+    began: std::time::Instant,
+) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Achieved>> + Send>>> {
+    match (kind, undo) {
+        (FaultKind::Patroni(p), Undo::Patroni(u)) => {
+            let (p, u) = (p.clone(), u.clone());
+            Some(Box::pin(
+                async move { patroni::achieved(&p, &u, began).await },
+            ))
+        }
+        _ => None,
     }
 }
 

@@ -23,6 +23,8 @@ fn every_undo_keeps_its_journal_shape() {
         r#"{"action":"postgres_resume_walsenders","primary":"/pg/a","walsenders":[{"pid":77,"start_time":5}]}"#,
         r#"{"action":"postgres_rejoin","node":{"data_dir":"/pg/a","conninfo":"host=127.0.0.1 port=5432","bin_dir":"/usr/lib/postgresql/15/bin","uid":105,"gid":108,"start_opts":""},"source":{"data_dir":"/pg/b","conninfo":"host=127.0.0.1 port=5433","bin_dir":"/usr/lib/postgresql/15/bin","uid":105,"gid":108,"start_opts":""},"killed":{"pid":76,"start_time":4},"rewind":true,"rejoin":true}"#,
         r#"{"action":"demo_store_rejoin","lb":"127.0.0.1:18080","in_process":true}"#,
+        r#"{"action":"patroni_await_rejoin","before":{"scope":"c","leader":"pg1","leader_pg":"host=127.0.0.1 port=5432","apis":["http://127.0.0.1:8008"],"timeline":3,"bound_ms":2000},"rejoin_timeout_ms":120000}"#,
+        r#"{"action":"patroni_restart_member","before":{"scope":"c","leader":"pg1","leader_pg":null,"apis":["http://127.0.0.1:8008"],"timeline":3,"bound_ms":11000},"member":{"name":"pg1","api":"http://127.0.0.1:8008","patroni":{"pid":70,"start_time":2},"postmaster":{"pid":71,"start_time":3},"data_dir":"/pg/1","uid":65534,"gid":65534},"restart":["/usr/bin/patroni","/etc/patroni/pg1.yml"],"log":"/tmp/k.log","rejoin_timeout_ms":120000}"#,
     ];
     let undos: Vec<Undo> = lines
         .iter()
@@ -55,6 +57,12 @@ fn every_undo_keeps_its_journal_shape() {
         matches!(&undos[7], Undo::Postgres(u) if matches!(**u, postgres::PostgresUndo::PostgresRejoin { rewind: true, .. }))
     );
     assert!(matches!(undos[8], Undo::Demo(DemoUndo::DemoStoreRejoin(_))));
+    assert!(
+        matches!(&undos[9], Undo::Patroni(u) if matches!(**u, patroni::PatroniUndo::PatroniAwaitRejoin { .. }))
+    );
+    assert!(
+        matches!(&undos[10], Undo::Patroni(u) if matches!(**u, patroni::PatroniUndo::PatroniRestartMember { .. }))
+    );
     for (line, undo) in lines.iter().zip(&undos) {
         let back: serde_json::Value = serde_json::to_value(undo).expect("serialises");
         let want: serde_json::Value = serde_json::from_str(line).expect("json");
@@ -75,6 +83,7 @@ fn every_kind_key_is_a_spec_field() {
         latency: None,
         network: None,
         postgres: None,
+        patroni: None,
         db_failover: None,
     })
     .expect("serialises");

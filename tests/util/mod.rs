@@ -4,6 +4,7 @@
 pub mod experiment;
 pub mod gameday;
 pub mod net;
+pub mod patroni;
 pub mod pg;
 pub mod prometheus;
 pub mod schema;

@@ -11,7 +11,7 @@
 
 mod compile;
 mod inject;
-mod node;
+pub(crate) mod node;
 mod rejoin;
 mod spec;
 mod undo;
