@@ -213,7 +213,9 @@ impl Timeline {
             t_us: self.t_us(),
         });
         tracing::info!("injecting `{}`: {}", f.name, f.kind.describe());
-        if let Err(e) = fault::inject(&f.kind, &undo).await {
+        let notes_sink = self.notes_sink(&f.name);
+        let notes = fault::FaultNotes::new(&notes_sink);
+        if let Err(e) = fault::inject(&f.kind, &undo, &notes).await {
             let reason = fail(e.to_string());
             // Whatever part of it took effect is undone now.
             self.revert_one(id).await;
@@ -224,6 +226,33 @@ impl Timeline {
             t_us: self.t_us(),
         });
         Ok(())
+    }
+
+    /// Turns what fault `name` notes into events, timestamped as it notes them.
+    fn notes_sink(&self, name: &str) -> impl Fn(fault::FaultNote) + Send + Sync {
+        let (tx, start, fault) = (self.tx.clone(), self.start, name.to_string());
+        move |note| {
+            let t_us = start.elapsed().as_micros() as u64;
+            let fault = fault.clone();
+            let _ = tx.send(match note {
+                fault::FaultNote::Milestone(milestone) => Event::FaultMilestone {
+                    fault,
+                    t_us,
+                    milestone,
+                },
+                fault::FaultNote::Check {
+                    metric,
+                    asked,
+                    achieved,
+                } => Event::FaultCheck {
+                    fault,
+                    t_us,
+                    metric,
+                    asked,
+                    achieved,
+                },
+            });
+        }
     }
 
     async fn revert_one(&self, id: u32) {

@@ -23,6 +23,7 @@ pub mod process;
 pub mod proxy;
 mod run_wide;
 
+pub use crate::record::Milestone;
 pub use run_wide::{RunWide, SetupError, UndoLog};
 
 use crate::spec::check::{exactly_one, Errors};
@@ -296,6 +297,46 @@ pub struct FaultContext {
     pub proxy_api: Option<String>,
 }
 
+/// What a fault tells the run while it acts: the failover milestones it reached (the
+/// run timestamps each when it is noted) and what it achieved (asked vs achieved).
+pub struct FaultNotes<'a> {
+    sink: &'a (dyn Fn(FaultNote) + Send + Sync),
+}
+
+/// One thing a fault noted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultNote {
+    Milestone(Milestone),
+    Check {
+        metric: String,
+        asked: Option<f64>,
+        achieved: f64,
+    },
+}
+
+impl<'a> FaultNotes<'a> {
+    pub fn new(sink: &'a (dyn Fn(FaultNote) + Send + Sync)) -> FaultNotes<'a> {
+        FaultNotes { sink }
+    }
+
+    /// Notes that go nowhere (a revert, a test).
+    pub fn discard() -> FaultNotes<'static> {
+        FaultNotes { sink: &|_| {} }
+    }
+
+    pub fn milestone(&self, m: Milestone) {
+        (self.sink)(FaultNote::Milestone(m));
+    }
+
+    pub fn check(&self, metric: &str, asked: Option<f64>, achieved: f64) {
+        (self.sink)(FaultNote::Check {
+            metric: metric.to_string(),
+            asked,
+            achieved,
+        });
+    }
+}
+
 /// What a fault's preflight may need from the rest of the plan.
 pub struct PreflightContext<'a> {
     pub proxies: &'a [proxy::ProxyPlan],
@@ -335,13 +376,17 @@ pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result
 }
 
 /// Apply the fault; returns once it has taken effect. Call only after its undo is
-/// journaled.
-pub async fn inject(kind: &FaultKind, undo: &Undo) -> Result<(), FaultError> {
+/// journaled. A database fault notes its failover milestones and checks in `notes`.
+pub async fn inject(
+    kind: &FaultKind,
+    undo: &Undo,
+    notes: &FaultNotes<'_>,
+) -> Result<(), FaultError> {
     match (kind, undo) {
         (FaultKind::AzLoss(z), u) => z.inject(u).await,
         (FaultKind::Process(p), Undo::Process(u)) => process::inject(p, u).await,
         (FaultKind::Proxy(p), Undo::Proxy(u)) => proxy::inject(p, u).await,
-        (FaultKind::Postgres(p), Undo::Postgres(u)) => postgres::inject(p, u).await,
+        (FaultKind::Postgres(p), Undo::Postgres(u)) => postgres::inject(p, u, notes).await,
         (FaultKind::DbFailover(f), Undo::Demo(_)) => demo::inject_failover(f).await,
         _ => Err(FaultError::Target(
             "internal: a fault with a foreign undo".into(),

@@ -7,7 +7,7 @@
 //! harness ran late) is a `measurement` property and the suite's `<system-err>`.
 
 use super::{check_subject, Report};
-use crate::format::{escape_xml as x, fmt_offset};
+use crate::format::{escape_xml as x, fmt_num, fmt_offset};
 use std::fmt::Write;
 
 pub fn render(r: &Report) -> String {
@@ -105,6 +105,14 @@ pub fn render(r: &Report) -> String {
     for (k, v) in props {
         let _ = writeln!(out, "      <property name=\"{k}\" value=\"{}\"/>", x(&v));
     }
+    for (k, v) in fault_properties(r) {
+        let _ = writeln!(
+            out,
+            "      <property name=\"{}\" value=\"{}\"/>",
+            x(&k),
+            x(&v)
+        );
+    }
     out.push_str("    </properties>\n");
     out.push_str(&cases);
     if let Some(note) = r
@@ -122,6 +130,38 @@ pub fn render(r: &Report) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// Asked vs achieved and failover phases, as `fault.<name>.<figure>` properties (none
+/// for faults that measured nothing).
+fn fault_properties(r: &Report) -> Vec<(String, String)> {
+    let mut props = Vec::new();
+    for f in &r.faults {
+        for c in &f.checks {
+            let by = c.probe.as_deref().map_or(String::new(), |p| format!(" ({p})"));
+            let asked = c.asked.map_or("nothing".into(), fmt_num);
+            props.push((
+                format!("fault.{}.{}{by}", f.name, c.metric),
+                format!("asked {asked}, achieved {}", fmt_num(c.achieved)),
+            ));
+        }
+        for o in &f.write_outages {
+            let probe = o.probe.as_deref().unwrap_or("-");
+            if let Some(ms) = o.outage_ms {
+                props.push((
+                    format!("fault.{}.write_outage_ms ({probe})", f.name),
+                    fmt_num(ms),
+                ));
+            }
+            for p in &o.phases {
+                props.push((
+                    format!("fault.{}.{}_ms ({probe})", f.name, p.name),
+                    fmt_num(p.duration_ms),
+                ));
+            }
+        }
+    }
+    props
 }
 
 #[cfg(test)]
