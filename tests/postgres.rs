@@ -53,6 +53,70 @@ faults:
     )
 }
 
+/// The failover of `fault` as report.json, report.md, report.html and junit.xml say it:
+/// the milestones in order, the new primary out of recovery on a later timeline, the
+/// write outage in phases, the first acked write after the loss.
+fn assert_failover_reported(out_dir: &Path, fault: &str) -> serde_json::Value {
+    let report = read_report(out_dir);
+    let f = report["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == fault)
+        .expect("the fault in report.json")
+        .clone();
+    let names: Vec<&str> = f["milestones"]
+        .as_array()
+        .expect("milestones")
+        .iter()
+        .map(|m| m["milestone"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["primary_lost", "promotion_started", "new_primary"],
+        "{f}"
+    );
+    let check = |metric: &str| {
+        f["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["metric"] == metric)
+            .unwrap_or_else(|| panic!("a {metric} check in {f}"))
+            .clone()
+    };
+    assert_eq!(check("pg_is_in_recovery")["achieved"], 0.0, "{f}");
+    let tl = check("timeline");
+    assert!(
+        tl["achieved"].as_f64().unwrap() >= tl["asked"].as_f64().unwrap(),
+        "{tl}"
+    );
+    assert!(check("first_acked_write_ms")["achieved"].as_f64().unwrap() > 0.0);
+    let outage = &f["write_outages"][0];
+    let phases: Vec<&str> = outage["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["detection", "promotion", "first_write"], "{outage}");
+    let total = outage["outage_ms"].as_f64().unwrap();
+    let summed: f64 = outage["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["duration_ms"].as_f64().unwrap())
+        .sum();
+    assert!(total > 0.0 && summed <= total + 0.001, "{outage}");
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.contains("## Failover"), "{md}");
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(html.contains("class=\"failover-phase\""));
+    let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
+    assert!(junit.contains(&format!("fault.{fault}.timeline")), "{junit}");
+    f
+}
+
 /// Acked seqs and the base id, from the run's own events.
 fn acked_seqs(out_dir: &Path) -> (BTreeSet<u64>, i64) {
     let events = std::fs::read_to_string(out_dir.join("events.jsonl")).unwrap();
@@ -132,6 +196,12 @@ fn async_stall_then_kill_loses_acknowledged_writes_and_fails_rpo_0() {
     assert!(
         md.contains(&format!("({lost} acknowledged writes lost)")),
         "{md}"
+    );
+    assert_failover_reported(&out_dir, "lose-primary");
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains(&format!("<title>{lost} acknowledged writes lost")),
+        "the lost writes are marked on the timeline"
     );
     // One primary (the promoted standby) and the old primary rejoined as its standby.
     pair.wait_roles(&pair.standby, &pair.primary, Duration::from_secs(10));

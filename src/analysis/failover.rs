@@ -6,9 +6,13 @@
 //! - *first write*: new primary → the first write a write probe got acknowledged
 //!   through its own route (reconnecting, a proxy noticing, DNS...).
 //!
+//! When a write is acknowledged after the loss but before the fault noticed the new
+//! primary, the promotion ends at that acknowledgement and the first-write phase is 0.
+//!
 //! The outage itself is what the client saw: from the last acknowledged write before
 //! the loss to the first acknowledged one after it. A write counts at its
-//! acknowledgement (intended send time + latency).
+//! acknowledgement (intended send time + latency); the first one after the loss is the
+//! first acknowledged write *sent* after it.
 
 use super::{us_to_ms, FaultEffect};
 use crate::record::{Event, Milestone, ProbeInfo, Recording, Sample, WriteOutcome};
@@ -87,17 +91,17 @@ pub fn write_outages(
     let Some(loss) = loss_ms(ms) else {
         return Vec::new();
     };
-    let writers: Vec<(&str, Vec<f64>)> = probes
+    let writers: Vec<(&str, Vec<(f64, f64)>)> = probes
         .iter()
         .filter_map(|p| {
             let samples = by_probe.get(p.name.as_str())?;
             samples.iter().any(|s| s.write.is_some()).then(|| {
-                let mut acks: Vec<f64> = samples
+                let mut acks: Vec<(f64, f64)> = samples
                     .iter()
                     .filter(|s| s.write == Some(WriteOutcome::Acked))
-                    .map(|s| us_to_ms(s.due_us + s.latency_us))
+                    .map(|s| (us_to_ms(s.due_us), us_to_ms(s.due_us + s.latency_us)))
                     .collect();
-                acks.sort_by(f64::total_cmp);
+                acks.sort_by(|a, b| a.1.total_cmp(&b.1));
                 (p.name.as_str(), acks)
             })
         })
@@ -108,8 +112,10 @@ pub fn write_outages(
     writers
         .into_iter()
         .map(|(name, acks)| {
-            let before = acks.iter().copied().rfind(|&t| t <= loss);
-            let after = acks.iter().copied().find(|&t| t > loss);
+            let before = acks.iter().map(|a| a.1).rfind(|&t| t <= loss);
+            // Sent after the loss: the old primary cannot have acknowledged it (one sent
+            // before may be seen acknowledged a moment after the kill).
+            let after = acks.iter().find(|a| a.0 >= loss).map(|a| a.1);
             outage(ms, Some(name), before, after)
         })
         .collect()
@@ -123,7 +129,12 @@ fn outage(
 ) -> WriteOutage {
     let lost = at(ms, Milestone::PrimaryLost);
     let started = at(ms, Milestone::PromotionStarted);
-    let new_primary = at(ms, Milestone::NewPrimary);
+    // After a loss, an acknowledged write proves a new primary already existed (the
+    // fault only noticed it a poll later): the promotion ended by then.
+    let new_primary = match (lost, at(ms, Milestone::NewPrimary), after) {
+        (Some(_), Some(n), Some(a)) if a < n => Some(a),
+        (_, n, _) => n,
+    };
     let phases = [
         ("detection", lost, started),
         ("promotion", started, new_primary),
@@ -238,6 +249,21 @@ mod tests {
         let checks = first_write_checks(&ms, std::slice::from_ref(o));
         assert_eq!(checks[0].achieved, 97.0);
         assert_eq!(checks[0].asked, None);
+    }
+
+    #[test]
+    fn a_write_acked_before_the_new_primary_was_noticed_ends_the_promotion() {
+        let samples: Vec<Sample> = (0..30).map(|i| write(i, !(11..15).contains(&i))).collect();
+        let mut rec = Recording::default();
+        noted(&mut rec, Milestone::PrimaryLost, 105);
+        noted(&mut rec, Milestone::PromotionStarted, 110);
+        noted(&mut rec, Milestone::NewPrimary, 160);
+        let refs: Vec<&Sample> = samples.iter().collect();
+        let by_probe = BTreeMap::from([("w", refs)]);
+        let o = &write_outages(&milestones(&rec, "kill"), &[info()], &by_probe)[0];
+        let promotion = &o.phases[1];
+        assert_eq!((promotion.name.as_str(), promotion.end_ms), ("promotion", 152.0));
+        assert_eq!(o.phases[2].duration_ms, 0.0);
     }
 
     #[test]

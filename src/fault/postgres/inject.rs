@@ -225,14 +225,16 @@ async fn promote(n: &PgNode, timeline_before: i64, notes: &FaultNotes<'_>) -> Re
     let fail = |e: String| FaultError::Target(format!("promoting {}: {e}", n.data_dir.display()));
     let client = node::connect(&n.conninfo, CONNECT).await.map_err(fail)?;
     notes.milestone(Milestone::PromotionStarted);
+    // Not `pg_promote(true)`: it checks only every 100 ms, and the new primary's
+    // milestone would trail the first writes it accepts.
     let row = client
-        .query_one("SELECT pg_promote(true, 60)", &[])
+        .query_one("SELECT pg_promote(false)", &[])
         .await
         .map_err(|e| fail(node::reason(&e)))?;
     if !row.try_get::<_, bool>(0).unwrap_or(false) {
         return Err(fail("pg_promote() returned false".into()));
     }
-    super::rejoin::wait_role(n, false, Duration::from_secs(10))
+    wait_out_of_recovery(&client, Duration::from_secs(60))
         .await
         .map_err(fail)?;
     notes.milestone(Milestone::NewPrimary);
@@ -247,6 +249,27 @@ async fn promote(n: &PgNode, timeline_before: i64, notes: &FaultNotes<'_>) -> Re
         )));
     }
     Ok(())
+}
+
+/// Poll `pg_is_in_recovery()` on `client` every 2 ms until it answers false.
+async fn wait_out_of_recovery(
+    client: &tokio_postgres::Client,
+    within: Duration,
+) -> Result<(), String> {
+    let until = Instant::now() + within;
+    loop {
+        let row = client
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .map_err(|e| node::reason(&e))?;
+        if !row.try_get::<_, bool>(0).unwrap_or(true) {
+            return Ok(());
+        }
+        if Instant::now() >= until {
+            return Err(format!("still in recovery {within:?} after pg_promote()"));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 async fn wait(what: &str, done: impl Fn() -> bool) -> Result<(), FaultError> {
