@@ -109,6 +109,9 @@ async fn dispatch(cmd: Command) -> i32 {
         Command::Plan { file, preflight } => match shakeout::plan::load(&file) {
             Ok((plan, _)) => {
                 out_raw!("{}", shakeout::plan::describe(&plan));
+                if let Some(topology) = engine::topology::describe(&plan).await {
+                    out_raw!("{topology}");
+                }
                 if preflight {
                     plan_preflight(&plan).await
                 } else {
