@@ -244,7 +244,11 @@ mod tests {
             .collect();
         assert_eq!(
             phases,
-            vec![("detection", 25.0), ("promotion", 40.0), ("first_write", 32.0)]
+            vec![
+                ("detection", 25.0),
+                ("promotion", 40.0),
+                ("first_write", 32.0)
+            ]
         );
         let checks = first_write_checks(&ms, std::slice::from_ref(o));
         assert_eq!(checks[0].achieved, 97.0);
@@ -262,7 +266,10 @@ mod tests {
         let by_probe = BTreeMap::from([("w", refs)]);
         let o = &write_outages(&milestones(&rec, "kill"), &[info()], &by_probe)[0];
         let promotion = &o.phases[1];
-        assert_eq!((promotion.name.as_str(), promotion.end_ms), ("promotion", 152.0));
+        assert_eq!(
+            (promotion.name.as_str(), promotion.end_ms),
+            ("promotion", 152.0)
+        );
         assert_eq!(o.phases[2].duration_ms, 0.0);
     }
 

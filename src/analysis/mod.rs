@@ -220,6 +220,9 @@ pub struct FaultAnalysis {
     /// The failover milestones the fault noted (database faults), in time order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub milestones: Vec<failover::MilestoneAt>,
+    /// What the revert left for a person on purpose, with the steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_behind: Vec<String>,
     /// The write outage of a failover in phases, per write probe.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub write_outages: Vec<failover::WriteOutage>,
@@ -758,8 +761,12 @@ fn analyse_fault(
     };
     let mut errors = Vec::new();
     let mut checks = Vec::new();
+    let mut left_behind = Vec::new();
     for ev in &rec.fault_events {
         match ev {
+            Event::FaultLeftBehind { fault, note, .. } if fault == &info.name => {
+                left_behind.push(note.clone());
+            }
             Event::FaultFailed {
                 fault,
                 phase,
@@ -810,6 +817,7 @@ fn analyse_fault(
     let write_outages = failover::write_outages(&milestones, probes, by_probe);
     checks.extend(failover::first_write_checks(&milestones, &write_outages));
     FaultAnalysis {
+        left_behind,
         milestones,
         write_outages,
         name: info.name.clone(),

@@ -25,9 +25,19 @@ fn phase_color(name: &str) -> &'static str {
 
 /// The phases of every fault's write outage that belongs to `probe` (or to no probe,
 /// drawn under the first lane), as a thin strip from `top`.
-pub(super) fn draw_phases(svg: &mut String, a: &Analysis, probe: Option<&str>, xs: XScale, top: f64) {
+pub(super) fn draw_phases(
+    svg: &mut String,
+    a: &Analysis,
+    probe: Option<&str>,
+    xs: XScale,
+    top: f64,
+) {
     for f in &a.faults {
-        for o in f.write_outages.iter().filter(|o| o.probe.as_deref() == probe) {
+        for o in f
+            .write_outages
+            .iter()
+            .filter(|o| o.probe.as_deref() == probe)
+        {
             for p in &o.phases {
                 let (x0, x1) = (xs.px(p.start_ms), xs.px(p.end_ms));
                 let _ = writeln!(
@@ -88,12 +98,24 @@ pub(super) fn draw_lost(
     let acked = |s: &Sample| ms(s.due_us + s.latency_us);
     let mut d = String::new();
     for s in &lost {
-        let _ = write!(d, "M{:.1} {:.1}v{:.1}", xs.px(acked(s)), y - 5.0, lane / 2.0 + 5.0);
+        let _ = write!(
+            d,
+            "M{:.1} {:.1}v{:.1}",
+            xs.px(acked(s)),
+            y - 5.0,
+            lane / 2.0 + 5.0
+        );
     }
     let ranges = p.writes.as_ref().map_or(String::new(), |w| {
         w.lost_ranges
             .iter()
-            .map(|[a, b]| if a == b { a.to_string() } else { format!("{a}–{b}") })
+            .map(|[a, b]| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}–{b}")
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ")
     });

@@ -365,7 +365,11 @@ pub fn timeline(rec: &Recording, a: &Analysis) -> String {
     }
     draw_abort(&mut svg, a, xs, lanes_top - 4.0, lanes_bottom);
 
-    draw_legend(&mut svg, &legend, height - 14.0 - 16.0 * (legend.len() - 1) as f64);
+    draw_legend(
+        &mut svg,
+        &legend,
+        height - 14.0 - 16.0 * (legend.len() - 1) as f64,
+    );
     svg.push_str("</svg>\n");
     svg
 }
@@ -385,8 +389,7 @@ fn timeline_legend(a: &Analysis) -> Vec<LegendItem> {
             items.push((color.to_string(), "1", label));
         }
     }
-    if a
-        .probes
+    if a.probes
         .iter()
         .any(|p| p.writes.as_ref().is_some_and(|w| w.lost > 0))
     {

@@ -261,17 +261,25 @@ impl Timeline {
             Some(a.remove(pos))
         });
         let Some(active) = active else { return };
-        let outcome = active.undo.apply().await;
+        let outcome = active.undo.revert().await;
         match &outcome {
-            Ok(note) => {
-                tracing::info!("reverted `{}`: {note}", active.name);
+            Ok(done) => {
+                tracing::info!("reverted `{}`: {}", active.name, done.note);
                 let _ = self.tx.send(Event::FaultReverted {
                     fault: active.name.clone(),
                     t_us: self.t_us(),
                 });
+                if let Some(left) = &done.left_behind {
+                    let _ = self.tx.send(Event::FaultLeftBehind {
+                        fault: active.name.clone(),
+                        t_us: self.t_us(),
+                        note: left.clone(),
+                    });
+                }
             }
             Err(e) => self.revert_failed(&active, e),
         }
+        let outcome = outcome.map(|done| done.note);
         let journaled = self
             .faults
             .append(&outcome_entry(id, &active.name, &outcome));

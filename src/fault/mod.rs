@@ -254,6 +254,15 @@ impl Undo {
         }
     }
 
+    /// [`apply`](Self::apply), saying apart what the revert left for a person on
+    /// purpose (`rejoin: false`): the engine records it for the report.
+    pub async fn revert(&self) -> Result<Reverted, FaultError> {
+        match self {
+            Undo::Postgres(u) => u.revert().await,
+            other => other.apply().await.map(Reverted::done),
+        }
+    }
+
     /// Why this undo, read back from a journal, must not be applied (it would reach a
     /// process it cannot prove is the one the fault touched), if it must not.
     pub fn distrust(&self) -> Option<String> {
@@ -272,6 +281,24 @@ impl Undo {
             Undo::Proxy(u) => u.manual_fix(),
             Undo::Postgres(u) => u.manual_fix(),
             Undo::Zone(u) => u.manual_fix(),
+        }
+    }
+}
+
+/// What a revert did, and what it left for a person to finish when the spec asked it
+/// to leave something (the steps, for the report).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reverted {
+    pub note: String,
+    pub left_behind: Option<String>,
+}
+
+impl Reverted {
+    /// A revert that left nothing behind.
+    pub fn done(note: String) -> Reverted {
+        Reverted {
+            note,
+            left_behind: None,
         }
     }
 }

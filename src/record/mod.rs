@@ -43,6 +43,12 @@ pub enum Event {
         asked: Option<f64>,
         achieved: f64,
     },
+    /// What a revert left for a person on purpose (`rejoin: false`), with the steps.
+    FaultLeftBehind {
+        fault: String,
+        t_us: u64,
+        note: String,
+    },
     /// A moment a fault reached while it acted, timestamped when it happened.
     FaultMilestone {
         fault: String,

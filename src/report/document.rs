@@ -533,6 +533,20 @@ fn faults(r: &Report) -> Option<Section> {
     if let Some(checks) = fault_checks(r) {
         blocks.push(checks);
     }
+    let left: Vec<String> = r
+        .faults
+        .iter()
+        .flat_map(|f| {
+            f.left_behind
+                .iter()
+                .map(move |n| format!("{}: {n}", f.name))
+        })
+        .collect();
+    if !left.is_empty() {
+        let intro = Inline::Text("Left for a person on purpose, as the spec asked:".into());
+        blocks.push(Block::Paragraph(vec![intro]));
+        blocks.push(Block::List(left));
+    }
     Some(section("Faults", blocks))
 }
 

@@ -138,12 +138,18 @@ fn fault_properties(r: &Report) -> Vec<(String, String)> {
     let mut props = Vec::new();
     for f in &r.faults {
         for c in &f.checks {
-            let by = c.probe.as_deref().map_or(String::new(), |p| format!(" ({p})"));
+            let by = c
+                .probe
+                .as_deref()
+                .map_or(String::new(), |p| format!(" ({p})"));
             let asked = c.asked.map_or("nothing".into(), fmt_num);
             props.push((
                 format!("fault.{}.{}{by}", f.name, c.metric),
                 format!("asked {asked}, achieved {}", fmt_num(c.achieved)),
             ));
+        }
+        for left in &f.left_behind {
+            props.push((format!("fault.{}.left_behind", f.name), left.clone()));
         }
         for o in &f.write_outages {
             let probe = o.probe.as_deref().unwrap_or("-");

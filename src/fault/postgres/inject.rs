@@ -221,7 +221,11 @@ async fn timeline_before(n: &PgNode) -> Result<i64, FaultError> {
 
 /// `pg_promote()`, then check it took: `pg_is_in_recovery() = false` and a timeline
 /// past `timeline_before`; both are noted as asked vs achieved.
-async fn promote(n: &PgNode, timeline_before: i64, notes: &FaultNotes<'_>) -> Result<(), FaultError> {
+async fn promote(
+    n: &PgNode,
+    timeline_before: i64,
+    notes: &FaultNotes<'_>,
+) -> Result<(), FaultError> {
     let fail = |e: String| FaultError::Target(format!("promoting {}: {e}", n.data_dir.display()));
     let client = node::connect(&n.conninfo, CONNECT).await.map_err(fail)?;
     notes.milestone(Milestone::PromotionStarted);

@@ -46,7 +46,7 @@ pub async fn discover(conninfo: &str) -> Result<Topology, String> {
             .map_err(|e| node::reason(&e))?;
         let rows = client
             .query(
-                "SELECT application_name, client_addr::text, state, sync_state, \
+                "SELECT application_name, host(client_addr), state, sync_state, \
                  (EXTRACT(epoch FROM replay_lag) * 1000)::float8, \
                  CASE WHEN pg_is_in_recovery() THEN NULL \
                       ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint END \
@@ -60,8 +60,16 @@ pub async fn discover(conninfo: &str) -> Result<Topology, String> {
             .map(|r| StandbyRow {
                 application_name: r.try_get(0).unwrap_or_default(),
                 client_addr: r.try_get(1).unwrap_or(None),
-                state: r.try_get::<_, Option<String>>(2).ok().flatten().unwrap_or_default(),
-                sync_state: r.try_get::<_, Option<String>>(3).ok().flatten().unwrap_or_default(),
+                state: r
+                    .try_get::<_, Option<String>>(2)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+                sync_state: r
+                    .try_get::<_, Option<String>>(3)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
                 replay_lag_ms: r.try_get(4).unwrap_or(None),
                 replay_lag_bytes: r.try_get(5).unwrap_or(None),
             })
@@ -175,14 +183,25 @@ pub async fn describe_fault(name: &str, f: &PostgresFault, ctx: RiskContext) -> 
 }
 
 /// The `plan` lines for a `postgres` probe's target.
-pub async fn describe_probe(name: &str, endpoint: &str, conninfo: &str, ctx: RiskContext) -> String {
+pub async fn describe_probe(
+    name: &str,
+    endpoint: &str,
+    conninfo: &str,
+    ctx: RiskContext,
+) -> String {
     let mut o = String::new();
     match discover(conninfo).await {
         Err(e) => {
-            let _ = writeln!(o, "  probe `{name}`: {endpoint} unreachable ({e}); topology unknown");
+            let _ = writeln!(
+                o,
+                "  probe `{name}`: {endpoint} unreachable ({e}); topology unknown"
+            );
         }
         Ok(t) if t.in_recovery => {
-            let _ = writeln!(o, "  probe `{name}`: {endpoint} answers as a standby (in recovery)");
+            let _ = writeln!(
+                o,
+                "  probe `{name}`: {endpoint} answers as a standby (in recovery)"
+            );
         }
         Ok(t) => {
             let _ = writeln!(
