@@ -420,8 +420,12 @@ fn figures() {
     let r = read_report(&out_dir);
     let p = &r["probes"][0];
     println!(
-        "kill_primary + promote (async): longest write outage {} ms; writes {}",
+        "kill_primary + promote (async): longest failed-sample outage {} ms; writes {}",
         p["longest_outage_ms"], p["writes"]
+    );
+    println!(
+        "kill_primary + promote (async): write outage in phases {}",
+        r["faults"][0]["write_outages"][0]
     );
     let events = std::fs::read_to_string(out_dir.join("events.jsonl")).unwrap();
     let acked: Vec<&str> = events
@@ -450,6 +454,12 @@ fn figures() {
         w["acked"],
         w["acked"].as_f64().unwrap() / 5.0,
         r["probes"][0]["latency_ms"]["p99"]
+    );
+    println!(
+        "ledger table: {} bytes per row (heap + primary key, pg_total_relation_size / rows)",
+        pair.standby
+            .psql("SELECT round(pg_total_relation_size('shakeout_writes')::numeric / count(*), 1) FROM shakeout_writes")
+            .unwrap_or_default()
     );
 }
 
