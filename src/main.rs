@@ -174,7 +174,13 @@ async fn plan(file: &Path, preflight: bool, format: Format) -> i32 {
         }
     };
     match format {
-        Format::Text => out_raw!("{}", shakeout::plan::describe(&plan)),
+        Format::Text => {
+            out_raw!("{}", shakeout::plan::describe(&plan));
+            // Read-only: what the databases it names look like now, and the risks seen.
+            if let Some(topology) = engine::topology::describe(&plan).await {
+                out_raw!("{topology}");
+            }
+        }
         Format::Json => print_json(&json::plan_output(&plan)),
     }
     if preflight {

@@ -24,6 +24,7 @@ mod measurement;
 pub use disruption::{disruptions, Disruption};
 pub use measurement::{measurement, Measurement};
 
+pub mod failover;
 pub mod writes;
 
 use crate::record::{Event, Recording, Sample};
@@ -216,6 +217,15 @@ pub struct FaultAnalysis {
     pub errors: Vec<String>,
     /// Asked-vs-achieved measurements taken while the fault was active.
     pub checks: Vec<FaultEffect>,
+    /// The failover milestones the fault noted (database faults), in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub milestones: Vec<failover::MilestoneAt>,
+    /// What the revert left for a person on purpose, with the steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_behind: Vec<String>,
+    /// The write outage of a failover in phases, per write probe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub write_outages: Vec<failover::WriteOutage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -230,7 +240,9 @@ pub struct FaultProbe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultEffect {
     pub metric: String,
-    pub asked: f64,
+    /// Absent when the fault only measured the figure (nothing was asked of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked: Option<f64>,
     pub achieved: f64,
     /// The probe whose samples measured it.
     #[serde(default)]
@@ -749,8 +761,12 @@ fn analyse_fault(
     };
     let mut errors = Vec::new();
     let mut checks = Vec::new();
+    let mut left_behind = Vec::new();
     for ev in &rec.fault_events {
         match ev {
+            Event::FaultLeftBehind { fault, note, .. } if fault == &info.name => {
+                left_behind.push(note.clone());
+            }
             Event::FaultFailed {
                 fault,
                 phase,
@@ -790,14 +806,20 @@ fn analyse_fault(
             if let Some(achieved) = added_latency(samples, injected, reverted, first_injection) {
                 checks.push(FaultEffect {
                     metric: effect.metric.clone(),
-                    asked: effect.asked,
+                    asked: Some(effect.asked),
                     achieved,
                     probe: Some(probe.clone()),
                 });
             }
         }
     }
+    let milestones = failover::milestones(rec, &info.name);
+    let write_outages = failover::write_outages(&milestones, probes, by_probe);
+    checks.extend(failover::first_write_checks(&milestones, &write_outages));
     FaultAnalysis {
+        left_behind,
+        milestones,
+        write_outages,
         name: info.name.clone(),
         kind: info.kind.clone(),
         description: info.description.clone(),

@@ -235,7 +235,7 @@ fn added_latency_is_median_during_minus_median_before() {
     let a = analyse(&rec, &AnalysisConfig::default());
     let c = &a.faults[0].checks;
     assert_eq!(c.len(), 1);
-    assert_eq!(c[0].asked, 50.0);
+    assert_eq!(c[0].asked, Some(50.0));
     assert!((c[0].achieved - 50.0).abs() < 0.1, "{c:?}");
     assert_eq!(c[0].probe.as_deref(), Some("p"));
 }

@@ -10,6 +10,7 @@ use crate::record::{Recording, Sample};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
+mod failover;
 mod values;
 pub use values::values;
 
@@ -250,7 +251,9 @@ pub fn timeline(rec: &Recording, a: &Analysis) -> String {
     let lanes_top = label_top + nrows as f64 * 15.0 + 6.0;
     let nlanes = a.probes.len().max(1);
     let lanes_bottom = lanes_top + nlanes as f64 * (LANE + GAP);
-    let height = lanes_bottom + 62.0;
+    let legend = legend_rows(timeline_legend(a));
+    // A second legend row only for charts that need it: the others stay as they were.
+    let height = lanes_bottom + 62.0 + 16.0 * (legend.len() - 1) as f64;
 
     let mut svg = svg_open(
         height,
@@ -354,30 +357,84 @@ pub fn timeline(rec: &Recording, a: &Analysis) -> String {
                 x(o.first_error.as_deref().unwrap_or("failed")),
             );
         }
+        failover::draw_phases(&mut svg, a, Some(&p.name), xs, y + LANE + 3.5);
+        if i == 0 {
+            failover::draw_phases(&mut svg, a, None, xs, y + LANE + 3.5);
+        }
+        failover::draw_lost(&mut svg, rec, p, &samples, xs, y, LANE);
     }
     draw_abort(&mut svg, a, xs, lanes_top - 4.0, lanes_bottom);
 
-    // Legend under the axis labels.
-    let ly = height - 14.0;
-    let items = [
+    draw_legend(
+        &mut svg,
+        &legend,
+        height - 14.0 - 16.0 * (legend.len() - 1) as f64,
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+type LegendItem = (String, &'static str, &'static str);
+
+/// The timeline's legend: colour, opacity, label.
+fn timeline_legend(a: &Analysis) -> Vec<LegendItem> {
+    let mut items = vec![
         (hex(GREEN), "1", "ok sample"),
         (hex(RED), "1", "failed sample"),
         (hex(RED), "0.35", "outage"),
         (FAULT_FILL.to_string(), "0.25", "fault injected → reverted"),
     ];
-    let mut lx = LEFT;
-    for (color, opacity, label) in items {
-        let _ = writeln!(
-            svg,
-            "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"12\" height=\"10\" fill=\"{color}\" fill-opacity=\"{opacity}\"/>\
-             <text x=\"{:.1}\" y=\"{ly:.1}\" font-size=\"11\" fill=\"{MUTED}\">{label}</text>",
-            ly - 9.0,
-            lx + 16.0
-        );
-        lx += 16.0 + 6.5 * label.chars().count() as f64 + 18.0;
+    if a.faults.iter().any(|f| !f.write_outages.is_empty()) {
+        for (_, color, label) in failover::PHASES {
+            items.push((color.to_string(), "1", label));
+        }
     }
-    svg.push_str("</svg>\n");
-    svg
+    if a.probes
+        .iter()
+        .any(|p| p.writes.as_ref().is_some_and(|w| w.lost > 0))
+    {
+        items.push((failover::LOST.to_string(), "1", "lost write (acked)"));
+    }
+    items
+}
+
+fn legend_width(label: &str) -> f64 {
+    16.0 + 6.5 * label.chars().count() as f64 + 18.0
+}
+
+/// Legend items split into rows that fit the chart's width.
+fn legend_rows(items: Vec<LegendItem>) -> Vec<Vec<LegendItem>> {
+    let mut rows: Vec<Vec<LegendItem>> = vec![Vec::new()];
+    let mut lx = LEFT;
+    for item in items {
+        let w = legend_width(item.2);
+        if lx + w > WIDTH && rows.last().is_some_and(|r| !r.is_empty()) {
+            rows.push(Vec::new());
+            lx = LEFT;
+        }
+        lx += w;
+        if let Some(r) = rows.last_mut() {
+            r.push(item);
+        }
+    }
+    rows
+}
+
+fn draw_legend(svg: &mut String, rows: &[Vec<LegendItem>], first_y: f64) {
+    for (i, row) in rows.iter().enumerate() {
+        let ly = first_y + 16.0 * i as f64;
+        let mut lx = LEFT;
+        for (color, opacity, label) in row {
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"12\" height=\"10\" fill=\"{color}\" fill-opacity=\"{opacity}\"/>\
+                 <text x=\"{:.1}\" y=\"{ly:.1}\" font-size=\"11\" fill=\"{MUTED}\">{label}</text>",
+                ly - 9.0,
+                lx + 16.0
+            );
+            lx += legend_width(label);
+        }
+    }
 }
 
 /// [`latency_with_limits`] without SLA limits.

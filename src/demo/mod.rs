@@ -434,6 +434,10 @@ impl Inner {
                 zone.mode.send_replace(mode);
             }
         }
+        // The zone's copy of the store goes with it (and comes back with it).
+        if let Some(store) = &self.store {
+            store.set_zone_lost(name, mode != ZoneMode::Up);
+        }
         info!(zone = %zone.name, from = %old, to = %mode, "zone mode changed");
         Ok(())
     }

@@ -67,16 +67,23 @@ async fn create(
             StatusCode::SERVICE_UNAVAILABLE,
             "the primary changed before the replicas confirmed",
         ),
+        Created::Unavailable => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store's primary is in a lost zone",
+        ),
     }
 }
 
 fn read(store: &Store, id: u64, replica: &str) -> Response<Full<Bytes>> {
-    if store.read(id) {
-        json_response(
+    match store.read(id) {
+        Some(true) => json_response(
             StatusCode::OK,
             &serde_json::json!({"id": id, "replica": replica}),
-        )
-    } else {
-        error_response(StatusCode::NOT_FOUND, &format!("no order {id}"))
+        ),
+        Some(false) => error_response(StatusCode::NOT_FOUND, &format!("no order {id}")),
+        None => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store's primary is in a lost zone",
+        ),
     }
 }

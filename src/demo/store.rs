@@ -7,6 +7,12 @@
 //! acknowledged once the primary holds it and reaches the replicas `delay` later; a
 //! failover in between leaves it only on the demoted primary, so it is gone. In `sync`
 //! mode the write is acknowledged only once every live replica holds it too.
+//!
+//! A node lives in its zone: when the zone is lost (crash or blackhole) the node is
+//! unreachable, so it takes no writes and replicates nothing; a lost primary's zone
+//! means no writes at all until a failover or the zone's return. Back up, a replica
+//! catches up with the primary; the old primary is the primary again unless a failover
+//! fenced it meanwhile.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -42,6 +48,9 @@ pub struct NodeStatus {
     pub zone: String,
     pub role: Role,
     pub keys: usize,
+    /// Its zone is lost: the node is unreachable.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub zone_lost: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,12 +71,15 @@ pub enum Created {
     /// The primary changed while a synchronous write waited for its replicas: not
     /// committed anywhere that counts (503).
     PrimaryLost,
+    /// The primary's zone is lost: nothing was written (503).
+    Unavailable,
 }
 
 struct Node {
     zone: String,
     role: Role,
     keys: HashSet<u64>,
+    zone_lost: bool,
 }
 
 struct State {
@@ -100,6 +112,7 @@ impl Store {
                 zone: z.clone(),
                 role: if i == 0 { Role::Primary } else { Role::Replica },
                 keys: HashSet::new(),
+                zone_lost: false,
             })
             .collect();
         Store {
@@ -121,6 +134,9 @@ impl Store {
         let generation = {
             let mut s = self.lock();
             let p = s.primary;
+            if s.nodes[p].zone_lost {
+                return Created::Unavailable;
+            }
             if !s.nodes[p].keys.insert(id) {
                 return Created::Exists;
             }
@@ -152,16 +168,40 @@ impl Store {
         if s.generation != generation {
             return false;
         }
-        for n in s.nodes.iter_mut().filter(|n| n.role == Role::Replica) {
+        for n in s
+            .nodes
+            .iter_mut()
+            .filter(|n| n.role == Role::Replica && !n.zone_lost)
+        {
             n.keys.insert(id);
         }
         true
     }
 
-    /// Whether the current primary holds `id`.
-    pub fn read(&self, id: u64) -> bool {
+    /// Whether the current primary holds `id`; `None` while its zone is lost.
+    pub fn read(&self, id: u64) -> Option<bool> {
         let s = self.lock();
-        s.nodes[s.primary].keys.contains(&id)
+        let p = &s.nodes[s.primary];
+        (!p.zone_lost).then(|| p.keys.contains(&id))
+    }
+
+    /// The node in `zone` lost (`true`) or back (`false`). Back, a replica catches up
+    /// with the primary (what it missed streams in); a primary keeps what it holds.
+    pub fn set_zone_lost(&self, zone: &str, lost: bool) {
+        let mut s = self.lock();
+        let primary = s.primary;
+        let copy = s.nodes[primary].keys.clone();
+        for (i, n) in s
+            .nodes
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, n)| n.zone == zone)
+        {
+            if n.zone_lost && !lost && n.role == Role::Replica && i != primary {
+                n.keys = copy.clone();
+            }
+            n.zone_lost = lost;
+        }
     }
 
     /// Promote the replica in `to` (default: the first replica in zone order); the old
@@ -169,10 +209,9 @@ impl Store {
     /// it alone.
     pub fn failover(&self, to: Option<&str>) -> Result<StoreStatus, String> {
         let mut s = self.lock();
-        let candidate = s
-            .nodes
-            .iter()
-            .position(|n| n.role == Role::Replica && to.is_none_or(|z| z == n.zone));
+        let candidate = s.nodes.iter().position(|n| {
+            n.role == Role::Replica && !n.zone_lost && to.is_none_or(|z| z == n.zone)
+        });
         let Some(new) = candidate else {
             return Err(match to {
                 Some(z) => format!("no replica in zone `{z}` to promote"),
@@ -217,6 +256,7 @@ impl Store {
                     zone: n.zone.clone(),
                     role: n.role,
                     keys: n.keys.len(),
+                    zone_lost: n.zone_lost,
                 })
                 .collect(),
         }
@@ -247,10 +287,14 @@ mod tests {
         assert_eq!(s.create(2).await, Created::Exists);
         let st = s.failover(None).unwrap();
         assert_eq!(st.primary, "b");
-        assert!(s.read(1));
-        assert!(!s.read(2), "acked on a, never replicated");
+        assert_eq!(s.read(1), Some(true));
+        assert_eq!(s.read(2), Some(false), "acked on a, never replicated");
         tokio::time::sleep(Duration::from_millis(120)).await;
-        assert!(!s.read(2), "a replication from the old primary is void");
+        assert_eq!(
+            s.read(2),
+            Some(false),
+            "a replication from the old primary is void"
+        );
         let (n, st) = s.rejoin();
         assert_eq!(n, 1);
         assert_eq!(st.primary, "b");
@@ -263,7 +307,7 @@ mod tests {
         let s = store(Replication::Sync);
         assert_eq!(s.create(1).await, Created::New);
         s.failover(Some("c")).unwrap();
-        assert!(s.read(1));
+        assert_eq!(s.read(1), Some(true));
         assert_eq!(
             s.failover(Some("a")).unwrap_err(),
             "no replica in zone `a` to promote"
@@ -280,6 +324,41 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(10)).await;
         s.failover(None).unwrap();
         assert_eq!(writer.await.unwrap(), Created::PrimaryLost);
-        assert!(!s.read(7));
+        assert_eq!(s.read(7), Some(false));
+    }
+
+    #[tokio::test]
+    async fn a_lost_zone_loses_its_node_until_it_returns() {
+        let s = store(Replication::Sync);
+        s.set_zone_lost("b", true);
+        assert_eq!(
+            s.create(1).await,
+            Created::New,
+            "the live replica c confirms"
+        );
+        let keys = |st: &StoreStatus, z: &str| {
+            st.nodes
+                .iter()
+                .find(|n| n.zone == z)
+                .map(|n| (n.keys, n.zone_lost))
+        };
+        assert_eq!(keys(&s.status(), "b"), Some((0, true)), "b missed it");
+        assert!(
+            s.failover(Some("b")).is_err(),
+            "a node in a lost zone cannot be promoted"
+        );
+        s.set_zone_lost("b", false);
+        assert_eq!(keys(&s.status(), "b"), Some((1, false)), "caught up");
+
+        s.set_zone_lost("a", true);
+        assert_eq!(
+            s.create(2).await,
+            Created::Unavailable,
+            "the primary's zone"
+        );
+        assert_eq!(s.read(1), None);
+        s.set_zone_lost("a", false);
+        assert_eq!(s.read(1), Some(true), "the primary keeps its data");
+        assert_eq!(s.create(2).await, Created::New);
     }
 }

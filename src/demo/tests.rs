@@ -487,3 +487,76 @@ async fn shutdown_closes_every_port() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_lost_zone_takes_its_copy_of_the_store_down_with_it() {
+    bounded(async {
+        let demo = Demo::start(DemoConfig {
+            store: Some(crate::demo::store::StoreConfig {
+                replication: crate::demo::store::Replication::Sync,
+                delay: Duration::from_millis(1),
+            }),
+            ..fast_cfg(Duration::from_secs(1))
+        })
+        .await
+        .expect("demo starts");
+        let (c, addr) = (client(), demo.addr());
+        // Until the balancer ejects a lost zone it may route there (502/504): retry.
+        let post = |id: u64| {
+            let c = c.clone();
+            async move {
+                loop {
+                    let r = send(
+                        &c,
+                        Method::POST,
+                        addr,
+                        "/orders",
+                        &format!("{{\"id\": {id}}}"),
+                    )
+                    .await;
+                    if r.status != StatusCode::BAD_GATEWAY
+                        && r.status != StatusCode::GATEWAY_TIMEOUT
+                    {
+                        return r;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        assert_eq!(post(1).await.status, StatusCode::CREATED);
+        demo.set_zone("b", ZoneMode::Crash)
+            .await
+            .expect("zone b down");
+        assert_eq!(
+            post(2).await.status,
+            StatusCode::CREATED,
+            "primary a and replica c"
+        );
+        let node = |zone: &str| {
+            let st = demo.inner.store.as_ref().expect("a store").status();
+            st.nodes
+                .into_iter()
+                .find(|n| n.zone == zone)
+                .expect("a node per zone")
+        };
+        assert_eq!((node("b").keys, node("b").zone_lost), (1, true));
+        demo.set_zone("b", ZoneMode::Up).await.expect("zone b up");
+        assert_eq!((node("b").keys, node("b").zone_lost), (2, false));
+
+        demo.set_zone("a", ZoneMode::Blackhole)
+            .await
+            .expect("zone a lost");
+        let lost = post(3).await;
+        assert_eq!(
+            lost.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            lost.body
+        );
+        assert!(lost.body.contains("lost zone"), "{}", lost.body);
+        demo.set_zone("a", ZoneMode::Up).await.expect("zone a up");
+        assert_eq!(post(3).await.status, StatusCode::CREATED);
+        demo.shutdown().await;
+    })
+    .await;
+}

@@ -11,6 +11,7 @@ mod recorder;
 pub mod scheduler;
 mod steady;
 mod timeline;
+pub mod topology;
 
 use crate::fault::{FaultContext, RunWide, SetupError};
 use crate::plan::Plan;

@@ -218,7 +218,9 @@ impl Timeline {
         });
         tracing::info!("injecting `{}`: {}", f.name, f.kind.describe());
         let watcher = self.watch(f, &undo);
-        if let Err(e) = fault::inject(&f.kind, &undo).await {
+        let notes_sink = self.notes_sink(&f.name);
+        let notes = fault::FaultNotes::new(&notes_sink);
+        if let Err(e) = fault::inject(&f.kind, &undo, &notes).await {
             if let Some(w) = watcher {
                 w.abort();
             }
@@ -248,7 +250,7 @@ impl Timeline {
                     fault: name.clone(),
                     t_us: start.elapsed().as_micros() as u64,
                     metric: a.metric,
-                    asked: a.asked,
+                    asked: Some(a.asked),
                     achieved: a.achieved,
                 });
             }
@@ -267,6 +269,33 @@ impl Timeline {
         }
     }
 
+    /// Turns what fault `name` notes into events, timestamped as it notes them.
+    fn notes_sink(&self, name: &str) -> impl Fn(fault::FaultNote) + Send + Sync {
+        let (tx, start, fault) = (self.tx.clone(), self.start, name.to_string());
+        move |note| {
+            let t_us = start.elapsed().as_micros() as u64;
+            let fault = fault.clone();
+            let _ = tx.send(match note {
+                fault::FaultNote::Milestone(milestone) => Event::FaultMilestone {
+                    fault,
+                    t_us,
+                    milestone,
+                },
+                fault::FaultNote::Check {
+                    metric,
+                    asked,
+                    achieved,
+                } => Event::FaultCheck {
+                    fault,
+                    t_us,
+                    metric,
+                    asked,
+                    achieved,
+                },
+            });
+        }
+    }
+
     async fn revert_one(&self, id: u32) {
         let active = self.faults.active.lock().ok().and_then(|mut a| {
             let pos = a.iter().position(|x| x.id == id)?;
@@ -274,17 +303,25 @@ impl Timeline {
         });
         let Some(active) = active else { return };
         self.finish_watch(id).await;
-        let outcome = active.undo.apply().await;
+        let outcome = active.undo.revert().await;
         match &outcome {
-            Ok(note) => {
-                tracing::info!("reverted `{}`: {note}", active.name);
+            Ok(done) => {
+                tracing::info!("reverted `{}`: {}", active.name, done.note);
                 let _ = self.tx.send(Event::FaultReverted {
                     fault: active.name.clone(),
                     t_us: self.t_us(),
                 });
+                if let Some(left) = &done.left_behind {
+                    let _ = self.tx.send(Event::FaultLeftBehind {
+                        fault: active.name.clone(),
+                        t_us: self.t_us(),
+                        note: left.clone(),
+                    });
+                }
             }
             Err(e) => self.revert_failed(&active, e),
         }
+        let outcome = outcome.map(|done| done.note);
         let journaled = self
             .faults
             .append(&outcome_entry(id, &active.name, &outcome));

@@ -24,6 +24,7 @@ pub mod process;
 pub mod proxy;
 mod run_wide;
 
+pub use crate::record::Milestone;
 pub use run_wide::{RunWide, SetupError, UndoLog};
 
 use crate::spec::check::{exactly_one, Errors};
@@ -233,6 +234,7 @@ impl FaultKind {
             FaultKind::Process(_)
             | FaultKind::Proxy(_)
             | FaultKind::Postgres(_)
+            | FaultKind::Patroni(_)
             | FaultKind::DbFailover(_) => None,
         }
     }
@@ -279,6 +281,15 @@ impl Undo {
         }
     }
 
+    /// [`apply`](Self::apply), saying apart what the revert left for a person on
+    /// purpose (`rejoin: false`): the engine records it for the report.
+    pub async fn revert(&self) -> Result<Reverted, FaultError> {
+        match self {
+            Undo::Postgres(u) => u.revert().await,
+            other => other.apply().await.map(Reverted::done),
+        }
+    }
+
     /// Why this undo, read back from a journal, must not be applied (it would reach a
     /// process it cannot prove is the one the fault touched), if it must not.
     pub fn distrust(&self) -> Option<String> {
@@ -303,6 +314,24 @@ impl Undo {
     }
 }
 
+/// What a revert did, and what it left for a person to finish when the spec asked it
+/// to leave something (the steps, for the report).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reverted {
+    pub note: String,
+    pub left_behind: Option<String>,
+}
+
+impl Reverted {
+    /// A revert that left nothing behind.
+    pub fn done(note: String) -> Reverted {
+        Reverted {
+            note,
+            left_behind: None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FaultError {
     #[error("{0}")]
@@ -322,6 +351,46 @@ pub struct FaultContext {
     pub run_dir: PathBuf,
     /// Base URL of the API serving the run's built-in proxies, if it has any.
     pub proxy_api: Option<String>,
+}
+
+/// What a fault tells the run while it acts: the failover milestones it reached (the
+/// run timestamps each when it is noted) and what it achieved (asked vs achieved).
+pub struct FaultNotes<'a> {
+    sink: &'a (dyn Fn(FaultNote) + Send + Sync),
+}
+
+/// One thing a fault noted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultNote {
+    Milestone(Milestone),
+    Check {
+        metric: String,
+        asked: Option<f64>,
+        achieved: f64,
+    },
+}
+
+impl<'a> FaultNotes<'a> {
+    pub fn new(sink: &'a (dyn Fn(FaultNote) + Send + Sync)) -> FaultNotes<'a> {
+        FaultNotes { sink }
+    }
+
+    /// Notes that go nowhere (a revert, a test).
+    pub fn discard() -> FaultNotes<'static> {
+        FaultNotes { sink: &|_| {} }
+    }
+
+    pub fn milestone(&self, m: Milestone) {
+        (self.sink)(FaultNote::Milestone(m));
+    }
+
+    pub fn check(&self, metric: &str, asked: Option<f64>, achieved: f64) {
+        (self.sink)(FaultNote::Check {
+            metric: metric.to_string(),
+            asked,
+            achieved,
+        });
+    }
 }
 
 /// What a fault's preflight may need from the rest of the plan.
@@ -367,13 +436,17 @@ pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result
 }
 
 /// Apply the fault; returns once it has taken effect. Call only after its undo is
-/// journaled.
-pub async fn inject(kind: &FaultKind, undo: &Undo) -> Result<(), FaultError> {
+/// journaled. A database fault notes its failover milestones and checks in `notes`.
+pub async fn inject(
+    kind: &FaultKind,
+    undo: &Undo,
+    notes: &FaultNotes<'_>,
+) -> Result<(), FaultError> {
     match (kind, undo) {
         (FaultKind::AzLoss(z), u) => z.inject(u).await,
         (FaultKind::Process(p), Undo::Process(u)) => process::inject(p, u).await,
         (FaultKind::Proxy(p), Undo::Proxy(u)) => proxy::inject(p, u).await,
-        (FaultKind::Postgres(p), Undo::Postgres(u)) => postgres::inject(p, u).await,
+        (FaultKind::Postgres(p), Undo::Postgres(u)) => postgres::inject(p, u, notes).await,
         (FaultKind::Patroni(p), Undo::Patroni(u)) => patroni::inject(p, u).await,
         (FaultKind::DbFailover(f), Undo::Demo(_)) => demo::inject_failover(f).await,
         _ => Err(FaultError::Target(

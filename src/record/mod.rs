@@ -38,8 +38,22 @@ pub enum Event {
         fault: String,
         t_us: u64,
         metric: String,
-        asked: f64,
+        /// Absent when the fault asked for no figure (it only measured one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        asked: Option<f64>,
         achieved: f64,
+    },
+    /// What a revert left for a person on purpose (`rejoin: false`), with the steps.
+    FaultLeftBehind {
+        fault: String,
+        t_us: u64,
+        note: String,
+    },
+    /// A moment a fault reached while it acted, timestamped when it happened.
+    FaultMilestone {
+        fault: String,
+        t_us: u64,
+        milestone: Milestone,
     },
     Aborted {
         t_us: u64,
@@ -50,6 +64,29 @@ pub enum Event {
     RunFinished {
         t_us: u64,
     },
+}
+
+/// The moments of a database failover, with the same names for every backend (the
+/// write-outage phases of the analysis are cut at them; docs/writing-a-fault.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Milestone {
+    /// The primary stopped serving: killed, or its node lost.
+    PrimaryLost,
+    /// Failover began: a promotion was requested (or a cluster manager started one).
+    PromotionStarted,
+    /// A new primary answers as writable.
+    NewPrimary,
+}
+
+impl Milestone {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Milestone::PrimaryLost => "primary_lost",
+            Milestone::PromotionStarted => "promotion_started",
+            Milestone::NewPrimary => "new_primary",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

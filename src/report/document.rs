@@ -141,6 +141,7 @@ pub fn build(r: &Report) -> Document {
         disruptions(r),
         writes(r),
         faults(r),
+        failover(r),
         phases(r),
         error_budget(r),
         harness_errors(r),
@@ -532,6 +533,20 @@ fn faults(r: &Report) -> Option<Section> {
     if let Some(checks) = fault_checks(r) {
         blocks.push(checks);
     }
+    let left: Vec<String> = r
+        .faults
+        .iter()
+        .flat_map(|f| {
+            f.left_behind
+                .iter()
+                .map(move |n| format!("{}: {n}", f.name))
+        })
+        .collect();
+    if !left.is_empty() {
+        let intro = Inline::Text("Left for a person on purpose, as the spec asked:".into());
+        blocks.push(Block::Paragraph(vec![intro]));
+        blocks.push(Block::List(left));
+    }
     Some(section("Faults", blocks))
 }
 
@@ -583,7 +598,7 @@ fn fault_checks(r: &Report) -> Option<Block> {
                     vec![
                         text(c.metric.clone()),
                         text(c.probe.as_deref().unwrap_or("–")),
-                        text(fmt_num(c.asked)),
+                        text(c.asked.map_or("–".into(), fmt_num)),
                         text(fmt_num(c.achieved)),
                     ]
                 })
@@ -597,6 +612,63 @@ fn fault_checks(r: &Report) -> Option<Block> {
         caption: "asked vs achieved",
         groups,
     }))
+}
+
+/// The write outage of each failover, in phases (absent when no fault noted any).
+fn failover(r: &Report) -> Option<Section> {
+    let rows: Vec<Vec<Cell>> = r
+        .faults
+        .iter()
+        .flat_map(|f| f.write_outages.iter().map(|o| failover_row(&f.name, o)))
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut columns = vec![col("Fault", Align::Left), col("Probe", Align::Left)];
+    for title in [
+        "Last acked write",
+        "First acked write",
+        "Write outage",
+        "Detection",
+        "Promotion",
+        "First write",
+    ] {
+        columns.push(col(title, Align::Right));
+    }
+    let intro = Inline::Text(
+        "Detection: primary lost → promotion started; promotion: → a new primary accepts \
+         writes; first write: → the probe's first acknowledged write through its own route. \
+         The write outage runs from the last acknowledged write before the loss to the first \
+         after it."
+            .into(),
+    );
+    Some(section(
+        "Failover",
+        vec![
+            Block::Paragraph(vec![intro]),
+            Block::Table(Table { columns, rows }),
+        ],
+    ))
+}
+
+fn failover_row(fault: &str, o: &crate::analysis::failover::WriteOutage) -> Vec<Cell> {
+    let phase = |name: &str| {
+        o.phases
+            .iter()
+            .find(|p| p.name == name)
+            .map_or("–".into(), |p| fmt_dur(p.duration_ms))
+    };
+    let offset = |ms: Option<f64>| ms.map_or("–".into(), fmt_offset);
+    vec![
+        text(fault),
+        text(o.probe.as_deref().unwrap_or("–")),
+        text(offset(o.last_acked_before_ms)),
+        text(offset(o.first_acked_after_ms)),
+        text(o.outage_ms.map_or("–".into(), fmt_dur)),
+        text(phase("detection")),
+        text(phase("promotion")),
+        text(phase("first_write")),
+    ]
 }
 
 fn phases(r: &Report) -> Option<Section> {

@@ -18,7 +18,7 @@
 //! fault was never injected). Harness errors measured nothing: `time="0"`.
 
 use super::{check_subject, Report};
-use crate::format::{escape_xml as x, fmt_offset};
+use crate::format::{escape_xml as x, fmt_num, fmt_offset};
 use crate::verdict::Check;
 use std::fmt::Write;
 
@@ -202,7 +202,53 @@ fn suite_properties(out: &mut String, r: &Report) {
     for (k, v) in props {
         let _ = writeln!(out, "      <property name=\"{k}\" value=\"{}\"/>", x(&v));
     }
+    for (k, v) in fault_properties(r) {
+        let _ = writeln!(
+            out,
+            "      <property name=\"{}\" value=\"{}\"/>",
+            x(&k),
+            x(&v)
+        );
+    }
     out.push_str("    </properties>\n");
+}
+
+/// Asked vs achieved and failover phases, as `fault.<name>.<figure>` properties (none
+/// for faults that measured nothing).
+fn fault_properties(r: &Report) -> Vec<(String, String)> {
+    let mut props = Vec::new();
+    for f in &r.faults {
+        for c in &f.checks {
+            let by = c
+                .probe
+                .as_deref()
+                .map_or(String::new(), |p| format!(" ({p})"));
+            let asked = c.asked.map_or("nothing".into(), fmt_num);
+            props.push((
+                format!("fault.{}.{}{by}", f.name, c.metric),
+                format!("asked {asked}, achieved {}", fmt_num(c.achieved)),
+            ));
+        }
+        for left in &f.left_behind {
+            props.push((format!("fault.{}.left_behind", f.name), left.clone()));
+        }
+        for o in &f.write_outages {
+            let probe = o.probe.as_deref().unwrap_or("-");
+            if let Some(ms) = o.outage_ms {
+                props.push((
+                    format!("fault.{}.write_outage_ms ({probe})", f.name),
+                    fmt_num(ms),
+                ));
+            }
+            for p in &o.phases {
+                props.push((
+                    format!("fault.{}.{}_ms ({probe})", f.name, p.name),
+                    fmt_num(p.duration_ms),
+                ));
+            }
+        }
+    }
+    props
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
                 fault: n.into(),
                 t_us: (at + 100) * MS,
                 metric: "added_latency_ms".into(),
-                asked: 300.0,
+                asked: Some(300.0),
                 achieved: 295.5,
             });
         }

@@ -125,8 +125,20 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
 
+/// Whether the old primary can be rewound (`wal_log_hints`); without it (and without
+/// data checksums, which initdb leaves off) a rejoin must take a fresh base backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rewind {
+    Possible,
+    Impossible,
+}
+
 impl PgPair {
     pub fn start(mode: Replication) -> PgPair {
+        PgPair::start_with(mode, Rewind::Possible)
+    }
+
+    pub fn start_with(mode: Replication, rewind: Rewind) -> PgPair {
         let dir = tempfile::Builder::new()
             .prefix("shakeout-pg-")
             .tempdir()
@@ -158,9 +170,14 @@ impl PgPair {
         );
         let mut conf = format!(
             "\nport = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n\
-             wal_level = replica\nmax_wal_senders = 10\nwal_log_hints = on\nfsync = off\n\
+             wal_level = replica\nmax_wal_senders = 10\nwal_log_hints = {}\nfsync = off\n\
              shared_buffers = 16MB\nmax_connections = 40\nwal_keep_size = 128MB\n",
-            primary.port
+            primary.port,
+            if rewind == Rewind::Possible {
+                "on"
+            } else {
+                "off"
+            }
         );
         if mode == Replication::Sync {
             conf.push_str("synchronous_standby_names = '*'\n");

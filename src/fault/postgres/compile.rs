@@ -20,6 +20,7 @@ pub struct PgNodePlan {
     /// May hold a password: never printed.
     #[serde(skip)]
     pub conninfo: String,
+    pub zone: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +110,7 @@ fn node(n: &PostgresNodeSpec, path: &str, e: &mut Errors) -> Option<PgNodePlan> 
     ok.then(|| PgNodePlan {
         data_dir: n.data_dir.clone(),
         conninfo: n.conninfo.clone(),
+        zone: n.zone.clone(),
     })
 }
 

@@ -227,3 +227,89 @@ pub async fn run_tool(
         .trim();
     Err(format!("{tool} failed ({}): {last}", out.status))
 }
+
+/// The timeline of the server behind `client`: on a standby the last checkpoint's
+/// (`pg_control_checkpoint()`), on a primary the one it writes WAL on now (a freshly
+/// promoted primary checkpoints on the new timeline only later).
+pub async fn timeline(client: &Client, standby: bool) -> Result<i64, String> {
+    let sql = if standby {
+        "SELECT timeline_id::bigint FROM pg_control_checkpoint()"
+    } else {
+        "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint"
+    };
+    let row = client.query_one(sql, &[]).await.map_err(|e| reason(&e))?;
+    row.try_get(0).map_err(|e| reason(&e))
+}
+
+/// Where a standby streams from, next to what the primary is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upstream {
+    pub primary_system_id: i64,
+    pub standby_system_id: i64,
+    pub primary_port: Option<i32>,
+    /// `pg_stat_wal_receiver` of the standby: `None` when it has no WAL receiver.
+    pub receiver: Option<(String, Option<i32>)>,
+}
+
+impl Upstream {
+    /// Why the standby does not stream from this primary, if it does not.
+    pub fn mismatch(&self) -> Option<String> {
+        if self.primary_system_id != self.standby_system_id {
+            return Some(format!(
+                "it is a copy of another cluster (system identifier {} vs the primary's {})",
+                self.standby_system_id, self.primary_system_id
+            ));
+        }
+        let Some((status, sender_port)) = &self.receiver else {
+            return Some("it has no WAL receiver (pg_stat_wal_receiver is empty)".into());
+        };
+        if status != "streaming" {
+            return Some(format!("its WAL receiver is `{status}`, not streaming"));
+        }
+        match (sender_port, self.primary_port) {
+            (Some(s), Some(p)) if s != &p => Some(format!(
+                "it streams from port {s}, the primary listens on port {p} (another standby or server)"
+            )),
+            (None, _) => Some(
+                "pg_stat_wal_receiver hides its sender (grant pg_read_all_stats to the fault's user)"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// Read what [`Upstream`] compares from both servers.
+pub async fn upstream(primary: &Client, standby: &Client) -> Result<Upstream, String> {
+    const SYSTEM_ID: &str = "SELECT system_identifier FROM pg_control_system()";
+    let row = primary
+        .query_one(
+            "SELECT system_identifier, inet_server_port() FROM pg_control_system()",
+            &[],
+        )
+        .await
+        .map_err(|e| reason(&e))?;
+    let primary_system_id: i64 = row.try_get(0).map_err(|e| reason(&e))?;
+    let primary_port: Option<i32> = row.try_get(1).map_err(|e| reason(&e))?;
+    let standby_system_id: i64 = standby
+        .query_one(SYSTEM_ID, &[])
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(|e| reason(&e))?;
+    let receiver = standby
+        .query_opt("SELECT status, sender_port FROM pg_stat_wal_receiver", &[])
+        .await
+        .map_err(|e| reason(&e))?
+        .map(|r| {
+            (
+                r.try_get::<_, String>(0).unwrap_or_default(),
+                r.try_get::<_, Option<i32>>(1).unwrap_or(None),
+            )
+        });
+    Ok(Upstream {
+        primary_system_id,
+        standby_system_id,
+        primary_port,
+        receiver,
+    })
+}

@@ -26,6 +26,10 @@ pub struct PostgresFaultSpec {
 pub struct PostgresNodeSpec {
     pub data_dir: PathBuf,
     pub conninfo: String,
+    /// The zone the node runs in, when known: `plan` warns about a standby in the
+    /// primary's zone.
+    #[serde(default)]
+    pub zone: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

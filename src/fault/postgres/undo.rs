@@ -2,7 +2,7 @@
 
 use super::node::{self, PgNode, PgProc};
 use super::rejoin;
-use crate::fault::FaultError;
+use crate::fault::{FaultError, Reverted};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -30,6 +30,28 @@ pub enum PostgresUndo {
 
 impl PostgresUndo {
     pub async fn apply(&self) -> Result<String, FaultError> {
+        self.revert().await.map(|r| r.note)
+    }
+
+    /// [`apply`](Self::apply), saying apart what it left for a person (`rejoin: false`).
+    pub async fn revert(&self) -> Result<Reverted, FaultError> {
+        match self {
+            PostgresUndo::PostgresRejoin {
+                node,
+                source,
+                killed,
+                rewind,
+                rejoin: false,
+            } if !killed.as_ref().is_some_and(node::is_same_alive) => {
+                left_down(node, source, *rewind)
+                    .await
+                    .map_err(FaultError::Target)
+            }
+            other => other.revert_fully().await.map(Reverted::done),
+        }
+    }
+
+    async fn revert_fully(&self) -> Result<String, FaultError> {
         match self {
             PostgresUndo::PostgresRejoin {
                 node,
@@ -111,14 +133,40 @@ async fn apply_rejoin(
         ));
     }
     if !rejoin_wanted {
-        return Ok(format!(
-            "left {} down as asked (rejoin: false); {} is the primary. To rejoin it: as its owner `pg_rewind -D {} --source-server='{}' -R` (or `pg_basebackup -R`), then `pg_ctl start -D {}`",
-            n.data_dir.display(),
-            source.data_dir.display(),
-            n.data_dir.display(),
-            redact(&source.conninfo),
-            n.data_dir.display()
-        ));
+        return Ok(rejoin_steps(n, source));
     }
     rejoin::rejoin(n, source, rewind).await
+}
+
+/// `rejoin: false` after a kill: the standby is the one primary (promoted now if it was
+/// not yet), the old primary stays down, and the report says how to rejoin it.
+async fn left_down(n: &PgNode, source: &PgNode, rewind: bool) -> Result<Reverted, String> {
+    if node::postmaster(&n.data_dir).is_ok() {
+        // It runs again (someone restarted it): make it a standby like a full revert.
+        return apply_rejoin(n, source, None, rewind, true)
+            .await
+            .map(Reverted::done);
+    }
+    if node::in_recovery(&source.conninfo).await? {
+        // Killed, never promoted: restart the old primary, nothing is left behind.
+        return apply_rejoin(n, source, None, rewind, true)
+            .await
+            .map(Reverted::done);
+    }
+    let steps = rejoin_steps(n, source);
+    Ok(Reverted {
+        note: steps.clone(),
+        left_behind: Some(steps),
+    })
+}
+
+fn rejoin_steps(n: &PgNode, source: &PgNode) -> String {
+    format!(
+        "left the old primary {} down as asked (rejoin: false); {} is the primary. To rejoin it: as its owner `pg_rewind -D {} --source-server='{}' -R` (or a fresh `pg_basebackup -R`), then `pg_ctl start -D {}`",
+        n.data_dir.display(),
+        source.data_dir.display(),
+        n.data_dir.display(),
+        redact(&source.conninfo),
+        n.data_dir.display()
+    )
 }
