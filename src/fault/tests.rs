@@ -23,6 +23,7 @@ fn every_undo_keeps_its_journal_shape() {
         r#"{"action":"postgres_resume_walsenders","primary":"/pg/a","walsenders":[{"pid":77,"start_time":5}]}"#,
         r#"{"action":"postgres_rejoin","node":{"data_dir":"/pg/a","conninfo":"host=127.0.0.1 port=5432","bin_dir":"/usr/lib/postgresql/15/bin","uid":105,"gid":108,"start_opts":""},"source":{"data_dir":"/pg/b","conninfo":"host=127.0.0.1 port=5433","bin_dir":"/usr/lib/postgresql/15/bin","uid":105,"gid":108,"start_opts":""},"killed":{"pid":76,"start_time":4},"rewind":true,"rejoin":true}"#,
         r#"{"action":"demo_store_rejoin","lb":"127.0.0.1:18080","in_process":true}"#,
+        r#"{"action":"ec2_zone_restore","region":"us-east-1","zone":"us-east-1a","run_id":"r1","fault":"f","instances":["i-1"],"subnets":[{"subnet":"subnet-1","vpc":"vpc-1","acl":"acl-1"}]}"#,
     ];
     let undos: Vec<Undo> = lines
         .iter()
@@ -55,6 +56,10 @@ fn every_undo_keeps_its_journal_shape() {
         matches!(&undos[7], Undo::Postgres(u) if matches!(**u, postgres::PostgresUndo::PostgresRejoin { rewind: true, .. }))
     );
     assert!(matches!(undos[8], Undo::Demo(DemoUndo::DemoStoreRejoin(_))));
+    assert!(matches!(
+        &undos[9],
+        Undo::Ec2(crate::fault::ec2::Ec2Undo::Ec2ZoneRestore(r)) if r.instances == ["i-1"] && r.subnets[0].acl == "acl-1"
+    ));
     for (line, undo) in lines.iter().zip(&undos) {
         let back: serde_json::Value = serde_json::to_value(undo).expect("serialises");
         let want: serde_json::Value = serde_json::from_str(line).expect("json");
