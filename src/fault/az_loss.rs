@@ -114,6 +114,7 @@ impl AzLossPlan {
     pub fn destructive(&self) -> Option<String> {
         self.layers.iter().find_map(|l| match l {
             ZoneLayer::Demo(_) => None,
+            ZoneLayer::Ec2(x) => Some(x.destructive()),
         })
     }
 

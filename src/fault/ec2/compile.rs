@@ -272,6 +272,23 @@ impl Ec2ZonePlan {
         format!("matching {}", parts.join(", "))
     }
 
+    /// What it does to shared infrastructure, for the `--allow-destructive` refusal.
+    pub fn destructive(&self) -> String {
+        let mut what = Vec::new();
+        if self.stop_instances {
+            what.push("stops EC2 instances");
+        }
+        if self.isolate_subnets {
+            what.push("cuts EC2 subnets off the network");
+        }
+        format!(
+            "{} in zone {} of {}",
+            what.join(" and "),
+            self.zone,
+            self.region
+        )
+    }
+
     /// Two losses of one EC2 zone must not overlap: the first revert would end both.
     pub fn exclusive_key(&self) -> String {
         let zone = match &self.zone {
