@@ -69,8 +69,16 @@ impl World {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         let ec2 = client(&moto.endpoint());
         let vpc = rt.block_on(async {
-            let v = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.expect("vpc");
-            v.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_string()
+            let v = ec2
+                .create_vpc()
+                .cidr_block("10.0.0.0/16")
+                .send()
+                .await
+                .expect("vpc");
+            v.vpc()
+                .and_then(|v| v.vpc_id())
+                .expect("vpc id")
+                .to_string()
         });
         let mut w = World {
             moto,
@@ -93,14 +101,20 @@ impl World {
         for (i, zone) in ZONES.iter().enumerate() {
             let subnet = self.subnet(zone, &format!("10.0.{}.0/24", i + 1), true);
             self.tagged.push(self.instances(&subnet, 2, true));
-            self.untagged.push(self.instances(&subnet, 1, false).remove(0));
+            self.untagged
+                .push(self.instances(&subnet, 1, false).remove(0));
             self.subnets.push(subnet);
         }
         self.untagged_subnet_a = self.subnet(ZONES[0], "10.0.11.0/24", false);
         self.stopped_before = self.instances(&self.subnets[0], 1, true).remove(0);
         let id = self.stopped_before.clone();
         self.rt.block_on(async {
-            self.ec2.stop_instances().instance_ids(id).send().await.expect("stop");
+            self.ec2
+                .stop_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .expect("stop");
         });
         self.default_acl = self.acl_of(&self.subnets[0]);
     }
@@ -122,7 +136,10 @@ impl World {
                 );
             }
             let out = req.send().await.expect("create subnet");
-            out.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_string()
+            out.subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("subnet id")
+                .to_string()
         })
     }
 
@@ -172,7 +189,10 @@ impl World {
                 .flat_map(|r| r.instances())
                 .map(|i| {
                     let state = i.state().and_then(|s| s.name()).map_or("?", |n| n.as_str());
-                    (i.instance_id().unwrap_or("?").to_string(), state.to_string())
+                    (
+                        i.instance_id().unwrap_or("?").to_string(),
+                        state.to_string(),
+                    )
                 })
                 .collect()
         })
@@ -189,7 +209,11 @@ impl World {
                 .expect("describe acls");
             out.network_acls()
                 .iter()
-                .find(|a| a.associations().iter().any(|s| s.subnet_id() == Some(subnet)))
+                .find(|a| {
+                    a.associations()
+                        .iter()
+                        .any(|s| s.subnet_id() == Some(subnet))
+                })
                 .and_then(|a| a.network_acl_id())
                 .expect("the subnet's acl")
                 .to_string()
@@ -228,8 +252,12 @@ impl World {
     /// everything else as it was.
     fn is_zone_a_down(&self) -> bool {
         let states = self.states();
-        self.tagged[0].iter().all(|i| self.state_of(&states, i) == "stopped")
-            && self.deny_acls().contains_key(&self.acl_of(&self.subnets[0]))
+        self.tagged[0]
+            .iter()
+            .all(|i| self.state_of(&states, i) == "stopped")
+            && self
+                .deny_acls()
+                .contains_key(&self.acl_of(&self.subnets[0]))
     }
 
     fn assert_only_zone_a_down(&self) {
@@ -241,7 +269,10 @@ impl World {
         assert_eq!(deny.len(), 1, "one deny-all ACL for the one VPC: {deny:?}");
         let (acl, tags) = deny.iter().next().expect("one");
         assert_eq!(&self.acl_of(&self.subnets[0]), acl);
-        assert_eq!(tags.get("shakeout:fault").map(String::as_str), Some("lose-a"));
+        assert_eq!(
+            tags.get("shakeout:fault").map(String::as_str),
+            Some("lose-a")
+        );
         assert!(tags.contains_key("shakeout:expires"), "{tags:?}");
         assert_eq!(
             tags.get(&format!("shakeout:restore:{}", self.subnets[0])),
@@ -324,7 +355,10 @@ faults:
     /// Neither the secret key nor the endpoint is in anything the run printed or wrote.
     fn assert_no_credentials(&self, printed: &str, dir: &Path) {
         let endpoint = format!("127.0.0.1:{}", self.moto.port);
-        assert!(!printed.contains("moto-test-secret") && !printed.contains(&endpoint), "{printed}");
+        assert!(
+            !printed.contains("moto-test-secret") && !printed.contains(&endpoint),
+            "{printed}"
+        );
         for entry in std::fs::read_dir(dir).expect("out dir").flatten() {
             let body = std::fs::read_to_string(entry.path()).unwrap_or_default();
             assert!(
@@ -365,7 +399,13 @@ fn the_zone_goes_down_during_the_fault_and_is_verified_back_after_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let spec = w.spec(dir.path(), (1, 4), 7, CAP);
-    let mut run = w.spawn(&["run", &spec, "--out", out.to_str().unwrap(), "--allow-destructive"]);
+    let mut run = w.spawn(&[
+        "run",
+        &spec,
+        "--out",
+        out.to_str().unwrap(),
+        "--allow-destructive",
+    ]);
     w.wait_until_zone_a_down(&mut run);
     w.assert_only_zone_a_down();
     let done = wait_exit(run, Duration::from_secs(60));
@@ -373,7 +413,10 @@ fn the_zone_goes_down_during_the_fault_and_is_verified_back_after_the_run() {
     w.assert_as_before();
     let journal = std::fs::read_to_string(out.join("journal.jsonl")).expect("journal");
     assert!(journal.contains("\"op\":\"reverted\""), "{journal}");
-    assert!(journal.contains("verified: every instance it stopped is running"), "{journal}");
+    assert!(
+        journal.contains("verified: every instance it stopped is running"),
+        "{journal}"
+    );
     w.assert_no_credentials(&text(&done), &out);
 }
 
@@ -383,7 +426,13 @@ fn ctrl_c_during_the_fault_brings_the_zone_back() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let spec = w.spec(dir.path(), (1, 100), 120, CAP);
-    let mut run = w.spawn(&["run", &spec, "--out", out.to_str().unwrap(), "--allow-destructive"]);
+    let mut run = w.spawn(&[
+        "run",
+        &spec,
+        "--out",
+        out.to_str().unwrap(),
+        "--allow-destructive",
+    ]);
     w.wait_until_zone_a_down(&mut run);
     signal(&run, libc::SIGINT);
     let done = wait_exit(run, Duration::from_secs(60));
@@ -397,7 +446,13 @@ fn after_sigkill_rollback_brings_the_zone_back_once() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let spec = w.spec(dir.path(), (1, 100), 120, CAP);
-    let mut run = w.spawn(&["run", &spec, "--out", out.to_str().unwrap(), "--allow-destructive"]);
+    let mut run = w.spawn(&[
+        "run",
+        &spec,
+        "--out",
+        out.to_str().unwrap(),
+        "--allow-destructive",
+    ]);
     w.wait_until_zone_a_down(&mut run);
     signal(&run, libc::SIGKILL);
     let _ = wait_exit(run, Duration::from_secs(10));
@@ -405,11 +460,19 @@ fn after_sigkill_rollback_brings_the_zone_back_once() {
     let dir_arg = out.to_str().unwrap();
     let rollback = w.shakeout(&["rollback", dir_arg]);
     assert_eq!(code(&rollback), 0, "{}", text(&rollback));
-    assert!(text(&rollback).contains("reverted `lose-a`"), "{}", text(&rollback));
+    assert!(
+        text(&rollback).contains("reverted `lose-a`"),
+        "{}",
+        text(&rollback)
+    );
     w.assert_as_before();
     let again = w.shakeout(&["rollback", dir_arg]);
     assert_eq!(code(&again), 0, "{}", text(&again));
-    assert!(text(&again).contains("nothing to revert"), "{}", text(&again));
+    assert!(
+        text(&again).contains("nothing to revert"),
+        "{}",
+        text(&again)
+    );
 }
 
 #[test]
@@ -418,10 +481,18 @@ fn the_cap_refuses_before_any_change() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let spec = w.spec(dir.path(), (1, 2), 4, "max_instances: 1");
-    let done = w.shakeout(&["run", &spec, "--out", out.to_str().unwrap(), "--allow-destructive"]);
+    let done = w.shakeout(&[
+        "run",
+        &spec,
+        "--out",
+        out.to_str().unwrap(),
+        "--allow-destructive",
+    ]);
     assert_eq!(code(&done), 3, "{}", text(&done));
     assert!(
-        text(&done).contains("refused: 2 running instances match in us-east-1a, more than max_instances 1"),
+        text(&done).contains(
+            "refused: 2 running instances match in us-east-1a, more than max_instances 1"
+        ),
         "{}",
         text(&done)
     );
@@ -437,7 +508,11 @@ fn without_allow_destructive_nothing_changes_and_the_exit_is_2() {
     let spec = w.spec(dir.path(), (1, 2), 4, CAP);
     let done = w.shakeout(&["run", &spec, "--out", out.to_str().unwrap()]);
     assert_eq!(code(&done), 2, "{}", text(&done));
-    assert!(text(&done).contains("add --allow-destructive"), "{}", text(&done));
+    assert!(
+        text(&done).contains("add --allow-destructive"),
+        "{}",
+        text(&done)
+    );
     w.assert_as_before();
 }
 
@@ -447,10 +522,21 @@ fn plan_preflight_lists_every_target_by_az_id_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let spec = w.spec(dir.path(), (1, 2), 4, CAP);
     let zone_id = w.rt.block_on(async {
-        let out = w.ec2.describe_availability_zones().zone_names(ZONES[0]).send().await.expect("zones");
-        out.availability_zones()[0].zone_id().expect("zone id").to_string()
+        let out = w
+            .ec2
+            .describe_availability_zones()
+            .zone_names(ZONES[0])
+            .send()
+            .await
+            .expect("zones");
+        out.availability_zones()[0]
+            .zone_id()
+            .expect("zone id")
+            .to_string()
     });
-    let text_spec = std::fs::read_to_string(&spec).unwrap().replace("zone: us-east-1a", &format!("zone: {zone_id}"));
+    let text_spec = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("zone: us-east-1a", &format!("zone: {zone_id}"));
     std::fs::write(&spec, text_spec).unwrap();
     let out = w.shakeout(&["plan", "--preflight", &spec]);
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -459,9 +545,23 @@ fn plan_preflight_lists_every_target_by_az_id_and_changes_nothing() {
     for i in &w.tagged[0] {
         assert!(t.contains(&format!("stop {i} (")), "{i} not listed:\n{t}");
     }
-    assert!(t.contains(&format!("isolate {} (10.0.1.0/24, {}, now on {})", w.subnets[0], w.vpc, w.default_acl)), "{t}");
-    assert!(t.contains("DryRun permitted: ec2:StopInstances, ec2:StartInstances"), "{t}");
-    for other in w.tagged[1..].iter().flatten().chain(&w.untagged).chain([&w.stopped_before]) {
+    assert!(
+        t.contains(&format!(
+            "isolate {} (10.0.1.0/24, {}, now on {})",
+            w.subnets[0], w.vpc, w.default_acl
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains("DryRun permitted: ec2:StopInstances, ec2:StartInstances"),
+        "{t}"
+    );
+    for other in w.tagged[1..]
+        .iter()
+        .flatten()
+        .chain(&w.untagged)
+        .chain([&w.stopped_before])
+    {
         assert!(!t.contains(other.as_str()), "{other} listed:\n{t}");
     }
     w.assert_as_before();
@@ -473,17 +573,34 @@ fn a_revert_that_cannot_restore_the_zone_exits_4_with_the_command_to_fix_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let spec = w.spec(dir.path(), (1, 3), 6, CAP);
-    let mut run = w.spawn(&["run", &spec, "--out", out.to_str().unwrap(), "--allow-destructive"]);
+    let mut run = w.spawn(&[
+        "run",
+        &spec,
+        "--out",
+        out.to_str().unwrap(),
+        "--allow-destructive",
+    ]);
     w.wait_until_zone_a_down(&mut run);
     let gone = w.tagged[0][0].clone();
     w.rt.block_on(async {
-        w.ec2.terminate_instances().instance_ids(&gone).send().await.expect("terminate");
+        w.ec2
+            .terminate_instances()
+            .instance_ids(&gone)
+            .send()
+            .await
+            .expect("terminate");
     });
     let done = wait_exit(run, Duration::from_secs(60));
     assert_eq!(code(&done), 4, "{}", text(&done));
     let t = text(&done);
-    assert!(t.contains(&format!("instances not running: {gone} (terminated)")), "{t}");
-    assert!(t.contains("aws ec2 start-instances --region us-east-1 --instance-ids"), "{t}");
+    assert!(
+        t.contains(&format!("instances not running: {gone} (terminated)")),
+        "{t}"
+    );
+    assert!(
+        t.contains("aws ec2 start-instances --region us-east-1 --instance-ids"),
+        "{t}"
+    );
     // The rest of the zone is back all the same.
     assert_eq!(w.state_of(&w.states(), &w.tagged[0][1]), "running");
     assert_eq!(w.acl_of(&w.subnets[0]), w.default_acl);
@@ -515,12 +632,34 @@ fn sweep_removes_an_expired_leftover_acl_and_keeps_a_live_one() {
                 .send()
                 .await
                 .expect("create acl");
-            let acl = acl.network_acl().and_then(|a| a.network_acl_id()).expect("id").to_string();
+            let acl = acl
+                .network_acl()
+                .and_then(|a| a.network_acl_id())
+                .expect("id")
+                .to_string();
             if let Some(s) = subnet {
-                let now = w.ec2.describe_network_acls().filters(filter("association.subnet-id", s)).send().await.expect("acls");
-                let assoc = now.network_acls().iter().flat_map(|a| a.associations())
-                    .find(|a| a.subnet_id() == Some(s)).and_then(|a| a.network_acl_association_id()).expect("assoc").to_string();
-                w.ec2.replace_network_acl_association().association_id(assoc).network_acl_id(&acl).send().await.expect("replace");
+                let now = w
+                    .ec2
+                    .describe_network_acls()
+                    .filters(filter("association.subnet-id", s))
+                    .send()
+                    .await
+                    .expect("acls");
+                let assoc = now
+                    .network_acls()
+                    .iter()
+                    .flat_map(|a| a.associations())
+                    .find(|a| a.subnet_id() == Some(s))
+                    .and_then(|a| a.network_acl_association_id())
+                    .expect("assoc")
+                    .to_string();
+                w.ec2
+                    .replace_network_acl_association()
+                    .association_id(assoc)
+                    .network_acl_id(&acl)
+                    .send()
+                    .await
+                    .expect("replace");
             }
             acl
         })
@@ -531,8 +670,14 @@ fn sweep_removes_an_expired_leftover_acl_and_keeps_a_live_one() {
     let out = w.shakeout(&["sweep", "ec2", "--region", "us-east-1"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains(&format!("removed {expired} in {}", w.vpc)), "{t}");
-    assert!(t.contains(&format!("{} back on {}", w.subnets[1], w.default_acl)), "{t}");
+    assert!(
+        t.contains(&format!("removed {expired} in {}", w.vpc)),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("{} back on {}", w.subnets[1], w.default_acl)),
+        "{t}"
+    );
     assert!(t.contains(&format!("kept {live}")), "{t}");
     assert_eq!(w.acl_of(&w.subnets[1]), w.default_acl);
     let left: Vec<String> = w.deny_acls().into_keys().collect();

@@ -22,7 +22,14 @@ impl Moto {
         }
         let port = super::free_port();
         let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -62,7 +69,10 @@ impl Moto {
                 }
                 panic!("moto server exited ({status}) before it answered:\n{log}");
             }
-            assert!(Instant::now() < deadline, "moto server: no answer after {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "moto server: no answer after {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         // Its request log is not read: drop the pipe so a chatty server never blocks.

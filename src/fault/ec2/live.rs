@@ -312,7 +312,11 @@ async fn wait_states(
     let deadline = Instant::now() + STATE_TIMEOUT;
     loop {
         let states = ec2.instance_states(ids).await?;
-        if not_in(&states, ids, goal).is_empty() || Instant::now() > deadline {
+        // A terminated instance never reaches another state: waiting would only delay the verdict.
+        let hopeless = states
+            .values()
+            .any(|s| ["terminated", "shutting-down"].contains(&s.as_str()));
+        if not_in(&states, ids, goal).is_empty() || hopeless || Instant::now() > deadline {
             return Ok(states);
         }
         tokio::time::sleep(POLL).await;
@@ -416,10 +420,11 @@ async fn delete_deny_acls(ec2: &Ec2, r: &Ec2Restore) -> Result<Option<String>, F
     if r.subnets.is_empty() {
         return Ok(None);
     }
+    let (run_tag, fault_tag) = (format!("tag:{TAG_RUN}"), format!("tag:{TAG_FAULT}"));
     let acls = ec2
         .acls(&[
-            (&format!("tag:{TAG_RUN}"), vec![r.run_id.clone()]),
-            (&format!("tag:{TAG_FAULT}"), vec![r.fault.clone()]),
+            (run_tag.as_str(), vec![r.run_id.clone()]),
+            (fault_tag.as_str(), vec![r.fault.clone()]),
         ])
         .await?;
     let mut deleted = Vec::new();
