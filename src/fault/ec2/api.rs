@@ -180,19 +180,18 @@ impl Ec2 {
         })
     }
 
-    /// Running instances matching `filters`, in `zone` (or the whole region).
+    /// Running instances matching `filters` in the whole region, each with its zone.
+    /// The zone is picked out by the caller rather than with the `availability-zone`
+    /// filter: one call then gives both the zone's instances and the region's count
+    /// that `max_percent` needs (and moto's server ignores that filter).
     pub async fn running_instances(
         &self,
-        zone: Option<&str>,
         filters: &[(String, Vec<String>)],
-    ) -> Result<Vec<Instance>, FaultError> {
+    ) -> Result<Vec<(Instance, String)>, FaultError> {
         let mut req = self
             .client
             .describe_instances()
             .filters(filter("instance-state-name", &["running".into()]));
-        if let Some(z) = zone {
-            req = req.filters(filter("availability-zone", &[z.to_string()]));
-        }
         for (k, v) in filters {
             req = req.filters(filter(k, v));
         }
@@ -203,18 +202,20 @@ impl Ec2 {
             .try_collect()
             .await
             .map_err(call_failed("DescribeInstances"))?;
-        let mut out: Vec<Instance> = reservations
+        let mut out: Vec<(Instance, String)> = reservations
             .iter()
             .flat_map(|r| r.instances())
             .filter_map(|i| {
-                Some(Instance {
+                let zone = i.placement()?.availability_zone()?.to_string();
+                let instance = Instance {
                     id: i.instance_id()?.to_string(),
                     name: tag_map(i.tags()).remove("Name"),
                     instance_type: i.instance_type().map_or("?", |t| t.as_str()).to_string(),
-                })
+                };
+                Some((instance, zone))
             })
             .collect();
-        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.sort_by(|a, b| a.0.id.cmp(&b.0.id));
         Ok(out)
     }
 

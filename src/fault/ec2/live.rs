@@ -34,12 +34,15 @@ async fn resolve(ec2: &Ec2, plan: &Ec2ZonePlan) -> Result<Targets, FaultError> {
     let mut instances = Vec::new();
     let mut region_running = None;
     if plan.stop_instances {
-        instances = ec2
-            .running_instances(Some(&zone.name), &plan.filters)
-            .await?;
+        let running = ec2.running_instances(&plan.filters).await?;
         if plan.caps.max_percent.is_some() {
-            region_running = Some(ec2.running_instances(None, &plan.filters).await?.len());
+            region_running = Some(running.len());
         }
+        instances = running
+            .into_iter()
+            .filter(|(_, z)| *z == zone.name)
+            .map(|(i, _)| i)
+            .collect();
     }
     let mut subnets = Vec::new();
     if plan.isolate_subnets {
