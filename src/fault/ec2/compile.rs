@@ -209,7 +209,7 @@ fn check_caps(
         ),
         _ => {}
     }
-    ok.then(|| Caps {
+    ok.then_some(Caps {
         max_instances: s.max_instances,
         max_subnets: s.max_subnets,
         max_percent: s.max_percent,
