@@ -23,17 +23,23 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check experiment files; print every error as FILE:LINE:COL: path: message.
-    #[command(after_help = "Example:\n  shakeout validate experiments/*.yaml\n\n\
+    #[command(after_help = "Examples:\n  shakeout validate experiments/*.yaml\n  \
+        shakeout validate --format json experiments/*.yaml | jq '.errors[]'\n\n\
         Exit 0 when every file is valid, 2 when any is not.")]
     Validate {
         /// Experiment files (YAML) to check; all errors of all files are printed.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// `json`: one JSON document on stdout (schemas/validate.schema.json) with each
+        /// error's file, line, column, path, message and suggestion.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Print the concrete timeline of an experiment. Touches nothing.
     #[command(
         after_help = "Examples:\n  shakeout plan experiments/zone-loss.yaml\n  \
-        shakeout plan --preflight experiments/process-pause.yaml\n\n\
+        shakeout plan --preflight experiments/process-pause.yaml\n  \
+        shakeout plan --format json experiments/zone-loss.yaml | jq '.checks'\n\n\
         With --preflight: exit 0 when every check passed, 3 when one failed."
     )]
     Plan {
@@ -43,13 +49,20 @@ pub enum Command {
         /// probe targets answer once) and print each result.
         #[arg(long)]
         preflight: bool,
+        /// `json`: the plan as one JSON document on stdout (schemas/plan.schema.json):
+        /// probes, faults, the timeline and the SLA checks.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Run an experiment and write its reports and charts.
     #[command(
         after_help = "Examples:\n  shakeout run experiments/zone-loss.yaml\n  \
-        shakeout run experiments/zone-loss.yaml --out runs/today --quiet > run.log\n\n\
+        shakeout run experiments/zone-loss.yaml --out runs/today --quiet > run.log\n  \
+        shakeout run experiments/suites/demo-gameday.yaml   # a game day\n  \
+        shakeout run experiments/zone-loss.yaml --repeat 5\n\n\
         The verdict summary goes to stdout, logs to stderr. Exit 0 pass, 1 SLA failed, \
-        2 invalid input, 3 harness error, 4 a fault may not be reverted."
+        2 invalid input, 3 harness error, 4 a fault may not be reverted. A suite or a \
+        repeat exits with the worst code of its runs."
     )]
     Run(RunArgs),
     /// Revert whatever a run's journal says is still applied (after a crash or kill -9).
@@ -80,6 +93,16 @@ pub enum Command {
         #[command(subcommand)]
         command: SweepCommand,
     },
+    /// Each experiment's runs over time, with regressions marked: recovery time,
+    /// availability, longest disruption and lost writes.
+    #[command(after_help = "Examples:\n  shakeout trend reports/\n  \
+        shakeout trend nightly/ archive/ --out trend --regression 10%\n\n\
+        A run regressed on a figure when it is worse than the median of the previous runs \
+        (--baseline, default 5; at least --min-history, default 3) by more than --regression \
+        and by more than one sample. \
+        Exit 0: no experiment's newest run regressed; 1: one did; 2: no runs or bad \
+        arguments; 3: the output could not be written.")]
+    Trend(TrendArgs),
     /// The embedded demo deployment.
     #[command(
         after_help = "Example:\n  shakeout demo serve --listen localhost:18080 --zones a,b,c"
@@ -94,6 +117,15 @@ pub enum Command {
         #[command(subcommand)]
         command: ProxyCommand,
     },
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Lines for people.
+    Text,
+    /// One JSON document for tools.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,8 +159,21 @@ pub enum SweepCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The experiment file (YAML) to run.
+    /// The experiment file (YAML) to run; or a suite file (top-level `suite:`), or a
+    /// directory whose experiment files run in name order (a game day).
     pub file: PathBuf,
+    /// Run the experiment N times and judge the distribution (`sla.judge`: worst,
+    /// median or p90; default worst).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// Also notify this URL (a Slack incoming webhook on hooks.slack.com, any other
+    /// URL gets the JSON webhook body) on fail, aborted and error. Repeatable.
+    #[arg(long, value_name = "URL")]
+    pub notify: Vec<String>,
+    /// Link reports in notifications as PREFIX/<run or suite dir>/report.html
+    /// (e.g. where CI publishes them) instead of their local path.
+    #[arg(long, value_name = "PREFIX")]
+    pub report_url: Option<String>,
     /// Put every file of this run in DIR (default: reports/<run-id>/ and charts/<run-id>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -143,6 +188,26 @@ pub struct RunArgs {
     /// plan, changes nothing and exits 2: a spec file alone cannot opt in.
     #[arg(long)]
     pub allow_destructive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrendArgs {
+    /// Directories searched recursively for runs (each run's report.json).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Write trend.md, trend.html, trend.json and one chart per experiment here;
+    /// without it, trend.md (without charts) goes to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// How much worse than the baseline median a figure must be to regress.
+    #[arg(long, default_value = "20%", value_parser = crate::trend::parse_regression)]
+    pub regression: f64,
+    /// How many previous runs the baseline median is taken over.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub baseline: u32,
+    /// How many previous runs a run needs before it is judged at all.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub min_history: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,9 @@
 //! Thin binary: parse arguments, call the library, map the outcome to an exit code.
 
 use clap::Parser;
-use shakeout::cli::{Cli, Command, DemoCommand, ProxyCommand, RunArgs, SweepCommand};
+use shakeout::cli::{
+    Cli, Command, DemoCommand, Format, ProxyCommand, RunArgs, SweepCommand, TrendArgs,
+};
 use shakeout::engine::{self, exit, journal, RunOptions};
 use shakeout::report::RunFiles;
 use std::io::IsTerminal;
@@ -105,24 +107,19 @@ fn colour_on_stderr() -> bool {
 
 async fn dispatch(cmd: Command) -> i32 {
     match cmd {
-        Command::Validate { files } => validate(&files),
-        Command::Plan { file, preflight } => match shakeout::plan::load(&file) {
-            Ok((plan, _)) => {
-                out_raw!("{}", shakeout::plan::describe(&plan));
-                if preflight {
-                    plan_preflight(&plan).await
-                } else {
-                    exit::PASS
-                }
-            }
-            Err(errors) => print_spec_errors(&errors),
-        },
+        Command::Validate { files, format } => validate(&files, format),
+        Command::Plan {
+            file,
+            preflight,
+            format,
+        } => plan(&file, preflight, format).await,
         Command::Run(args) => run(args).await,
         Command::Rollback { dir } => rollback(&dir).await,
         Command::Report { dir, rejudge } => rerender(&dir, rejudge),
         Command::Sweep {
             command: SweepCommand::Ec2 { region },
         } => sweep_ec2(&region).await,
+        Command::Trend(args) => trend(&args),
         Command::Proxy {
             command: ProxyCommand::Serve { listen, config },
         } => proxy_serve(listen, config).await,
@@ -160,10 +157,59 @@ fn print_spec_errors(errors: &[shakeout::spec::yaml::SpecError]) -> i32 {
     exit::INVALID
 }
 
-fn validate(files: &[PathBuf]) -> i32 {
+/// A document for `--format json`, on stdout alone so it parses when piped.
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(json) => out!("{json}"),
+        Err(e) => say!("error: cannot render JSON: {e}"),
+    }
+}
+
+async fn plan(file: &Path, preflight: bool, format: Format) -> i32 {
+    use shakeout::plan::json;
+    let plan = match (shakeout::plan::load(file), format) {
+        (Ok((plan, _)), _) => plan,
+        (Err(errors), Format::Text) => return print_spec_errors(&errors),
+        (Err(errors), Format::Json) => {
+            print_json(&json::validate_output(&[(
+                file.display().to_string(),
+                errors,
+            )]));
+            return exit::INVALID;
+        }
+    };
+    match format {
+        Format::Text => out_raw!("{}", shakeout::plan::describe(&plan)),
+        Format::Json => print_json(&json::plan_output(&plan)),
+    }
+    if preflight {
+        plan_preflight(&plan, format).await
+    } else {
+        exit::PASS
+    }
+}
+
+fn validate(files: &[PathBuf], format: Format) -> i32 {
+    if format == Format::Json {
+        let results: Vec<(String, Vec<_>)> = files
+            .iter()
+            .map(|f| {
+                let errors = shakeout::suite::load(f).err().unwrap_or_default();
+                (f.display().to_string(), errors)
+            })
+            .collect();
+        let output = shakeout::plan::json::validate_output(&results);
+        print_json(&output);
+        return if output.valid {
+            exit::PASS
+        } else {
+            exit::INVALID
+        };
+    }
     let mut all = Vec::new();
     for f in files {
-        match shakeout::plan::load(f) {
+        // A suite file or a directory is checked with every experiment it names.
+        match shakeout::suite::load(f) {
             Ok(_) => out!("{}: ok", f.display()),
             Err(errors) => all.extend(errors),
         }
@@ -176,15 +222,66 @@ fn validate(files: &[PathBuf]) -> i32 {
 }
 
 async fn run(args: RunArgs) -> i32 {
-    let (plan, text) = match shakeout::plan::load(&args.file) {
+    use shakeout::suite::Loaded;
+    let loaded = match shakeout::suite::load(&args.file) {
         Ok(x) => x,
         Err(errors) => return print_spec_errors(&errors),
     };
     if !args.allow_destructive {
-        if let Some(code) = refuse_destructive(&plan) {
+        if let Some(code) = refuse_destructive(&loaded) {
             return code;
         }
     }
+    let settings = match run_settings(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            say!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    match loaded {
+        Loaded::Experiment(entry) if args.repeat > 1 => {
+            let finished =
+                shakeout::suite::run_repeat(&entry, args.repeat as usize, &settings, &say_line)
+                    .await;
+            print_suite_result(&finished, args.json)
+        }
+        Loaded::Experiment(entry) => run_single(*entry, &args, &settings).await,
+        Loaded::Suite(_) if args.repeat > 1 => {
+            say!("error: --repeat runs one experiment file, not a suite or a directory");
+            exit::INVALID
+        }
+        Loaded::Suite(suite) => {
+            let finished = shakeout::suite::run_suite(&suite, &settings, &say_line).await;
+            print_suite_result(&finished, args.json)
+        }
+    }
+}
+
+fn say_line(line: String) {
+    say!("{line}");
+}
+
+fn run_settings(args: &RunArgs) -> Result<shakeout::suite::Settings, String> {
+    Ok(shakeout::suite::Settings {
+        out: args.out.clone(),
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        notify: args
+            .notify
+            .iter()
+            .map(|u| shakeout::notify::Target::from_flag(u))
+            .collect::<Result<_, _>>()?,
+        report_url: args.report_url.clone(),
+        retry: shakeout::notify::Retry::default(),
+    })
+}
+
+async fn run_single(
+    entry: shakeout::suite::Entry,
+    args: &RunArgs,
+    settings: &shakeout::suite::Settings,
+) -> i32 {
+    let plan = entry.plan;
     let run_id = engine::run_id(&plan.name);
     let files = match &args.out {
         Some(dir) => RunFiles {
@@ -199,63 +296,95 @@ async fn run(args: RunArgs) -> i32 {
     let opts = RunOptions {
         run_id,
         files: files.clone(),
-        progress: !args.quiet && std::io::stderr().is_terminal(),
-        spec_text: Some(text),
+        progress: settings.progress,
+        spec_text: Some(entry.text),
     };
-    // The engine runs in its own task so that a panic anywhere in it is caught here and
-    // the journal reverts whatever it had applied.
-    let handle = tokio::spawn(async move { engine::run(&plan, opts).await });
-    match handle.await {
-        Ok(Ok(outcome)) => {
-            let r = &outcome.report;
-            print_run_result(r, &files, &outcome.written, args.json);
-            outcome.exit_code
-        }
-        // Refused before anything was changed: the directory is not this run's to use.
-        Ok(Err(
-            e @ (engine::EngineError::Unreverted { .. }
-            | engine::EngineError::Busy(engine::lock::LockError::Busy { .. })),
-        )) => {
-            say!("error: {e}");
-            exit::INVALID
-        }
-        Ok(Err(e)) => {
-            say!("error: {e}");
-            exit::HARNESS
-        }
-        Err(join) => {
-            say!("error: internal error (panic) during the run: {join}");
-            match journal::rollback(&files.report_dir).await {
-                Ok(r) => {
-                    for (fault, note) in &r.reverted {
-                        say!("reverted `{fault}`: {note}");
-                    }
-                    print_rollback_problems(&r);
-                    if r.may_remain() {
-                        exit::REVERT_FAILED
-                    } else {
-                        exit::HARNESS
-                    }
-                }
-                Err(e) => {
-                    say!(
-                        "error: {e}; run `shakeout rollback {}`",
-                        files.report_dir.display()
-                    );
-                    exit::REVERT_FAILED
-                }
-            }
-        }
+    let ran = shakeout::suite::run_experiment(&plan, opts).await;
+    if let Some(outcome) = &ran.outcome {
+        print_run_result(&outcome.report, &files, &outcome.written, args.json);
     }
+    for line in &ran.messages {
+        say!("{line}");
+    }
+    let deliveries = match &ran.outcome {
+        Some(outcome) => {
+            shakeout::suite::notify_run(&plan, &outcome.report, &files.report_dir, settings).await
+        }
+        None => {
+            shakeout::suite::notify_unreported_run(&plan, &ran, &files.report_dir, settings).await
+        }
+    };
+    for d in &deliveries {
+        say!("{}", shakeout::suite::delivery_line(d));
+    }
+    ran.exit_code
 }
 
-/// A run with destructive faults and no `--allow-destructive`: print the plan (what
-/// would change), say why nothing ran, exit 2. `None` when the run may go ahead.
-fn refuse_destructive(plan: &shakeout::plan::Plan) -> Option<i32> {
-    let faults = plan.destructive_faults();
-    let (first, why) = faults.first()?;
-    out_raw!("{}", shakeout::plan::describe(plan));
-    let more = match faults.len() {
+/// The suite's verdict line and report path to stdout (with `--json`, suite.json
+/// alone goes to stdout and the rest to stderr).
+fn print_suite_result(f: &shakeout::suite::Finished, json: bool) -> i32 {
+    let r = &f.report;
+    let passed = r
+        .runs
+        .iter()
+        .filter(|e| e.verdict == Some(shakeout::verdict::Outcome::Pass))
+        .count();
+    let summary = format!(
+        "{} `{}`: {} (exit {}), {passed} of {} runs passed",
+        r.kind,
+        r.name,
+        shakeout::suite::outcome_word(r.verdict).to_uppercase(),
+        r.exit_code,
+        r.runs.len()
+    );
+    let md = f.dir.join("suite.md");
+    let named = f.written.contains(&md).then(|| md.display().to_string());
+    if json {
+        if let Ok(text) = serde_json::to_string_pretty(r) {
+            out!("{text}");
+        }
+        say!("{summary}");
+    } else {
+        out!("{summary}");
+    }
+    if let Some(stopped) = &r.stopped {
+        say!("stopped early: {stopped}");
+    }
+    if let Some(md) = named {
+        if json {
+            say!("report: {md}");
+        } else {
+            out!("report: {md}");
+        }
+    }
+    for d in &r.notifications {
+        say!("{}", shakeout::suite::delivery_line(d));
+    }
+    for failure in &f.failures {
+        say!("error: {failure}");
+    }
+    r.exit_code
+}
+
+/// A run with destructive faults and no `--allow-destructive`: print the plans that
+/// have them (what would change), say why nothing ran, exit 2. `None` when the run may
+/// go ahead. A suite is refused as a whole, before its first experiment.
+fn refuse_destructive(loaded: &shakeout::suite::Loaded) -> Option<i32> {
+    use shakeout::suite::Loaded;
+    let plans: Vec<&shakeout::plan::Plan> = match loaded {
+        Loaded::Experiment(entry) => vec![&entry.plan],
+        Loaded::Suite(suite) => suite.entries.iter().map(|e| &e.plan).collect(),
+    };
+    let mut refused = Vec::new();
+    for plan in plans {
+        let faults = plan.destructive_faults();
+        if !faults.is_empty() {
+            out_raw!("{}", shakeout::plan::describe(plan));
+            refused.extend(faults.into_iter().map(|(f, why)| (f.to_string(), why)));
+        }
+    }
+    let (first, why) = refused.first()?;
+    let more = match refused.len() {
         1 => String::new(),
         n => format!(" (and {} more destructive fault(s))", n - 1),
     };
@@ -328,14 +457,8 @@ async fn rollback(dir: &Path) -> i32 {
 
 /// What a rollback could not revert, skipped, or could not record.
 fn print_rollback_problems(r: &journal::Rollback) {
-    for (fault, err, fix) in &r.failed {
-        say!("error: could not revert `{fault}`: {err}\n  still broken: {fix}");
-    }
-    for skipped in &r.skipped {
-        say!("error: {skipped}");
-    }
-    for note in &r.notes {
-        say!("warning: {note}");
+    for line in shakeout::suite::rollback_problems(r) {
+        say!("{line}");
     }
 }
 
@@ -362,12 +485,53 @@ fn rerender(dir: &Path, rejudge: bool) -> i32 {
     }
 }
 
-/// `plan --preflight`: print every read-only check; exit 3 when one failed.
-async fn plan_preflight(plan: &shakeout::plan::Plan) -> i32 {
+/// `shakeout trend`: exit 1 when the newest run of any experiment regressed.
+fn trend(args: &TrendArgs) -> i32 {
+    use shakeout::trend;
+    let found = match trend::collect(&args.dirs) {
+        Ok(found) => found,
+        Err(e) => {
+            say!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    for skipped in &found.skipped {
+        say!("warning: skipped {skipped}");
+    }
+    let rule = trend::Rule {
+        regression_pct: args.regression,
+        baseline_runs: args.baseline as usize,
+        min_history: args.min_history as usize,
+    };
+    let t = trend::build(found.runs, rule);
+    match &args.out {
+        None => out_raw!("{}", trend::markdown(&t, false)),
+        Some(dir) => match trend::write(&t, dir) {
+            Ok(_) => out!("{}", trend::summary(&t)),
+            Err(e) => {
+                say!("error: cannot write the trend into {}: {e}", dir.display());
+                return exit::HARNESS;
+            }
+        },
+    }
+    if t.regressed {
+        exit::FAIL
+    } else {
+        exit::PASS
+    }
+}
+
+/// `plan --preflight`: print every read-only check; exit 3 when one failed. With
+/// `--format json` the checks go to stderr: stdout holds the plan's JSON alone.
+async fn plan_preflight(plan: &shakeout::plan::Plan, format: Format) -> i32 {
     use engine::preflight;
     match preflight::read_only(plan).await {
         Ok(checks) => {
-            out_raw!("{}", preflight::describe(&checks));
+            let words = preflight::describe(&checks);
+            match format {
+                Format::Text => out_raw!("{words}"),
+                Format::Json => say!("{}", words.trim_end()),
+            }
             match preflight::failures(&checks) {
                 Some(e) => {
                     say!("error: {e}");

@@ -579,6 +579,36 @@ pub fn plan_sla(plan: &Plan) -> Sla {
     }
 }
 
+/// The fatal signals a run catches, for whoever waits between runs (a suite's pause):
+/// a signal then must stop what comes next, not be swallowed by the handlers a run
+/// left installed.
+pub struct SignalWatch(recorder::Signals);
+
+impl SignalWatch {
+    pub fn install() -> SignalWatch {
+        SignalWatch(recorder::Signals::install())
+    }
+
+    /// The reason of the first fatal signal received since install.
+    pub async fn first(&mut self) -> &'static str {
+        self.0.first().await
+    }
+
+    /// The reason of a signal already received, without waiting.
+    pub async fn received(&mut self) -> Option<&'static str> {
+        tokio::select! {
+            biased;
+            reason = self.0.first() => Some(reason),
+            () = std::future::ready(()) => None,
+        }
+    }
+}
+
+/// Whether a run's abort reason is a fatal signal (the person wants everything to stop).
+pub fn is_signal_abort(reason: &str) -> bool {
+    recorder::FATAL.iter().any(|(_, r)| *r == reason)
+}
+
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())

@@ -51,7 +51,7 @@ pub(super) async fn record(
 /// The fatal signals a run catches: each stops the run, which reverts every fault and
 /// exits as an aborted run. Left to their default action they would end the process
 /// with its faults still applied (an SSH drop sends SIGHUP).
-const FATAL: [(libc::c_int, &str); 6] = [
+pub(super) const FATAL: [(libc::c_int, &str); 6] = [
     (libc::SIGINT, "interrupted (SIGINT / Ctrl-C)"),
     (libc::SIGTERM, "terminated (SIGTERM)"),
     (
@@ -83,7 +83,7 @@ impl Signals {
     }
 
     /// The reason of the first fatal signal received (never, if none could be caught).
-    async fn first(&mut self) -> &'static str {
+    pub(super) async fn first(&mut self) -> &'static str {
         std::future::poll_fn(|cx| {
             for (signal, reason) in self.0.iter_mut() {
                 if signal.poll_recv(cx).is_ready() {

@@ -40,6 +40,10 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
     let guardrails = compile_guardrails(&exp.guardrails, &exp.probes, &mut e);
     let steady_state = compile_steady_state(exp, &mut e);
     let (duration, faults) = after_steady_state(steady_state.as_ref(), duration, faults);
+    let notify = exp
+        .notify
+        .as_ref()
+        .and_then(|n| crate::notify::compile(n, "notify", &mut e));
     e.finish(|| Plan {
         name: exp.name.clone(),
         description: exp.description.clone(),
@@ -54,6 +58,8 @@ pub fn compile(exp: &Experiment, file: &str, map: &SourceMap) -> Result<Plan, Ve
         proxies,
         guardrails,
         steady_state,
+        judge: exp.sla.judge.unwrap_or_default(),
+        notify,
     })
 }
 

@@ -36,6 +36,9 @@ pub struct Experiment {
     /// Probe this long before the first fault, and inject nothing unless it holds.
     #[serde(default)]
     pub steady_state: Option<crate::spec::SteadyStateSpec>,
+    /// Where to say how the run went (Slack or a JSON webhook), and on which verdicts.
+    #[serde(default, deserialize_with = "yaml::or_default")]
+    pub notify: Option<crate::notify::NotifySpec>,
 }
 
 /// Stop the run early when a probe's current outage grows longer than `max_outage`

@@ -8,6 +8,7 @@
 mod compile;
 mod describe;
 mod experiment;
+pub mod json;
 
 pub use compile::compile;
 pub use describe::describe;
@@ -45,6 +46,11 @@ pub struct Plan {
     /// The window before the first fault in which the probes must hold. Fault times
     /// and the duration above already include it.
     pub steady_state: Option<SteadyState>,
+    /// With `run --repeat N`: which run's figure each threshold is held against.
+    pub judge: crate::spec::Judge,
+    /// Where to notify after the run. Never serialized: the URL is a credential.
+    #[serde(skip)]
+    pub notify: Option<crate::notify::Target>,
 }
 
 impl Plan {

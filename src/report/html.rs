@@ -11,7 +11,8 @@ const CSS: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1000px;\
 padding:0 1rem;color:#1f2328;line-height:1.45}\
 h1{font-size:1.6rem;margin-bottom:.3rem}h2{margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.2rem}\
-table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.92rem}\
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.92rem;display:block;max-width:100%;\
+overflow-x:auto}\
 th,td{border:1px solid #d0d7de;padding:.25rem .6rem;text-align:left}\
 th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 .badge{display:inline-block;padding:.1rem .6rem;border-radius:.3rem;color:#fff;font-weight:700;font-size:1rem;\
@@ -19,7 +20,7 @@ vertical-align:middle}\
 .pass{background:#1a7f37}.fail{background:#cf222e}.aborted{background:#9a6700}.error{background:#6e40c9}\
 td.ok{color:#1a7f37}td.bad{color:#cf222e;font-weight:700}\
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:.1rem 1rem}dl.meta dt{color:#59636e}\
-dl.meta dd{margin:0}figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}\
+dl.meta dd{margin:0;min-width:0;overflow-wrap:anywhere}figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}\
 figure svg{max-width:100%;height:auto}footer{margin-top:2rem;font-size:.85rem;color:#59636e}\
 code{background:#f6f8fa;padding:0 .25rem;border-radius:.2rem}";
 

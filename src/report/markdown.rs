@@ -175,7 +175,7 @@ fn footer(md: &mut String, doc: &Document) {
 /// a table cell: Markdown punctuation is backslash-escaped and newlines become spaces.
 /// `<` and `&` are escaped only where they could start an HTML tag or entity, so the
 /// common `<= 250ms` stays readable in the raw file.
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {

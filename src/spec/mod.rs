@@ -64,6 +64,33 @@ pub struct Sla {
     /// Per write probe: at most this many acknowledged writes lost.
     #[serde(default)]
     pub max_lost_writes: Option<u64>,
+    /// With `run --repeat N`: which of the N figures is held against each threshold
+    /// (default `worst`). One run judges its only figure whatever this says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<Judge>,
+}
+
+/// Which of several runs' figures a threshold is held against (`sla.judge`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Judge {
+    /// The worst run's figure: every run must meet the threshold.
+    #[default]
+    Worst,
+    /// The median run's figure (nearest rank).
+    Median,
+    /// The figure 90% of runs meet or beat (nearest rank, counted from the best).
+    P90,
+}
+
+impl Judge {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Judge::Worst => "worst",
+            Judge::Median => "median",
+            Judge::P90 => "p90",
+        }
+    }
 }
 
 impl Sla {
@@ -74,6 +101,7 @@ impl Sla {
         "recovery_successes",
         "max_lateness",
         "error_budget",
+        "judge",
     ];
 
     /// The run-wide keys this block sets.
@@ -83,6 +111,7 @@ impl Sla {
             self.recovery_successes.is_some(),
             self.max_lateness.is_some(),
             self.error_budget.is_some(),
+            self.judge.is_some(),
         ];
         Self::RUN_WIDE
             .iter()
@@ -112,6 +141,7 @@ impl Sla {
                 .or_else(|| self.error_budget.clone()),
             rpo: over.rpo.or(self.rpo),
             max_lost_writes: over.max_lost_writes.or(self.max_lost_writes),
+            judge: over.judge.or(self.judge),
         }
     }
 }

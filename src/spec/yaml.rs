@@ -68,6 +68,14 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
+impl SpecError {
+    /// The name a "did you mean `x`?" message suggests, for tools that offer the fix.
+    pub fn suggestion(&self) -> Option<&str> {
+        let (_, rest) = self.message.rsplit_once("did you mean `")?;
+        rest.strip_suffix("`?")
+    }
+}
+
 /// Where each field path of a document was written.
 ///
 /// Paths use `.key` and `[i]`: `faults[1].at`, the root is `""`.

@@ -2,10 +2,12 @@
 #![allow(dead_code)]
 
 pub mod experiment;
+pub mod gameday;
 pub mod moto;
 pub mod net;
 pub mod pg;
 pub mod prometheus;
+pub mod schema;
 pub mod tls;
 
 use std::path::{Path, PathBuf};
