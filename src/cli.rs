@@ -150,6 +150,7 @@ pub enum SweepCommand {
     /// Deny-all network ACLs of `az_loss` `ec2:` layers (tagged shakeout:run-id): list
     /// them, and for those past their shakeout:expires tag put their subnets back and
     /// delete them. Needs a build with `--features aws`.
+    #[command(after_help = "Example:\n  shakeout sweep ec2 --region us-east-1")]
     Ec2 {
         /// The AWS region to look in.
         #[arg(long)]
