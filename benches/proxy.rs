@@ -137,7 +137,9 @@ enum Path {
     Direct,
     /// Our proxy; its listeners and connections run on the given runtime.
     Ours(Registry, tokio::runtime::Handle),
-    Toxiproxy(ToxiproxyClient),
+    /// Boxed: with the `aws` feature the client's HTTP stack grows (shared crates gain
+    /// features), and the enum should not take its size.
+    Toxiproxy(Box<ToxiproxyClient>),
     /// socat (one forked process per connection), when installed: a
     /// well-known userspace relay to compare against.
     Socat(peers::Socat),
@@ -979,7 +981,7 @@ fn main() -> Result<(), BoxError> {
     let tp = start_toxiproxy(load);
     if let Some((_, client)) = &tp {
         let _ = load.block_on(client.reset());
-        paths.push(Path::Toxiproxy(client.clone()));
+        paths.push(Path::Toxiproxy(Box::new(client.clone())));
     }
     // Reference peers: PROXY_BENCH_PEERS lists them (socat, relay; default
     // both), "none" skips them.

@@ -90,6 +90,14 @@ pub enum Command {
         #[arg(long)]
         rejudge: bool,
     },
+    /// Find what killed runs left in a cloud account, by its tags, and remove what has
+    /// expired.
+    #[command(after_help = "Example:\n  shakeout sweep ec2 --region us-east-1\n\n\
+        Exit 0 when nothing expired is left, 4 when something could not be removed.")]
+    Sweep {
+        #[command(subcommand)]
+        command: SweepCommand,
+    },
     /// Each experiment's runs over time, with regressions marked: recovery time,
     /// availability, longest disruption and lost writes.
     #[command(after_help = "Examples:\n  shakeout trend reports/\n  \
@@ -139,6 +147,19 @@ pub enum ProxyCommand {
         /// Proxies to create at start: a JSON array like Toxiproxy's `-config`.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SweepCommand {
+    /// Deny-all network ACLs of `az_loss` `ec2:` layers (tagged shakeout:run-id): list
+    /// them, and for those past their shakeout:expires tag put their subnets back and
+    /// delete them. Needs a build with `--features aws`.
+    #[command(after_help = "Example:\n  shakeout sweep ec2 --region us-east-1")]
+    Ec2 {
+        /// The AWS region to look in.
+        #[arg(long)]
+        region: String,
     },
 }
 

@@ -19,7 +19,7 @@ pub mod record;
 pub mod report;
 pub mod sla;
 pub mod spec;
-pub mod trend;
 pub mod suite;
+pub mod trend;
 pub mod util;
 pub mod verdict;

@@ -1,7 +1,9 @@
 //! Thin binary: parse arguments, call the library, map the outcome to an exit code.
 
 use clap::Parser;
-use shakeout::cli::{Cli, Command, DemoCommand, Format, ProxyCommand, RunArgs, TrendArgs};
+use shakeout::cli::{
+    Cli, Command, DemoCommand, Format, ProxyCommand, RunArgs, SweepCommand, TrendArgs,
+};
 use shakeout::engine::{self, exit, journal, RunOptions};
 use shakeout::report::RunFiles;
 use std::io::IsTerminal;
@@ -114,6 +116,9 @@ async fn dispatch(cmd: Command) -> i32 {
         Command::Run(args) => run(args).await,
         Command::Rollback { dir } => rollback(&dir).await,
         Command::Report { dir, rejudge } => rerender(&dir, rejudge),
+        Command::Sweep {
+            command: SweepCommand::Ec2 { region },
+        } => sweep_ec2(&region).await,
         Command::Trend(args) => trend(&args),
         Command::Proxy {
             command: ProxyCommand::Serve { listen, config },
@@ -545,6 +550,37 @@ async fn plan_preflight(plan: &shakeout::plan::Plan, format: Format) -> i32 {
             say!("error: {e}");
             exit::HARNESS
         }
+    }
+}
+
+/// `sweep ec2`: one line per deny-all ACL found; exit 4 when one could not be removed.
+async fn sweep_ec2(region: &str) -> i32 {
+    use shakeout::fault::ec2::{self, SweepOutcome};
+    let items = match ec2::sweep(region).await {
+        Ok(items) => items,
+        Err(e) => {
+            say!("error: {e}");
+            return exit::HARNESS;
+        }
+    };
+    if items.is_empty() {
+        out!("no deny-all network ACL left by shakeout in {region}");
+    }
+    let mut failed = false;
+    for item in &items {
+        match &item.outcome {
+            SweepOutcome::Kept(why) => out!("kept {}: {why}", item.description),
+            SweepOutcome::Removed(note) => out!("removed {}: {note}", item.description),
+            SweepOutcome::Failed(e) => {
+                failed = true;
+                say!("error: could not remove {}: {e}", item.description);
+            }
+        }
+    }
+    if failed {
+        exit::REVERT_FAILED
+    } else {
+        exit::PASS
     }
 }
 

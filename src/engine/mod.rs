@@ -142,7 +142,7 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, EngineErro
         run_wide.stop(&*faults).await;
         return Err(io_error(&events_path, source));
     }
-    let ctx = run_wide.context(opts.files.report_dir.clone());
+    let ctx = run_wide.context(opts.files.report_dir.clone(), opts.run_id.clone());
     let run = Run::start(plan, Arc::clone(&faults), writer, first);
     let tasks = run.spawn(probes, ctx, signals, opts.progress)?;
     let metric_guardrails = guardrails::spawn(watchers, &run.stop_tx);

@@ -2,7 +2,7 @@
 //! and brought back together.
 //!
 //! `az_loss: {zone: a, demo: {mode: crash}}` names the zone once and one key per layer
-//! (today `demo:`; `ec2:` and `kubernetes:` are meant to sit beside it). Each layer is
+//! (`demo:`, `ec2:`; `kubernetes:` is meant to sit beside them). Each layer is
 //! a backend's zone loss; this module only fans the zone out to them. `az_loss: {zone,
 //! mode}` without a layer key is shorthand for the demo layer.
 //!
@@ -11,6 +11,7 @@
 //! layer even if one fails.
 
 use super::demo::{self, AzLossMode, DemoZoneLossSpec};
+use super::ec2::{self, Ec2ZoneLossSpec};
 use super::{CompileContext, FaultContext, FaultError, Undo};
 use crate::spec::check::Errors;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,9 @@ pub struct AzLossSpec {
     /// Shorthand: `az_loss: {zone: a, mode: blackhole}` = `demo: {mode: blackhole}`.
     #[serde(default)]
     pub mode: Option<AzLossMode>,
+    /// The zone's EC2 instances and subnets.
+    #[serde(default)]
+    pub ec2: Option<Ec2ZoneLossSpec>,
 }
 
 /// A zone loss, resolved: the zone and each layer it goes down in.
@@ -38,6 +42,7 @@ pub struct AzLossPlan {
 #[derive(Debug, Clone, Serialize)]
 pub enum ZoneLayer {
     Demo(demo::ZoneLossPlan),
+    Ec2(ec2::Ec2ZonePlan),
 }
 
 /// Several layers' undos, applied together.
@@ -64,8 +69,10 @@ pub fn compile(
             return None;
         }
         (Some(d), None) => Some((d.mode, format!("{path}.demo"))),
-        // No layer named: the shorthand, the demo layer.
-        (None, mode) => Some((mode.unwrap_or_default(), path.to_string())),
+        (None, Some(mode)) => Some((mode, path.to_string())),
+        // No other layer named: the shorthand, the demo layer.
+        (None, None) if s.ec2.is_none() => Some((AzLossMode::default(), path.to_string())),
+        (None, None) => None,
     };
     let mut layers = Vec::new();
     let mut ok = true;
@@ -73,6 +80,14 @@ pub fn compile(
         let target = ctx.target.and_then(super::TargetPlan::demo);
         match demo::compile_zone_loss(&s.zone, mode, target, (&layer_path, &zone_path), e) {
             Some(p) => layers.push(ZoneLayer::Demo(p)),
+            None => ok = false,
+        }
+    }
+    if let Some(spec) = &s.ec2 {
+        let layer_path = format!("{path}.ec2");
+        let paths = (layer_path.as_str(), zone_path.as_str());
+        match ec2::compile_zone_loss(spec, &s.zone, ctx.duration, paths, e) {
+            Some(p) => layers.push(ZoneLayer::Ec2(p)),
             None => ok = false,
         }
     }
@@ -88,6 +103,7 @@ impl AzLossPlan {
             .iter()
             .map(|l| match l {
                 ZoneLayer::Demo(d) => d.describe(),
+                ZoneLayer::Ec2(x) => x.describe(),
             })
             .collect::<Vec<_>>()
             .join("; ")
@@ -98,6 +114,7 @@ impl AzLossPlan {
     pub fn destructive(&self) -> Option<String> {
         self.layers.iter().find_map(|l| match l {
             ZoneLayer::Demo(_) => None,
+            ZoneLayer::Ec2(x) => Some(x.destructive()),
         })
     }
 
@@ -106,6 +123,7 @@ impl AzLossPlan {
             .iter()
             .map(|l| match l {
                 ZoneLayer::Demo(d) => d.exclusive_key(),
+                ZoneLayer::Ec2(x) => x.exclusive_key(),
             })
             .collect()
     }
@@ -117,16 +135,18 @@ impl AzLossPlan {
         for layer in &self.layers {
             found.push(match layer {
                 ZoneLayer::Demo(d) => demo::preflight(d).await?,
+                ZoneLayer::Ec2(x) => ec2::preflight(x).await?,
             });
         }
         Ok(found.join("; "))
     }
 
-    pub async fn prepare(&self, _ctx: &FaultContext) -> Result<Undo, FaultError> {
+    pub async fn prepare(&self, fault: &str, ctx: &FaultContext) -> Result<Undo, FaultError> {
         let mut undos = Vec::new();
         for layer in &self.layers {
             undos.push(match layer {
                 ZoneLayer::Demo(d) => Undo::Demo(demo::prepare(d)),
+                ZoneLayer::Ec2(x) => Undo::Ec2(ec2::prepare(x, &ctx.run_id, fault).await?),
             });
         }
         Ok(match undos.len() {
@@ -153,6 +173,7 @@ impl AzLossPlan {
         for pair in self.layers.iter().zip(undos) {
             match pair {
                 (ZoneLayer::Demo(d), Undo::Demo(_)) => demo::inject(d).await?,
+                (ZoneLayer::Ec2(x), Undo::Ec2(u)) => ec2::inject(x, u).await?,
                 _ => {
                     return Err(FaultError::Target(
                         "internal: a zone layer with a foreign undo".into(),

@@ -18,6 +18,7 @@
 
 pub mod az_loss;
 pub mod demo;
+pub mod ec2;
 pub mod patroni;
 pub mod postgres;
 pub mod process;
@@ -139,6 +140,8 @@ pub struct CompileContext<'a> {
     pub fault: &'a str,
     pub target: Option<&'a TargetPlan>,
     pub proxies: &'a [proxy::ProxyPlan],
+    /// How long the fault stays applied.
+    pub duration: std::time::Duration,
 }
 
 /// The closed set of resolved faults: one variant per backend (`az_loss` holds the
@@ -265,6 +268,7 @@ pub enum Undo {
     Patroni(Box<patroni::PatroniUndo>),
     /// A zone lost in several layers, brought back together.
     Zone(az_loss::ZoneUndo),
+    Ec2(ec2::Ec2Undo),
 }
 
 impl Undo {
@@ -278,6 +282,7 @@ impl Undo {
             Undo::Postgres(u) => u.apply().await,
             Undo::Patroni(u) => u.apply().await,
             Undo::Zone(u) => u.apply().await,
+            Undo::Ec2(u) => u.apply().await,
         }
     }
 
@@ -294,7 +299,7 @@ impl Undo {
     /// process it cannot prove is the one the fault touched), if it must not.
     pub fn distrust(&self) -> Option<String> {
         match self {
-            Undo::Demo(_) | Undo::Proxy(_) | Undo::Postgres(_) => None,
+            Undo::Demo(_) | Undo::Proxy(_) | Undo::Postgres(_) | Undo::Ec2(_) => None,
             Undo::Process(u) => u.distrust(),
             Undo::Patroni(u) => u.distrust(),
             Undo::Zone(u) => u.distrust(),
@@ -310,6 +315,7 @@ impl Undo {
             Undo::Postgres(u) => u.manual_fix(),
             Undo::Patroni(u) => u.manual_fix(),
             Undo::Zone(u) => u.manual_fix(),
+            Undo::Ec2(u) => u.manual_fix(),
         }
     }
 }
@@ -351,6 +357,9 @@ pub struct FaultContext {
     pub run_dir: PathBuf,
     /// Base URL of the API serving the run's built-in proxies, if it has any.
     pub proxy_api: Option<String>,
+    /// The run's id, written on what a fault creates in a cloud account (tags), so a
+    /// revert or a sweep finds it.
+    pub run_id: String,
 }
 
 /// What a fault tells the run while it acts: the failover milestones it reached (the
@@ -422,7 +431,7 @@ pub async fn preflight(kind: &FaultKind, ctx: &PreflightContext<'_>) -> Result<S
 /// Resolve the target of a planned fault and say how to undo it. Changes nothing.
 pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result<Undo, FaultError> {
     match kind {
-        FaultKind::AzLoss(z) => z.prepare(ctx).await,
+        FaultKind::AzLoss(z) => z.prepare(name, ctx).await,
         FaultKind::Process(p) => process::prepare(name, p, ctx).map(Undo::Process),
         FaultKind::Proxy(p) => proxy::prepare(p, ctx).await.map(Undo::Proxy),
         FaultKind::Postgres(p) => postgres::prepare(name, p, ctx)

@@ -56,10 +56,11 @@ impl RunWide {
     }
 
     /// What faults' `prepare` needs from the run.
-    pub fn context(&self, run_dir: PathBuf) -> FaultContext {
+    pub fn context(&self, run_dir: PathBuf, run_id: String) -> FaultContext {
         FaultContext {
             run_dir,
             proxy_api: self.proxies.api_url.clone(),
+            run_id,
         }
     }
 

@@ -25,6 +25,7 @@ fn every_undo_keeps_its_journal_shape() {
         r#"{"action":"demo_store_rejoin","lb":"127.0.0.1:18080","in_process":true}"#,
         r#"{"action":"patroni_await_rejoin","before":{"scope":"c","leader":"pg1","leader_pg":"host=127.0.0.1 port=5432","apis":["http://127.0.0.1:8008"],"timeline":3,"bound_ms":2000},"rejoin_timeout_ms":120000}"#,
         r#"{"action":"patroni_restart_member","before":{"scope":"c","leader":"pg1","leader_pg":null,"apis":["http://127.0.0.1:8008"],"timeline":3,"bound_ms":11000},"member":{"name":"pg1","api":"http://127.0.0.1:8008","patroni":{"pid":70,"start_time":2},"postmaster":{"pid":71,"start_time":3},"data_dir":"/pg/1","uid":65534,"gid":65534},"restart":["/usr/bin/patroni","/etc/patroni/pg1.yml"],"log":"/tmp/k.log","rejoin_timeout_ms":120000}"#,
+        r#"{"action":"ec2_zone_restore","region":"us-east-1","zone":"us-east-1a","run_id":"r1","fault":"f","instances":["i-1"],"subnets":[{"subnet":"subnet-1","vpc":"vpc-1","acl":"acl-1"}]}"#,
     ];
     let undos: Vec<Undo> = lines
         .iter()
@@ -63,6 +64,10 @@ fn every_undo_keeps_its_journal_shape() {
     assert!(
         matches!(&undos[10], Undo::Patroni(u) if matches!(**u, patroni::PatroniUndo::PatroniRestartMember { .. }))
     );
+    assert!(matches!(
+        &undos[11],
+        Undo::Ec2(crate::fault::ec2::Ec2Undo::Ec2ZoneRestore(r)) if r.instances == ["i-1"] && r.subnets[0].acl == "acl-1"
+    ));
     for (line, undo) in lines.iter().zip(&undos) {
         let back: serde_json::Value = serde_json::to_value(undo).expect("serialises");
         let want: serde_json::Value = serde_json::from_str(line).expect("json");

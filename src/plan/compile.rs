@@ -247,6 +247,7 @@ fn compile_fault(f: &FaultSpec, path: &str, s: &Sections, e: &mut Errors) -> Opt
         fault: &f.name,
         target: s.target,
         proxies: s.proxies,
+        duration: f.duration.0,
     };
     let kind = fault::compile(f, path, &ctx, e)?;
     let effect = expected_effect(&kind, s);

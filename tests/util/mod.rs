@@ -3,6 +3,7 @@
 
 pub mod experiment;
 pub mod gameday;
+pub mod moto;
 pub mod net;
 pub mod patroni;
 pub mod pg;
