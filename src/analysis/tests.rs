@@ -59,6 +59,7 @@ fn synthetic(
         rec.push(Event::FaultInjected {
             fault: n.to_string(),
             t_us: at * MS,
+            detail: None,
         });
         rec.push(Event::FaultReverted {
             fault: n.to_string(),

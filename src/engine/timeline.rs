@@ -213,15 +213,22 @@ impl Timeline {
             t_us: self.t_us(),
         });
         tracing::info!("injecting `{}`: {}", f.name, f.kind.describe());
-        if let Err(e) = fault::inject(&f.kind, &undo).await {
-            let reason = fail(e.to_string());
-            // Whatever part of it took effect is undone now.
-            self.revert_one(id).await;
-            return Err(reason);
+        let detail = match fault::inject(&f.kind, &undo).await {
+            Ok(detail) => detail,
+            Err(e) => {
+                let reason = fail(e.to_string());
+                // Whatever part of it took effect is undone now.
+                self.revert_one(id).await;
+                return Err(reason);
+            }
+        };
+        if let Some(d) = &detail {
+            tracing::info!("injected `{}`: {d}", f.name);
         }
         let _ = self.tx.send(Event::FaultInjected {
             fault: f.name.clone(),
             t_us: self.t_us(),
+            detail,
         });
         Ok(())
     }

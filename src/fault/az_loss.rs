@@ -2,7 +2,7 @@
 //! and brought back together.
 //!
 //! `az_loss: {zone: a, demo: {mode: crash}}` names the zone once and one key per layer
-//! (today `demo:`; `ec2:` and `kubernetes:` are meant to sit beside it). Each layer is
+//! (`demo:`, `kubernetes:`; `ec2:` is meant to sit beside them). Each layer is
 //! a backend's zone loss; this module only fans the zone out to them. `az_loss: {zone,
 //! mode}` without a layer key is shorthand for the demo layer.
 //!
@@ -11,6 +11,7 @@
 //! layer even if one fails.
 
 use super::demo::{self, AzLossMode, DemoZoneLossSpec};
+use super::kubernetes::{self, KubernetesZoneSpec};
 use super::{CompileContext, FaultContext, FaultError, Undo};
 use crate::spec::check::Errors;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,9 @@ pub struct AzLossSpec {
     /// Shorthand: `az_loss: {zone: a, mode: blackhole}` = `demo: {mode: blackhole}`.
     #[serde(default)]
     pub mode: Option<AzLossMode>,
+    /// The zone's Kubernetes nodes (selected by their zone label).
+    #[serde(default)]
+    pub kubernetes: Option<KubernetesZoneSpec>,
 }
 
 /// A zone loss, resolved: the zone and each layer it goes down in.
@@ -38,6 +42,7 @@ pub struct AzLossPlan {
 #[derive(Debug, Clone, Serialize)]
 pub enum ZoneLayer {
     Demo(demo::ZoneLossPlan),
+    Kubernetes(kubernetes::ZoneLossPlan),
 }
 
 /// Several layers' undos, applied together.
@@ -64,6 +69,8 @@ pub fn compile(
             return None;
         }
         (Some(d), None) => Some((d.mode, format!("{path}.demo"))),
+        // Another layer named and no demo key: no demo layer.
+        (None, None) if s.kubernetes.is_some() => None,
         // No layer named: the shorthand, the demo layer.
         (None, mode) => Some((mode.unwrap_or_default(), path.to_string())),
     };
@@ -73,6 +80,13 @@ pub fn compile(
         let target = ctx.target.and_then(super::TargetPlan::demo);
         match demo::compile_zone_loss(&s.zone, mode, target, (&layer_path, &zone_path), e) {
             Some(p) => layers.push(ZoneLayer::Demo(p)),
+            None => ok = false,
+        }
+    }
+    if let Some(k) = &s.kubernetes {
+        let kpath = format!("{path}.kubernetes");
+        match kubernetes::compile_zone_loss(&s.zone, k, &kpath, e) {
+            Some(p) => layers.push(ZoneLayer::Kubernetes(p)),
             None => ok = false,
         }
     }
@@ -88,6 +102,7 @@ impl AzLossPlan {
             .iter()
             .map(|l| match l {
                 ZoneLayer::Demo(d) => d.describe(),
+                ZoneLayer::Kubernetes(k) => k.describe(),
             })
             .collect::<Vec<_>>()
             .join("; ")
@@ -98,6 +113,7 @@ impl AzLossPlan {
             .iter()
             .map(|l| match l {
                 ZoneLayer::Demo(d) => d.exclusive_key(),
+                ZoneLayer::Kubernetes(k) => k.exclusive_key(),
             })
             .collect()
     }
@@ -109,6 +125,7 @@ impl AzLossPlan {
         for layer in &self.layers {
             found.push(match layer {
                 ZoneLayer::Demo(d) => demo::preflight(d).await?,
+                ZoneLayer::Kubernetes(k) => kubernetes::preflight_zone(k).await?,
             });
         }
         Ok(found.join("; "))
@@ -119,6 +136,7 @@ impl AzLossPlan {
         for layer in &self.layers {
             undos.push(match layer {
                 ZoneLayer::Demo(d) => Undo::Demo(demo::prepare(d)),
+                ZoneLayer::Kubernetes(k) => Undo::Kubernetes(kubernetes::prepare_zone(k).await?),
             });
         }
         Ok(match undos.len() {
@@ -131,8 +149,9 @@ impl AzLossPlan {
     }
 
     /// Take the zone down in each layer, in order. A failure stops here: the engine then
-    /// applies the whole undo, which brings back the layers already down.
-    pub async fn inject(&self, undo: &Undo) -> Result<(), FaultError> {
+    /// applies the whole undo, which brings back the layers already down. Returns what
+    /// the layers that chose their targets did.
+    pub async fn inject(&self, undo: &Undo) -> Result<Option<String>, FaultError> {
         let undos = match undo {
             Undo::Zone(ZoneUndo::ZoneUp { layers, .. }) => layers.as_slice(),
             single => std::slice::from_ref(single),
@@ -142,9 +161,13 @@ impl AzLossPlan {
                 "internal: a zone loss with a foreign undo".into(),
             ));
         }
+        let mut notes = Vec::new();
         for pair in self.layers.iter().zip(undos) {
             match pair {
                 (ZoneLayer::Demo(d), Undo::Demo(_)) => demo::inject(d).await?,
+                (ZoneLayer::Kubernetes(k), Undo::Kubernetes(u)) => {
+                    notes.push(kubernetes::inject_zone(k, u).await?)
+                }
                 _ => {
                     return Err(FaultError::Target(
                         "internal: a zone layer with a foreign undo".into(),
@@ -152,7 +175,7 @@ impl AzLossPlan {
                 }
             }
         }
-        Ok(())
+        Ok((!notes.is_empty()).then(|| notes.join("; ")))
     }
 }
 

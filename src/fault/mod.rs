@@ -18,6 +18,7 @@
 
 pub mod az_loss;
 pub mod demo;
+pub mod kubernetes;
 pub mod postgres;
 pub mod process;
 pub mod proxy;
@@ -89,6 +90,8 @@ fault_kinds! {
     postgres => Postgres(postgres::PostgresFaultSpec),
     /// Promote a replica of the demo's store.
     db_failover => DbFailover(demo::DbFailoverSpec),
+    /// Delete or evict Kubernetes pods chosen by label selector.
+    pods => Pods(kubernetes::PodsFaultSpec),
 }
 
 /// `target:`: what the run starts or acts on; exactly one key.
@@ -146,6 +149,7 @@ pub enum FaultKind {
     Proxy(proxy::ProxyFault),
     Postgres(postgres::PostgresFault),
     DbFailover(demo::DbFailoverPlan),
+    Pods(kubernetes::PodsFault),
 }
 
 /// Check the kind of the fault at `path` (`faults[i]`): exactly one kind key.
@@ -175,6 +179,7 @@ pub fn compile(
             demo::compile_db_failover(s, ctx.target.and_then(|t| t.demo()), p, e)
                 .map(FaultKind::DbFailover)
         }
+        FaultSpecKind::Pods(s) => kubernetes::compile_pods(s, p, e).map(FaultKind::Pods),
     }
 }
 
@@ -187,6 +192,7 @@ impl FaultKind {
             FaultKind::Proxy(p) => p.kind_name(),
             FaultKind::Postgres(_) => "postgres",
             FaultKind::DbFailover(_) => "db_failover",
+            FaultKind::Pods(_) => "pods",
         }
     }
 
@@ -198,6 +204,7 @@ impl FaultKind {
             FaultKind::Proxy(p) => p.describe(),
             FaultKind::Postgres(p) => p.describe(),
             FaultKind::DbFailover(f) => f.describe(),
+            FaultKind::Pods(p) => p.describe(),
         }
     }
 
@@ -211,6 +218,7 @@ impl FaultKind {
             FaultKind::Proxy(p) => p.exclusive_key().into_iter().collect(),
             FaultKind::Postgres(p) => p.exclusive_keys(),
             FaultKind::DbFailover(f) => vec![f.exclusive_key()],
+            FaultKind::Pods(p) => vec![p.exclusive_key()],
         }
     }
 
@@ -221,7 +229,8 @@ impl FaultKind {
             FaultKind::AzLoss(_)
             | FaultKind::Process(_)
             | FaultKind::Postgres(_)
-            | FaultKind::DbFailover(_) => None,
+            | FaultKind::DbFailover(_)
+            | FaultKind::Pods(_) => None,
         }
     }
 }
@@ -238,6 +247,7 @@ pub enum Undo {
     Postgres(Box<postgres::PostgresUndo>),
     /// A zone lost in several layers, brought back together.
     Zone(az_loss::ZoneUndo),
+    Kubernetes(kubernetes::KubernetesUndo),
 }
 
 impl Undo {
@@ -250,6 +260,7 @@ impl Undo {
             Undo::Proxy(u) => u.apply().await,
             Undo::Postgres(u) => u.apply().await,
             Undo::Zone(u) => u.apply().await,
+            Undo::Kubernetes(u) => u.apply().await,
         }
     }
 
@@ -257,7 +268,7 @@ impl Undo {
     /// process it cannot prove is the one the fault touched), if it must not.
     pub fn distrust(&self) -> Option<String> {
         match self {
-            Undo::Demo(_) | Undo::Proxy(_) | Undo::Postgres(_) => None,
+            Undo::Demo(_) | Undo::Proxy(_) | Undo::Postgres(_) | Undo::Kubernetes(_) => None,
             Undo::Process(u) => u.distrust(),
             Undo::Zone(u) => u.distrust(),
         }
@@ -271,6 +282,7 @@ impl Undo {
             Undo::Proxy(u) => u.manual_fix(),
             Undo::Postgres(u) => u.manual_fix(),
             Undo::Zone(u) => u.manual_fix(),
+            Undo::Kubernetes(u) => u.manual_fix(),
         }
     }
 }
@@ -318,6 +330,7 @@ pub async fn preflight(kind: &FaultKind, ctx: &PreflightContext<'_>) -> Result<S
         }
         FaultKind::Postgres(p) => postgres::preflight(p).await,
         FaultKind::DbFailover(f) => demo::preflight_failover(f).await,
+        FaultKind::Pods(p) => kubernetes::preflight_pods(p).await,
     }
 }
 
@@ -331,18 +344,21 @@ pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result
             .await
             .map(|u| Undo::Postgres(Box::new(u))),
         FaultKind::DbFailover(f) => demo::prepare_failover(f).await.map(Undo::Demo),
+        FaultKind::Pods(p) => kubernetes::prepare_pods(p).await.map(Undo::Kubernetes),
     }
 }
 
-/// Apply the fault; returns once it has taken effect. Call only after its undo is
-/// journaled.
-pub async fn inject(kind: &FaultKind, undo: &Undo) -> Result<(), FaultError> {
+/// Apply the fault; returns once it has taken effect, with what it did when the fault
+/// chose its targets itself (the pods a Kubernetes fault removed), for the events and
+/// the report. Call only after its undo is journaled.
+pub async fn inject(kind: &FaultKind, undo: &Undo) -> Result<Option<String>, FaultError> {
     match (kind, undo) {
         (FaultKind::AzLoss(z), u) => z.inject(u).await,
-        (FaultKind::Process(p), Undo::Process(u)) => process::inject(p, u).await,
-        (FaultKind::Proxy(p), Undo::Proxy(u)) => proxy::inject(p, u).await,
-        (FaultKind::Postgres(p), Undo::Postgres(u)) => postgres::inject(p, u).await,
-        (FaultKind::DbFailover(f), Undo::Demo(_)) => demo::inject_failover(f).await,
+        (FaultKind::Process(p), Undo::Process(u)) => process::inject(p, u).await.map(|()| None),
+        (FaultKind::Proxy(p), Undo::Proxy(u)) => proxy::inject(p, u).await.map(|()| None),
+        (FaultKind::Postgres(p), Undo::Postgres(u)) => postgres::inject(p, u).await.map(|()| None),
+        (FaultKind::DbFailover(f), Undo::Demo(_)) => demo::inject_failover(f).await.map(|()| None),
+        (FaultKind::Pods(p), Undo::Kubernetes(u)) => kubernetes::inject_pods(p, u).await.map(Some),
         _ => Err(FaultError::Target(
             "internal: a fault with a foreign undo".into(),
         )),
