@@ -234,10 +234,10 @@ pub struct FaultProbe {
     pub capacity: Option<Capacity>,
 }
 
-/// A capacity probe's count around a fault: the last count before it was injected,
-/// the lowest while it was in effect, and how long after the injection the count was
-/// back to where it started (0 when it never fell; `None` when it was not back before
-/// the fault's effect ended).
+/// A capacity probe's count around a fault: the last count before its injection
+/// began, the lowest while it was in effect, and how long after the injection began
+/// the count was back to where it started (0 when it never fell; `None` when it was
+/// not back before the fault's effect ended).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Capacity {
     pub before: f64,
@@ -740,6 +740,11 @@ fn analyse_fault(
     k: u32,
 ) -> FaultAnalysis {
     let mut per_probe = Vec::new();
+    // Capacity starts falling with the first change, before the injection returns.
+    let injecting = rec.fault_events.iter().find_map(|ev| match ev {
+        Event::FaultInjecting { fault, t_us } if fault == &info.name => Some(*t_us),
+        _ => None,
+    });
     if let Some(injected) = w.injected_us {
         for p in probes {
             let samples = by_probe
@@ -756,7 +761,7 @@ fn analyse_fault(
                 recovered: recovery.is_some(),
                 capacity: CAPACITY_PROBES
                     .contains(&p.kind.as_str())
-                    .then(|| capacity(samples, injected, w.effect_end_us))
+                    .then(|| capacity(samples, injecting.unwrap_or(injected), w.effect_end_us))
                     .flatten(),
             });
         }
@@ -846,8 +851,8 @@ fn analyse_fault(
     }
 }
 
-/// How a capacity probe's count fell and came back around a fault injected at
-/// `injected_us` and in effect until `end_us`; `None` without a count before it.
+/// How a capacity probe's count fell and came back around a fault whose injection
+/// began at `injected_us`, in effect until `end_us`; `None` without a count before it.
 pub fn capacity(samples: &[&Sample], injected_us: u64, end_us: u64) -> Option<Capacity> {
     let before = samples
         .iter()

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod experiment;
+pub mod k8s;
 pub mod net;
 pub mod pg;
 pub mod prometheus;

@@ -61,17 +61,19 @@ impl ZoneLossPlan {
     }
 
     pub fn describe(&self) -> String {
+        let pods = pods_words(&self.namespace, &self.pod_selector);
         let what = match self.action {
-            ZoneAction::CordonAndEvict => "cordon the nodes and evict their pods",
-            ZoneAction::DeletePods => "delete the pods on the nodes",
-            ZoneAction::Isolate => "isolate the pods on the nodes (deny-all NetworkPolicy)",
+            ZoneAction::CordonAndEvict => format!("cordon its nodes and evict {pods}"),
+            ZoneAction::DeletePods => format!("{} {pods} on its nodes", self.pods.describe()),
+            ZoneAction::Isolate => {
+                format!("isolate {pods} on its nodes (deny-all NetworkPolicy)")
+            }
         };
         format!(
-            "lose zone `{}` on Kubernetes{}: {what} matching {}{}{}",
+            "lose zone `{}` on Kubernetes (nodes {}){}: {what}{}",
             self.zone,
-            context_words(&self.context),
             self.node_selector(),
-            pods_words(&self.namespace, &self.pod_selector),
+            context_words(&self.context),
             caps_words(self.max_nodes, self.max_pods),
         )
     }
@@ -99,12 +101,9 @@ pub struct PodsFault {
 impl PodsFault {
     pub fn describe(&self) -> String {
         format!(
-            "{} {} of the pods matching {} in namespace {}{}{}",
+            "{} {} of the pods {} in namespace {}{}{}",
             self.action.describe(),
-            self.pick
-                .describe()
-                .replace(" of the pods", "")
-                .replace("every pod", "every one"),
+            self.pick.describe(),
             self.selector,
             self.namespace,
             context_words(&self.context),
@@ -128,14 +127,14 @@ fn context_words(context: &Option<String>) -> String {
         .map_or_else(String::new, |c| format!(" (context {c})"))
 }
 
+/// "the pods app=web in namespace shop", "every pod in every namespace".
 fn pods_words(namespace: &Option<String>, selector: &Option<String>) -> String {
-    let ns = namespace.as_ref().map_or_else(
-        || " in every namespace".into(),
-        |n| format!(" in namespace {n}"),
-    );
+    let ns = namespace
+        .as_ref()
+        .map_or_else(|| "every namespace".into(), |n| format!("namespace {n}"));
     match selector {
-        Some(s) => format!(", pods {s}{ns}"),
-        None => format!(", pods{ns}"),
+        Some(s) => format!("the pods {s} in {ns}"),
+        None => format!("every pod in {ns}"),
     }
 }
 

@@ -128,13 +128,13 @@ impl Pick {
         wanted.min(n)
     }
 
-    /// In words, for `plan`.
+    /// In words, for `plan` ("delete {this} of the pods ...").
     pub fn describe(self) -> String {
         match self {
-            Pick::One => "one pod".into(),
-            Pick::All => "every pod".into(),
-            Pick::Fixed(k) => format!("{k} pods"),
-            Pick::Share(p) => format!("{}% of the pods", p.number()),
+            Pick::One => "one".into(),
+            Pick::All => "all".into(),
+            Pick::Fixed(k) => k.to_string(),
+            Pick::Share(p) => format!("{}%", p.number()),
         }
     }
 }
