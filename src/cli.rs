@@ -118,6 +118,11 @@ pub struct RunArgs {
     /// Print report.json to stdout when the run ends.
     #[arg(long)]
     pub json: bool,
+    /// Allow faults that act on shared infrastructure (stop cloud instances, cut
+    /// subnets, cordon cluster nodes, delete pods). Without it such a run prints its
+    /// plan, changes nothing and exits 2: a spec file alone cannot opt in.
+    #[arg(long)]
+    pub allow_destructive: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -177,6 +177,11 @@ async fn run(args: RunArgs) -> i32 {
         Ok(x) => x,
         Err(errors) => return print_spec_errors(&errors),
     };
+    if !args.allow_destructive {
+        if let Some(code) = refuse_destructive(&plan) {
+            return code;
+        }
+    }
     let run_id = engine::run_id(&plan.name);
     let files = match &args.out {
         Some(dir) => RunFiles {
@@ -239,6 +244,23 @@ async fn run(args: RunArgs) -> i32 {
             }
         }
     }
+}
+
+/// A run with destructive faults and no `--allow-destructive`: print the plan (what
+/// would change), say why nothing ran, exit 2. `None` when the run may go ahead.
+fn refuse_destructive(plan: &shakeout::plan::Plan) -> Option<i32> {
+    let faults = plan.destructive_faults();
+    let (first, why) = faults.first()?;
+    out_raw!("{}", shakeout::plan::describe(plan));
+    let more = match faults.len() {
+        1 => String::new(),
+        n => format!(" (and {} more destructive fault(s))", n - 1),
+    };
+    say!(
+        "error: refusing to run: fault `{first}` {why}{more}; nothing was changed. \
+         Check the targets above, then add --allow-destructive to `shakeout run`."
+    );
+    Some(exit::INVALID)
 }
 
 /// The verdict summary goes to stdout, so `run x > log` keeps it; with `--json`

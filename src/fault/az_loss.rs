@@ -108,6 +108,14 @@ impl AzLossPlan {
             .join("; ")
     }
 
+    /// Why losing this zone is destructive (see [`super::FaultKind::destructive`]):
+    /// the first layer that acts on shared infrastructure says what it does.
+    pub fn destructive(&self) -> Option<String> {
+        self.layers.iter().find_map(|l| match l {
+            ZoneLayer::Demo(_) => None,
+        })
+    }
+
     pub fn exclusive_keys(&self) -> Vec<String> {
         self.layers
             .iter()

@@ -222,6 +222,21 @@ impl FaultKind {
         }
     }
 
+    /// Why this fault is a destructive action on shared infrastructure (cloud instances,
+    /// cluster nodes), if it is one. Such a fault runs only with `run --allow-destructive`:
+    /// a spec alone cannot opt in, so a file copied from a colleague cannot stop
+    /// production by surprise. Local faults (demo, processes, proxies, databases the
+    /// operator names by data directory) are not.
+    pub fn destructive(&self) -> Option<String> {
+        match self {
+            FaultKind::AzLoss(z) => z.destructive(),
+            FaultKind::Process(_)
+            | FaultKind::Proxy(_)
+            | FaultKind::Postgres(_)
+            | FaultKind::DbFailover(_) => None,
+        }
+    }
+
     /// The proxy a latency fault slows and the round trip it asks to add.
     pub fn added_latency(&self) -> Option<(&str, f64)> {
         match self {

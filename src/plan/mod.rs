@@ -47,6 +47,17 @@ pub struct Plan {
     pub steady_state: Option<SteadyState>,
 }
 
+impl Plan {
+    /// The faults that act on shared infrastructure, each with what it does; `run`
+    /// refuses them without `--allow-destructive`.
+    pub fn destructive_faults(&self) -> Vec<(&str, String)> {
+        self.faults
+            .iter()
+            .filter_map(|f| f.kind.destructive().map(|why| (f.name.as_str(), why)))
+            .collect()
+    }
+}
+
 /// A resolved `steady_state:`: the run's first `window`, judged before any fault.
 #[derive(Debug, Clone, Serialize)]
 pub struct SteadyState {
