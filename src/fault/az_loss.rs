@@ -113,6 +113,7 @@ impl AzLossPlan {
     pub fn destructive(&self) -> Option<String> {
         self.layers.iter().find_map(|l| match l {
             ZoneLayer::Demo(_) => None,
+            ZoneLayer::Kubernetes(k) => Some(k.destructive()),
         })
     }
 

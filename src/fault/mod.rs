@@ -234,6 +234,7 @@ impl FaultKind {
             | FaultKind::Proxy(_)
             | FaultKind::Postgres(_)
             | FaultKind::DbFailover(_) => None,
+            FaultKind::Pods(p) => Some(p.destructive()),
         }
     }
 

@@ -78,6 +78,22 @@ impl ZoneLossPlan {
         )
     }
 
+    /// What it does to the cluster, for `run`'s refusal without `--allow-destructive`.
+    pub fn destructive(&self) -> String {
+        let pods = pods_words(&self.namespace, &self.pod_selector);
+        let nodes = format!(
+            "the Kubernetes nodes {}{}",
+            self.node_selector(),
+            context_words(&self.context)
+        );
+        let what = match self.action {
+            ZoneAction::CordonAndEvict => format!("cordons {nodes} and evicts {pods} on them"),
+            ZoneAction::DeletePods => format!("deletes {pods} on {nodes}"),
+            ZoneAction::Isolate => format!("cuts off the network of {pods} on {nodes}"),
+        };
+        format!("{what}{}", caps_words(self.max_nodes, self.max_pods))
+    }
+
     pub fn exclusive_key(&self) -> String {
         format!(
             "Kubernetes nodes {}{}",
@@ -103,6 +119,22 @@ impl PodsFault {
         format!(
             "{} {} of the pods {} in namespace {}{}{}",
             self.action.describe(),
+            self.pick.describe(),
+            self.selector,
+            self.namespace,
+            context_words(&self.context),
+            caps_words(None, self.max_pods),
+        )
+    }
+
+    /// What it does to the cluster, for `run`'s refusal without `--allow-destructive`.
+    pub fn destructive(&self) -> String {
+        let verb = match self.action {
+            PodAction::Evict { .. } => "evicts",
+            PodAction::Delete { .. } => "deletes",
+        };
+        format!(
+            "{verb} {} of the Kubernetes pods {} in namespace {}{}{}",
             self.pick.describe(),
             self.selector,
             self.namespace,
