@@ -23,6 +23,9 @@ fn every_undo_keeps_its_journal_shape() {
         r#"{"action":"postgres_resume_walsenders","primary":"/pg/a","walsenders":[{"pid":77,"start_time":5}]}"#,
         r#"{"action":"postgres_rejoin","node":{"data_dir":"/pg/a","conninfo":"host=127.0.0.1 port=5432","bin_dir":"/usr/lib/postgresql/15/bin","uid":105,"gid":108,"start_opts":""},"source":{"data_dir":"/pg/b","conninfo":"host=127.0.0.1 port=5433","bin_dir":"/usr/lib/postgresql/15/bin","uid":105,"gid":108,"start_opts":""},"killed":{"pid":76,"start_time":4},"rewind":true,"rejoin":true}"#,
         r#"{"action":"demo_store_rejoin","lb":"127.0.0.1:18080","in_process":true}"#,
+        r#"{"action":"k8s_uncordon","context":"prod","token":"0a1b2c3d4e5f","nodes":["node-a1"],"pods":[{"namespace":"shop","name":"web-1","node":"node-a1"}]}"#,
+        r#"{"action":"k8s_pods_removed","pods":[{"namespace":"shop","name":"web-2"}]}"#,
+        r#"{"action":"k8s_unisolate","token":"0a1b2c3d4e5f","pods":[{"namespace":"shop","name":"web-3","node":"node-a2"}]}"#,
     ];
     let undos: Vec<Undo> = lines
         .iter()
@@ -55,6 +58,18 @@ fn every_undo_keeps_its_journal_shape() {
         matches!(&undos[7], Undo::Postgres(u) if matches!(**u, postgres::PostgresUndo::PostgresRejoin { rewind: true, .. }))
     );
     assert!(matches!(undos[8], Undo::Demo(DemoUndo::DemoStoreRejoin(_))));
+    assert!(matches!(
+        &undos[9],
+        Undo::Kubernetes(kubernetes::KubernetesUndo::K8sUncordon { nodes, .. }) if nodes == &["node-a1"]
+    ));
+    assert!(matches!(
+        undos[10],
+        Undo::Kubernetes(kubernetes::KubernetesUndo::K8sPodsRemoved { context: None, .. })
+    ));
+    assert!(matches!(
+        undos[11],
+        Undo::Kubernetes(kubernetes::KubernetesUndo::K8sUnisolate { .. })
+    ));
     for (line, undo) in lines.iter().zip(&undos) {
         let back: serde_json::Value = serde_json::to_value(undo).expect("serialises");
         let want: serde_json::Value = serde_json::from_str(line).expect("json");
@@ -76,6 +91,7 @@ fn every_kind_key_is_a_spec_field() {
         network: None,
         postgres: None,
         db_failover: None,
+        pods: None,
     })
     .expect("serialises");
     for key in FaultSpec::KINDS {

@@ -235,10 +235,12 @@ async fn evict_all(c: &Cluster, pods: &[PodRef], deadline: Instant) -> Result<St
                 }
             }
         }
-        if pending.is_empty() || Instant::now() + EVICTION_RETRY > deadline {
+        let now = Instant::now();
+        if pending.is_empty() || now >= deadline {
             break;
         }
-        tokio::time::sleep(EVICTION_RETRY).await;
+        // The last try is at the deadline itself, so a refusal is retried for all of it.
+        tokio::time::sleep(EVICTION_RETRY.min(deadline - now)).await;
     }
     if !refused.is_empty() {
         tracing::warn!(
