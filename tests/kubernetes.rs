@@ -248,6 +248,17 @@ fn cordon_and_evict_loses_the_zone_and_reverts_only_what_it_cordoned() {
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("Full capacity back after"), "{md}");
     assert!(md.contains(&detail), "the report names the evicted pods");
+    // A failed sample says how many pods the owning Deployment wants.
+    let failed = events(&out)
+        .into_iter()
+        .find(|e| e["type"] == "sample" && e["ok"] == false)
+        .expect("capacity fell below min_ready");
+    let why = failed["error"].as_str().unwrap_or_default();
+    assert!(
+        why.ends_with("of 6 desired pods ready, fewer than min_ready 6"),
+        "{why}"
+    );
+    assert_eq!(failed["class"], "expect");
     let chart = std::fs::read_to_string(out.join("value-web-capacity.svg")).unwrap();
     assert!(chart.contains("web-capacity value over time"));
 }

@@ -135,7 +135,8 @@ async fn uncordon(
         return Err(FaultError::Target(errors.join("; ")));
     }
     Ok(match (done.is_empty(), left.is_empty()) {
-        (true, _) => format!(
+        (true, true) => "nothing to do: this run cordoned no node".into(),
+        (true, false) => format!(
             "nothing to do: no node is cordoned by this run ({})",
             left.join(", ")
         ),
