@@ -94,6 +94,7 @@ fn kubectl_ok(cluster: &FakeCluster, args: &[&str]) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn kubectl_reads_and_changes_the_test_api_server_like_a_cluster() {
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 5, 0.5)) else {
         return;
@@ -203,6 +204,7 @@ fn kubectl_reads_and_changes_the_test_api_server_like_a_cluster() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn cordon_and_evict_loses_the_zone_and_reverts_only_what_it_cordoned() {
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 4, 1.0)) else {
         return;
@@ -264,6 +266,7 @@ fn cordon_and_evict_loses_the_zone_and_reverts_only_what_it_cordoned() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn evictions_a_disruption_budget_refuses_are_retried_then_reported() {
     // Every web pod is protected: no eviction may succeed.
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 6, 0.5)) else {
@@ -303,6 +306,7 @@ fn evictions_a_disruption_budget_refuses_are_retried_then_reported() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn delete_pods_uses_the_grace_period() {
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 1, 0.5)) else {
         return;
@@ -342,6 +346,7 @@ fn delete_pods_uses_the_grace_period() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn isolate_labels_the_pods_behind_a_deny_all_policy_and_removes_both() {
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 1, 0.5)) else {
         return;
@@ -381,6 +386,7 @@ fn isolate_labels_the_pods_behind_a_deny_all_policy_and_removes_both() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn pods_fault_kills_the_pods_it_chose_and_names_them() {
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 1, 0.5)) else {
         return;
@@ -412,6 +418,7 @@ fn pods_fault_kills_the_pods_it_chose_and_names_them() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn caps_refuse_before_any_change() {
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 1, 0.5)) else {
         return;
@@ -453,6 +460,7 @@ fn caps_refuse_before_any_change() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn without_allow_destructive_the_plan_is_printed_and_nothing_changes() {
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 1, 0.5)) else {
         return;
@@ -480,6 +488,7 @@ fn without_allow_destructive_the_plan_is_printed_and_nothing_changes() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn plan_preflight_lists_every_node_and_pod_it_would_touch() {
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 1, 0.5)) else {
         return;
@@ -515,6 +524,7 @@ fn plan_preflight_lists_every_node_and_pod_it_would_touch() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn ctrl_c_uncordons_the_zone() {
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 1, 0.5)) else {
         return;
@@ -576,6 +586,7 @@ fn assert_rollback_reverts_once(cluster: &FakeCluster, out: &Path) {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn rollback_after_sigkill_uncordons_the_zone_and_is_idempotent() {
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 1, 0.5)) else {
         return;
@@ -601,6 +612,7 @@ fn rollback_after_sigkill_uncordons_the_zone_and_is_idempotent() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "kubernetes"), ignore = "needs the kubernetes feature")]
 fn rollback_after_sigkill_removes_the_isolation_and_is_idempotent() {
     let Some(cluster) = FakeCluster::start(&shop_fixture(6, 1, 0.5)) else {
         return;
@@ -669,4 +681,37 @@ fn kubernetes_specs_report_every_mistake_with_its_position() {
         let want = format!("unknown field `{field}`, did you mean `{fix}`?");
         assert!(text(&out).contains(&want), "{}", text(&out));
     }
+}
+
+/// A build without the `kubernetes` feature validates and plans Kubernetes specs, and
+/// `run` stops before anything starts, with one sentence.
+#[test]
+#[cfg_attr(
+    feature = "kubernetes",
+    ignore = "runs in a build without the kubernetes feature"
+)]
+fn without_the_feature_run_fails_with_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ZoneRun::new("cordon_and_evict").write(dir.path());
+    let plan = shakeout(&["plan", &spec]);
+    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    assert!(
+        text(&plan).contains("lose zone `a` on Kubernetes"),
+        "{}",
+        text(&plan)
+    );
+    let out = dir.path().join("out");
+    let run = shakeout(&[
+        "run",
+        &spec,
+        "--out",
+        out.to_str().unwrap(),
+        "--allow-destructive",
+    ]);
+    assert_eq!(code(&run), 3, "{}", text(&run));
+    assert!(
+        text(&run).contains("this shakeout was built without the `kubernetes` feature (rebuild with `cargo build --features kubernetes`)"),
+        "{}",
+        text(&run)
+    );
 }
