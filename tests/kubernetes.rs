@@ -11,7 +11,7 @@ use std::time::Duration;
 use util::k8s::{shop_fixture, FakeCluster};
 use util::*;
 
-const RUN_BOUND: Duration = Duration::from_secs(40);
+const RUN_BOUND: Duration = Duration::from_secs(90);
 
 /// A zone-loss experiment on the fake cluster's zone `a`, with the capacity probe.
 struct ZoneRun<'a> {
@@ -28,8 +28,9 @@ impl ZoneRun<'_> {
         ZoneRun {
             action,
             extra: "        namespace: shop\n        pod_selector: \"app=web\"\n",
-            duration: "6s",
-            fault_for: "3s",
+            // Long enough for a loaded machine's test to look during the fault.
+            duration: "9s",
+            fault_for: "6s",
             min_ready: 6,
         }
     }
@@ -220,10 +221,10 @@ fn cordon_and_evict_loses_the_zone_and_reverts_only_what_it_cordoned() {
     let out = dir.path().join("out");
     let run = start_run(&cluster, &spec, &out);
 
-    wait_for("zone a cordoned", Duration::from_secs(10), || {
+    wait_for("zone a cordoned", Duration::from_secs(30), || {
         both_zone_a_nodes_cordoned(&cluster)
     });
-    wait_for("zone a's web pods evicted", Duration::from_secs(10), || {
+    wait_for("zone a's web pods evicted", Duration::from_secs(30), || {
         cluster.web_in_zone_a().is_empty()
     });
     let output = wait_output(run, RUN_BOUND);
@@ -246,7 +247,7 @@ fn cordon_and_evict_loses_the_zone_and_reverts_only_what_it_cordoned() {
     assert!(capacity["lowest"].as_f64().unwrap() < 6.0, "{capacity}");
     // Replacements turn ready 1s after they are created: capacity cannot be back sooner.
     let back = capacity["back_ms"].as_f64().expect("capacity came back");
-    assert!((1000.0..3000.0).contains(&back), "back after {back} ms");
+    assert!((1000.0..6000.0).contains(&back), "back after {back} ms");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("Full capacity back after"), "{md}");
     assert!(md.contains(&detail), "the report names the evicted pods");
@@ -315,25 +316,28 @@ fn delete_pods_uses_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     let run = ZoneRun {
         extra:
-            "        namespace: shop\n        pod_selector: \"app=web\"\n        grace_period: 3s\n",
+            "        namespace: shop\n        pod_selector: \"app=web\"\n        grace_period: 5s\n",
         ..ZoneRun::new("delete_pods")
     };
     let out = dir.path().join("out");
     let child = start_run(&cluster, &run.write(dir.path()), &out);
-    wait_for_event(&out, "fault_injected", Duration::from_secs(10));
-    // Within their grace period the pods are terminating, not gone.
-    let terminating: Vec<String> = cluster
-        .pods("shop", "app=web")
+    wait_for_event(&out, "fault_injected", Duration::from_secs(30));
+    // Within their grace period the pods are terminating, not gone: each is either
+    // terminating with the spec's grace period, or gone once it ran out.
+    let pods = cluster.pods("shop", "app=web");
+    let terminating: Vec<&Value> = pods
         .iter()
         .filter(|p| p["metadata"]["deletionTimestamp"].is_string())
-        .map(|p| {
-            p["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
         .collect();
-    assert_eq!(terminating, before);
+    assert!(
+        !terminating.is_empty(),
+        "deleted at once, without a grace period"
+    );
+    for p in &terminating {
+        assert_eq!(p["metadata"]["deletionGracePeriodSeconds"], 5);
+        let name = p["metadata"]["name"].as_str().unwrap_or_default();
+        assert!(before.iter().any(|b| b == name), "{name} was not in zone a");
+    }
     assert!(cluster.cordoned().is_empty(), "delete_pods cordons nothing");
     let output = wait_output(child, RUN_BOUND);
     assert_eq!(code(&output), 0, "{}", text(&output));
@@ -356,7 +360,7 @@ fn isolate_labels_the_pods_behind_a_deny_all_policy_and_removes_both() {
     let spec = ZoneRun::new("isolate").write(dir.path());
     let out = dir.path().join("out");
     let child = start_run(&cluster, &spec, &out);
-    wait_for_event(&out, "fault_injected", Duration::from_secs(10));
+    wait_for_event(&out, "fault_injected", Duration::from_secs(30));
     let policies = cluster.network_policies("shop");
     assert_eq!(policies.len(), 1, "{policies:?}");
     let policy = cluster.get(&format!(
@@ -538,7 +542,7 @@ fn ctrl_c_uncordons_the_zone() {
     .write(dir.path());
     let out = dir.path().join("out");
     let child = start_run(&cluster, &spec, &out);
-    wait_for_event(&out, "fault_injected", Duration::from_secs(10));
+    wait_for_event(&out, "fault_injected", Duration::from_secs(30));
     assert!(both_zone_a_nodes_cordoned(&cluster));
     signal(&child, libc::SIGINT);
     let output = wait_output(child, RUN_BOUND);
@@ -560,7 +564,7 @@ fn killed_during_the_fault(cluster: &FakeCluster, dir: &Path, action: &str) -> P
     .write(dir);
     let out = dir.join("out");
     let child = start_run(cluster, &spec, &out);
-    wait_for_event(&out, "fault_injected", Duration::from_secs(10));
+    wait_for_event(&out, "fault_injected", Duration::from_secs(30));
     signal(&child, libc::SIGKILL);
     let _ = wait_output(child, Duration::from_secs(5));
     out

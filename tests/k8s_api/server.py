@@ -541,6 +541,13 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
+    def handle(self):
+        # A client that gave up (a probe's timeout) is not the server's error.
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def dispatch(self, path, query):
         if self.command == "GET":
             doc = discovery(path)

@@ -238,7 +238,7 @@ fn read_port(child: &mut Child) -> u16 {
         }
     });
     let line = rx
-        .recv_timeout(Duration::from_secs(10))
+        .recv_timeout(Duration::from_secs(30))
         .expect("the test API server said where it listens");
     line.trim()
         .strip_prefix("listening on ")
