@@ -282,8 +282,7 @@ fn removed_words(
     if let Some((_, why)) = refused.first() {
         let names: Vec<&str> = refused.iter().map(|(p, _)| p.as_str()).collect();
         text.push_str(&format!(
-            "; refused until the deadline ({}): {} ({why})",
-            "PodDisruptionBudget",
+            "; refused until the deadline (PodDisruptionBudget): {} ({why})",
             names.join(", ")
         ));
     }
