@@ -88,7 +88,10 @@ fn committed_game_day_suite_and_its_runs_match_the_schemas() {
             runs += 1;
         }
     }
-    assert_eq!(runs, 3, "each experiment of the game day keeps its own report.json");
+    assert_eq!(
+        runs, 3,
+        "each experiment of the game day keeps its own report.json"
+    );
 }
 
 /// The validator is not vacuous: a report without its verdict, or with a verdict the

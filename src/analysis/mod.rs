@@ -226,6 +226,9 @@ pub struct FaultAnalysis {
     /// The write outage of a failover in phases, per write probe.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub write_outages: Vec<failover::WriteOutage>,
+    /// What the fault did, when it chose its targets itself (the pods it removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -235,7 +238,25 @@ pub struct FaultProbe {
     pub detect_ms: Option<f64>,
     pub recovery_ms: Option<f64>,
     pub recovered: bool,
+    /// For a probe that counts capacity (`kubernetes`: ready pods), how it fell and
+    /// came back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
 }
+
+/// A capacity probe's count around a fault: the last count before its injection
+/// began, the lowest while it was in effect, and how long after the injection began
+/// the count was back to where it started (0 when it never fell; `None` when it was
+/// not back before the fault's effect ended).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capacity {
+    pub before: f64,
+    pub lowest: f64,
+    pub back_ms: Option<f64>,
+}
+
+/// The probe kinds whose value is a capacity (a count that should come back).
+const CAPACITY_PROBES: &[&str] = &["kubernetes"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultEffect {
@@ -442,7 +463,7 @@ fn fault_windows(
         .collect();
     for ev in &rec.fault_events {
         let (name, t, injected) = match ev {
-            Event::FaultInjected { fault, t_us } => (fault, *t_us, true),
+            Event::FaultInjected { fault, t_us, .. } => (fault, *t_us, true),
             Event::FaultReverted { fault, t_us } => (fault, *t_us, false),
             _ => continue,
         };
@@ -731,6 +752,11 @@ fn analyse_fault(
     k: u32,
 ) -> FaultAnalysis {
     let mut per_probe = Vec::new();
+    // Capacity starts falling with the first change, before the injection returns.
+    let injecting = rec.fault_events.iter().find_map(|ev| match ev {
+        Event::FaultInjecting { fault, t_us } if fault == &info.name => Some(*t_us),
+        _ => None,
+    });
     if let Some(injected) = w.injected_us {
         for p in probes {
             let samples = by_probe
@@ -745,6 +771,10 @@ fn analyse_fault(
                 detect_ms: detect.map(us_to_ms),
                 recovery_ms: recovery.map(us_to_ms),
                 recovered: recovery.is_some(),
+                capacity: CAPACITY_PROBES
+                    .contains(&p.kind.as_str())
+                    .then(|| capacity(samples, injecting.unwrap_or(injected), w.effect_end_us))
+                    .flatten(),
             });
         }
     }
@@ -836,7 +866,39 @@ fn analyse_fault(
         per_probe,
         errors,
         checks,
+        detail: rec.fault_events.iter().find_map(|ev| match ev {
+            Event::FaultInjected { fault, detail, .. } if fault == &info.name => detail.clone(),
+            _ => None,
+        }),
     }
+}
+
+/// How a capacity probe's count fell and came back around a fault whose injection
+/// began at `injected_us`, in effect until `end_us`; `None` without a count before it.
+pub fn capacity(samples: &[&Sample], injected_us: u64, end_us: u64) -> Option<Capacity> {
+    let before = samples
+        .iter()
+        .rev()
+        .filter(|s| s.due_us < injected_us)
+        .find_map(|s| s.value)?;
+    let during: Vec<(u64, f64)> = samples
+        .iter()
+        .filter(|s| s.due_us >= injected_us && s.due_us < end_us)
+        .filter_map(|s| s.value.map(|v| (s.due_us, v)))
+        .collect();
+    let lowest = during.iter().map(|(_, v)| *v).fold(before, f64::min);
+    let back_ms = match during.iter().position(|(_, v)| *v < before) {
+        None => Some(0.0),
+        Some(fell) => during[fell..]
+            .iter()
+            .find(|(_, v)| *v >= before)
+            .map(|(t, _)| us_to_ms(t - injected_us)),
+    };
+    Some(Capacity {
+        before,
+        lowest,
+        back_ms,
+    })
 }
 
 #[cfg(test)]

@@ -59,6 +59,7 @@ fn synthetic(
         rec.push(Event::FaultInjected {
             fault: n.to_string(),
             t_us: at * MS,
+            detail: None,
         });
         rec.push(Event::FaultReverted {
             fault: n.to_string(),
@@ -238,4 +239,45 @@ fn added_latency_is_median_during_minus_median_before() {
     assert_eq!(c[0].asked, Some(50.0));
     assert!((c[0].achieved - 50.0).abs() < 0.1, "{c:?}");
     assert_eq!(c[0].probe.as_deref(), Some("p"));
+}
+
+/// Ready counts every 100 ms: 6 before the fault at 1s, down to 3, back to 6 at 2.5s.
+fn ready_counts(counts: &[(u64, f64)]) -> Vec<Sample> {
+    counts
+        .iter()
+        .map(|(t_ms, v)| Sample {
+            probe: "cap".into(),
+            due_us: t_ms * MS,
+            ok: *v >= 6.0,
+            value: Some(*v),
+            ..Sample::default()
+        })
+        .collect()
+}
+
+#[test]
+fn capacity_is_measured_from_the_injection_until_the_count_is_back() {
+    let samples = ready_counts(&[
+        (800, 6.0),
+        (900, 6.0),
+        (1000, 6.0),
+        (1100, 4.0),
+        (1500, 3.0),
+        (2000, 5.0),
+        (2500, 6.0),
+        (2600, 6.0),
+    ]);
+    let refs: Vec<&Sample> = samples.iter().collect();
+    let c = capacity(&refs, 1000 * MS, 4000 * MS).expect("a count before the fault");
+    assert_eq!((c.before, c.lowest), (6.0, 3.0));
+    assert_eq!(c.back_ms, Some(1500.0));
+
+    // Never back within the fault's effect.
+    let c = capacity(&refs[..6], 1000 * MS, 4000 * MS).unwrap();
+    assert_eq!(c.back_ms, None);
+    // Never fell: back at once.
+    let c = capacity(&refs[..3], 950 * MS, 4000 * MS).unwrap();
+    assert_eq!((c.lowest, c.back_ms), (6.0, Some(0.0)));
+    // No count before the fault: nothing to compare with.
+    assert!(capacity(&refs[3..], 1000 * MS, 4000 * MS).is_none());
 }

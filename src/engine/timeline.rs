@@ -220,18 +220,25 @@ impl Timeline {
         let watcher = self.watch(f, &undo);
         let notes_sink = self.notes_sink(&f.name);
         let notes = fault::FaultNotes::new(&notes_sink);
-        if let Err(e) = fault::inject(&f.kind, &undo, &notes).await {
-            if let Some(w) = watcher {
-                w.abort();
+        let detail = match fault::inject(&f.kind, &undo, &notes).await {
+            Ok(detail) => detail,
+            Err(e) => {
+                if let Some(w) = watcher {
+                    w.abort();
+                }
+                let reason = fail(e.to_string());
+                // Whatever part of it took effect is undone now.
+                self.revert_one(id).await;
+                return Err(reason);
             }
-            let reason = fail(e.to_string());
-            // Whatever part of it took effect is undone now.
-            self.revert_one(id).await;
-            return Err(reason);
+        };
+        if let Some(d) = &detail {
+            tracing::info!("injected `{}`: {d}", f.name);
         }
         let _ = self.tx.send(Event::FaultInjected {
             fault: f.name.clone(),
             t_us: self.t_us(),
+            detail,
         });
         if let (Some(w), Ok(mut all)) = (watcher, self.faults.watchers.lock()) {
             all.push((id, w));

@@ -2,7 +2,7 @@
 //! and brought back together.
 //!
 //! `az_loss: {zone: a, demo: {mode: crash}}` names the zone once and one key per layer
-//! (`demo:`, `ec2:`; `kubernetes:` is meant to sit beside them). Each layer is
+//! (`demo:`, `ec2:`, `kubernetes:`). Each layer is
 //! a backend's zone loss; this module only fans the zone out to them. `az_loss: {zone,
 //! mode}` without a layer key is shorthand for the demo layer.
 //!
@@ -12,6 +12,7 @@
 
 use super::demo::{self, AzLossMode, DemoZoneLossSpec};
 use super::ec2::{self, Ec2ZoneLossSpec};
+use super::kubernetes::{self, KubernetesZoneSpec};
 use super::{CompileContext, FaultContext, FaultError, Undo};
 use crate::spec::check::Errors;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,9 @@ pub struct AzLossSpec {
     /// The zone's EC2 instances and subnets.
     #[serde(default)]
     pub ec2: Option<Ec2ZoneLossSpec>,
+    /// The zone's Kubernetes nodes (selected by their zone label).
+    #[serde(default)]
+    pub kubernetes: Option<KubernetesZoneSpec>,
 }
 
 /// A zone loss, resolved: the zone and each layer it goes down in.
@@ -43,6 +47,7 @@ pub struct AzLossPlan {
 pub enum ZoneLayer {
     Demo(demo::ZoneLossPlan),
     Ec2(ec2::Ec2ZonePlan),
+    Kubernetes(kubernetes::ZoneLossPlan),
 }
 
 /// Several layers' undos, applied together.
@@ -71,7 +76,9 @@ pub fn compile(
         (Some(d), None) => Some((d.mode, format!("{path}.demo"))),
         (None, Some(mode)) => Some((mode, path.to_string())),
         // No other layer named: the shorthand, the demo layer.
-        (None, None) if s.ec2.is_none() => Some((AzLossMode::default(), path.to_string())),
+        (None, None) if s.ec2.is_none() && s.kubernetes.is_none() => {
+            Some((AzLossMode::default(), path.to_string()))
+        }
         (None, None) => None,
     };
     let mut layers = Vec::new();
@@ -91,6 +98,13 @@ pub fn compile(
             None => ok = false,
         }
     }
+    if let Some(k) = &s.kubernetes {
+        let kpath = format!("{path}.kubernetes");
+        match kubernetes::compile_zone_loss(&s.zone, k, &kpath, e) {
+            Some(p) => layers.push(ZoneLayer::Kubernetes(p)),
+            None => ok = false,
+        }
+    }
     ok.then(|| AzLossPlan {
         zone: s.zone.clone(),
         layers,
@@ -104,6 +118,7 @@ impl AzLossPlan {
             .map(|l| match l {
                 ZoneLayer::Demo(d) => d.describe(),
                 ZoneLayer::Ec2(x) => x.describe(),
+                ZoneLayer::Kubernetes(k) => k.describe(),
             })
             .collect::<Vec<_>>()
             .join("; ")
@@ -115,6 +130,7 @@ impl AzLossPlan {
         self.layers.iter().find_map(|l| match l {
             ZoneLayer::Demo(_) => None,
             ZoneLayer::Ec2(x) => Some(x.destructive()),
+            ZoneLayer::Kubernetes(k) => Some(k.destructive()),
         })
     }
 
@@ -124,6 +140,7 @@ impl AzLossPlan {
             .map(|l| match l {
                 ZoneLayer::Demo(d) => d.exclusive_key(),
                 ZoneLayer::Ec2(x) => x.exclusive_key(),
+                ZoneLayer::Kubernetes(k) => k.exclusive_key(),
             })
             .collect()
     }
@@ -136,6 +153,7 @@ impl AzLossPlan {
             found.push(match layer {
                 ZoneLayer::Demo(d) => demo::preflight(d).await?,
                 ZoneLayer::Ec2(x) => ec2::preflight(x).await?,
+                ZoneLayer::Kubernetes(k) => kubernetes::preflight_zone(k).await?,
             });
         }
         Ok(found.join("; "))
@@ -147,6 +165,7 @@ impl AzLossPlan {
             undos.push(match layer {
                 ZoneLayer::Demo(d) => Undo::Demo(demo::prepare(d)),
                 ZoneLayer::Ec2(x) => Undo::Ec2(ec2::prepare(x, &ctx.run_id, fault).await?),
+                ZoneLayer::Kubernetes(k) => Undo::Kubernetes(kubernetes::prepare_zone(k).await?),
             });
         }
         Ok(match undos.len() {
@@ -159,8 +178,9 @@ impl AzLossPlan {
     }
 
     /// Take the zone down in each layer, in order. A failure stops here: the engine then
-    /// applies the whole undo, which brings back the layers already down.
-    pub async fn inject(&self, undo: &Undo) -> Result<(), FaultError> {
+    /// applies the whole undo, which brings back the layers already down. Returns what
+    /// the layers that chose their targets did.
+    pub async fn inject(&self, undo: &Undo) -> Result<Option<String>, FaultError> {
         let undos = match undo {
             Undo::Zone(ZoneUndo::ZoneUp { layers, .. }) => layers.as_slice(),
             single => std::slice::from_ref(single),
@@ -170,10 +190,14 @@ impl AzLossPlan {
                 "internal: a zone loss with a foreign undo".into(),
             ));
         }
+        let mut notes = Vec::new();
         for pair in self.layers.iter().zip(undos) {
             match pair {
                 (ZoneLayer::Demo(d), Undo::Demo(_)) => demo::inject(d).await?,
                 (ZoneLayer::Ec2(x), Undo::Ec2(u)) => ec2::inject(x, u).await?,
+                (ZoneLayer::Kubernetes(k), Undo::Kubernetes(u)) => {
+                    notes.push(kubernetes::inject_zone(k, u).await?)
+                }
                 _ => {
                     return Err(FaultError::Target(
                         "internal: a zone layer with a foreign undo".into(),
@@ -181,7 +205,7 @@ impl AzLossPlan {
                 }
             }
         }
-        Ok(())
+        Ok((!notes.is_empty()).then(|| notes.join("; ")))
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod az_loss;
 pub mod demo;
 pub mod ec2;
+pub mod kubernetes;
 pub mod patroni;
 pub mod postgres;
 pub mod process;
@@ -94,6 +95,8 @@ fault_kinds! {
     patroni => Patroni(patroni::PatroniFaultSpec),
     /// Promote a replica of the demo's store.
     db_failover => DbFailover(demo::DbFailoverSpec),
+    /// Delete or evict Kubernetes pods chosen by label selector.
+    pods => Pods(kubernetes::PodsFaultSpec),
 }
 
 /// `target:`: what the run starts or acts on; exactly one key.
@@ -154,6 +157,7 @@ pub enum FaultKind {
     Postgres(postgres::PostgresFault),
     Patroni(patroni::PatroniFault),
     DbFailover(demo::DbFailoverPlan),
+    Pods(kubernetes::PodsFault),
 }
 
 /// Check the kind of the fault at `path` (`faults[i]`): exactly one kind key.
@@ -184,6 +188,7 @@ pub fn compile(
             demo::compile_db_failover(s, ctx.target.and_then(|t| t.demo()), p, e)
                 .map(FaultKind::DbFailover)
         }
+        FaultSpecKind::Pods(s) => kubernetes::compile_pods(s, p, e).map(FaultKind::Pods),
     }
 }
 
@@ -197,6 +202,7 @@ impl FaultKind {
             FaultKind::Postgres(_) => "postgres",
             FaultKind::Patroni(_) => "patroni",
             FaultKind::DbFailover(_) => "db_failover",
+            FaultKind::Pods(_) => "pods",
         }
     }
 
@@ -209,6 +215,7 @@ impl FaultKind {
             FaultKind::Postgres(p) => p.describe(),
             FaultKind::Patroni(p) => p.describe(),
             FaultKind::DbFailover(f) => f.describe(),
+            FaultKind::Pods(p) => p.describe(),
         }
     }
 
@@ -223,6 +230,7 @@ impl FaultKind {
             FaultKind::Postgres(p) => p.exclusive_keys(),
             FaultKind::Patroni(p) => vec![p.exclusive_key()],
             FaultKind::DbFailover(f) => vec![f.exclusive_key()],
+            FaultKind::Pods(p) => vec![p.exclusive_key()],
         }
     }
 
@@ -239,6 +247,7 @@ impl FaultKind {
             | FaultKind::Postgres(_)
             | FaultKind::Patroni(_)
             | FaultKind::DbFailover(_) => None,
+            FaultKind::Pods(p) => Some(p.destructive()),
         }
     }
 
@@ -250,7 +259,8 @@ impl FaultKind {
             | FaultKind::Process(_)
             | FaultKind::Postgres(_)
             | FaultKind::Patroni(_)
-            | FaultKind::DbFailover(_) => None,
+            | FaultKind::DbFailover(_)
+            | FaultKind::Pods(_) => None,
         }
     }
 }
@@ -269,6 +279,7 @@ pub enum Undo {
     /// A zone lost in several layers, brought back together.
     Zone(az_loss::ZoneUndo),
     Ec2(ec2::Ec2Undo),
+    Kubernetes(kubernetes::KubernetesUndo),
 }
 
 impl Undo {
@@ -283,6 +294,7 @@ impl Undo {
             Undo::Patroni(u) => u.apply().await,
             Undo::Zone(u) => u.apply().await,
             Undo::Ec2(u) => u.apply().await,
+            Undo::Kubernetes(u) => u.apply().await,
         }
     }
 
@@ -299,7 +311,11 @@ impl Undo {
     /// process it cannot prove is the one the fault touched), if it must not.
     pub fn distrust(&self) -> Option<String> {
         match self {
-            Undo::Demo(_) | Undo::Proxy(_) | Undo::Postgres(_) | Undo::Ec2(_) => None,
+            Undo::Demo(_)
+            | Undo::Proxy(_)
+            | Undo::Postgres(_)
+            | Undo::Ec2(_)
+            | Undo::Kubernetes(_) => None,
             Undo::Process(u) => u.distrust(),
             Undo::Patroni(u) => u.distrust(),
             Undo::Zone(u) => u.distrust(),
@@ -316,6 +332,7 @@ impl Undo {
             Undo::Patroni(u) => u.manual_fix(),
             Undo::Zone(u) => u.manual_fix(),
             Undo::Ec2(u) => u.manual_fix(),
+            Undo::Kubernetes(u) => u.manual_fix(),
         }
     }
 }
@@ -425,6 +442,7 @@ pub async fn preflight(kind: &FaultKind, ctx: &PreflightContext<'_>) -> Result<S
         FaultKind::Postgres(p) => postgres::preflight(p).await,
         FaultKind::Patroni(p) => patroni::preflight(p).await,
         FaultKind::DbFailover(f) => demo::preflight_failover(f).await,
+        FaultKind::Pods(p) => kubernetes::preflight_pods(p).await,
     }
 }
 
@@ -441,23 +459,29 @@ pub async fn prepare(name: &str, kind: &FaultKind, ctx: &FaultContext) -> Result
             .await
             .map(|u| Undo::Patroni(Box::new(u))),
         FaultKind::DbFailover(f) => demo::prepare_failover(f).await.map(Undo::Demo),
+        FaultKind::Pods(p) => kubernetes::prepare_pods(p).await.map(Undo::Kubernetes),
     }
 }
 
-/// Apply the fault; returns once it has taken effect. Call only after its undo is
-/// journaled. A database fault notes its failover milestones and checks in `notes`.
+/// Apply the fault; returns once it has taken effect, with what it did when the fault
+/// chose its targets itself (the pods a Kubernetes fault removed), for the events and
+/// the report. Call only after its undo is journaled. A database fault notes its
+/// failover milestones and checks in `notes`.
 pub async fn inject(
     kind: &FaultKind,
     undo: &Undo,
     notes: &FaultNotes<'_>,
-) -> Result<(), FaultError> {
+) -> Result<Option<String>, FaultError> {
     match (kind, undo) {
         (FaultKind::AzLoss(z), u) => z.inject(u).await,
-        (FaultKind::Process(p), Undo::Process(u)) => process::inject(p, u).await,
-        (FaultKind::Proxy(p), Undo::Proxy(u)) => proxy::inject(p, u).await,
-        (FaultKind::Postgres(p), Undo::Postgres(u)) => postgres::inject(p, u, notes).await,
-        (FaultKind::Patroni(p), Undo::Patroni(u)) => patroni::inject(p, u).await,
-        (FaultKind::DbFailover(f), Undo::Demo(_)) => demo::inject_failover(f).await,
+        (FaultKind::Process(p), Undo::Process(u)) => process::inject(p, u).await.map(|()| None),
+        (FaultKind::Proxy(p), Undo::Proxy(u)) => proxy::inject(p, u).await.map(|()| None),
+        (FaultKind::Postgres(p), Undo::Postgres(u)) => {
+            postgres::inject(p, u, notes).await.map(|()| None)
+        }
+        (FaultKind::Patroni(p), Undo::Patroni(u)) => patroni::inject(p, u).await.map(|()| None),
+        (FaultKind::DbFailover(f), Undo::Demo(_)) => demo::inject_failover(f).await.map(|()| None),
+        (FaultKind::Pods(p), Undo::Kubernetes(u)) => kubernetes::inject_pods(p, u).await.map(Some),
         _ => Err(FaultError::Target(
             "internal: a fault with a foreign undo".into(),
         )),

@@ -26,6 +26,9 @@ fn every_undo_keeps_its_journal_shape() {
         r#"{"action":"patroni_await_rejoin","before":{"scope":"c","leader":"pg1","leader_pg":"host=127.0.0.1 port=5432","apis":["http://127.0.0.1:8008"],"timeline":3,"bound_ms":2000},"rejoin_timeout_ms":120000}"#,
         r#"{"action":"patroni_restart_member","before":{"scope":"c","leader":"pg1","leader_pg":null,"apis":["http://127.0.0.1:8008"],"timeline":3,"bound_ms":11000},"member":{"name":"pg1","api":"http://127.0.0.1:8008","patroni":{"pid":70,"start_time":2},"postmaster":{"pid":71,"start_time":3},"data_dir":"/pg/1","uid":65534,"gid":65534},"restart":["/usr/bin/patroni","/etc/patroni/pg1.yml"],"log":"/tmp/k.log","rejoin_timeout_ms":120000}"#,
         r#"{"action":"ec2_zone_restore","region":"us-east-1","zone":"us-east-1a","run_id":"r1","fault":"f","instances":["i-1"],"subnets":[{"subnet":"subnet-1","vpc":"vpc-1","acl":"acl-1"}]}"#,
+        r#"{"action":"k8s_uncordon","context":"prod","token":"0a1b2c3d4e5f","nodes":["node-a1"],"pods":[{"namespace":"shop","name":"web-1","node":"node-a1"}]}"#,
+        r#"{"action":"k8s_pods_removed","pods":[{"namespace":"shop","name":"web-2"}]}"#,
+        r#"{"action":"k8s_unisolate","token":"0a1b2c3d4e5f","pods":[{"namespace":"shop","name":"web-3","node":"node-a2"}]}"#,
     ];
     let undos: Vec<Undo> = lines
         .iter()
@@ -68,6 +71,18 @@ fn every_undo_keeps_its_journal_shape() {
         &undos[11],
         Undo::Ec2(crate::fault::ec2::Ec2Undo::Ec2ZoneRestore(r)) if r.instances == ["i-1"] && r.subnets[0].acl == "acl-1"
     ));
+    assert!(matches!(
+        &undos[12],
+        Undo::Kubernetes(kubernetes::KubernetesUndo::K8sUncordon { nodes, .. }) if nodes == &["node-a1"]
+    ));
+    assert!(matches!(
+        undos[13],
+        Undo::Kubernetes(kubernetes::KubernetesUndo::K8sPodsRemoved { context: None, .. })
+    ));
+    assert!(matches!(
+        undos[14],
+        Undo::Kubernetes(kubernetes::KubernetesUndo::K8sUnisolate { .. })
+    ));
     for (line, undo) in lines.iter().zip(&undos) {
         let back: serde_json::Value = serde_json::to_value(undo).expect("serialises");
         let want: serde_json::Value = serde_json::from_str(line).expect("json");
@@ -90,6 +105,7 @@ fn every_kind_key_is_a_spec_field() {
         postgres: None,
         patroni: None,
         db_failover: None,
+        pods: None,
     })
     .expect("serialises");
     for key in FaultSpec::KINDS {

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod failure;
 pub mod http;
 pub mod https;
+pub mod kubernetes;
 pub mod ledger;
 pub mod postgres;
 pub mod prometheus;
@@ -103,6 +104,8 @@ probe_kinds! {
     prometheus => Prometheus(prometheus::PrometheusProbeSpec),
     /// A command; success = exit status 0.
     exec => Exec(exec::ExecProbeSpec),
+    /// Ready Kubernetes pods by selector; success = at least `min_ready`.
+    kubernetes => Kubernetes(kubernetes::KubernetesProbeSpec),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -121,6 +124,7 @@ pub enum ProbeKind {
     Postgres(postgres::PostgresProbePlan),
     Prometheus(prometheus::PrometheusProbePlan),
     Exec(exec::ExecProbePlan),
+    Kubernetes(kubernetes::KubernetesProbePlan),
 }
 
 impl ProbeKind {
@@ -131,6 +135,7 @@ impl ProbeKind {
             ProbeKind::Postgres(_) => "postgres",
             ProbeKind::Prometheus(_) => "prometheus",
             ProbeKind::Exec(_) => "exec",
+            ProbeKind::Kubernetes(_) => "kubernetes",
         }
     }
 
@@ -142,6 +147,7 @@ impl ProbeKind {
             ProbeKind::Postgres(p) => p.target(),
             ProbeKind::Prometheus(p) => p.target(),
             ProbeKind::Exec(x) => x.target(),
+            ProbeKind::Kubernetes(k) => k.target(),
         }
     }
 
@@ -153,6 +159,7 @@ impl ProbeKind {
             ProbeKind::Postgres(p) => p.success(),
             ProbeKind::Prometheus(p) => p.success(),
             ProbeKind::Exec(x) => x.success(),
+            ProbeKind::Kubernetes(k) => k.success(),
         }
     }
 
@@ -163,7 +170,7 @@ impl ProbeKind {
             ProbeKind::Tcp(t) => t.address(),
             ProbeKind::Postgres(_) => None,
             ProbeKind::Prometheus(p) => p.address(),
-            ProbeKind::Exec(_) => None,
+            ProbeKind::Exec(_) | ProbeKind::Kubernetes(_) => None,
         }
     }
 
@@ -172,7 +179,10 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => h.is_write(),
             ProbeKind::Postgres(p) => p.is_write(),
-            ProbeKind::Tcp(_) | ProbeKind::Prometheus(_) | ProbeKind::Exec(_) => false,
+            ProbeKind::Tcp(_)
+            | ProbeKind::Prometheus(_)
+            | ProbeKind::Exec(_)
+            | ProbeKind::Kubernetes(_) => false,
         }
     }
 
@@ -182,7 +192,10 @@ impl ProbeKind {
         match self {
             ProbeKind::Http(h) => h.is_insecure(),
             ProbeKind::Prometheus(p) => p.tls.as_ref().is_some_and(|t| t.insecure),
-            ProbeKind::Tcp(_) | ProbeKind::Postgres(_) | ProbeKind::Exec(_) => false,
+            ProbeKind::Tcp(_)
+            | ProbeKind::Postgres(_)
+            | ProbeKind::Exec(_)
+            | ProbeKind::Kubernetes(_) => false,
         }
     }
 }
@@ -205,6 +218,9 @@ pub fn compile(p: &ProbeSpec, path: &str, run: Duration, e: &mut Errors) -> Opti
             prometheus::compile(s, &kpath, e).map(ProbeKind::Prometheus)
         }
         ProbeSpecKind::Exec(s) => exec::compile(s, &kpath, e).map(ProbeKind::Exec),
+        ProbeSpecKind::Kubernetes(s) => {
+            kubernetes::compile(s, &kpath, e).map(ProbeKind::Kubernetes)
+        }
     };
     let (interval, timeout) = compile_timing(spec.timing(), &kpath, run, e);
     Some(ProbePlan {
@@ -245,6 +261,7 @@ pub enum Probe {
     Postgres(Box<postgres::PostgresProbe>),
     Prometheus(Box<prometheus::PrometheusProbe>),
     Exec(exec::ExecProbe),
+    Kubernetes(Box<kubernetes::KubernetesProbe>),
 }
 
 /// What one sample saw: a failure (classified) or none, and, for the kinds that
@@ -299,6 +316,9 @@ impl Probe {
                 exec::ExecProbe::new(&x.command, &x.env, plan.timeout)
                     .map_err(|e| setup(e.to_string()))?,
             ),
+            ProbeKind::Kubernetes(k) => Probe::Kubernetes(Box::new(
+                kubernetes::KubernetesProbe::new(k, plan.timeout).map_err(setup)?,
+            )),
         })
     }
 
@@ -308,7 +328,11 @@ impl Probe {
     pub async fn prepare(&self, name: &str) -> Result<(), ProbeError> {
         let result = match self {
             Probe::Postgres(p) => p.prepare().await,
-            Probe::Http(_) | Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => Ok(()),
+            Probe::Http(_)
+            | Probe::Tcp(_)
+            | Probe::Prometheus(_)
+            | Probe::Exec(_)
+            | Probe::Kubernetes(_) => Ok(()),
         };
         result.map_err(|message| ProbeError::Setup {
             probe: name.to_string(),
@@ -327,7 +351,7 @@ impl Probe {
         match self {
             Probe::Postgres(p) => return p.preflight().await,
             Probe::Exec(p) => return p.preflight(),
-            Probe::Http(_) | Probe::Tcp(_) | Probe::Prometheus(_) => {}
+            Probe::Http(_) | Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Kubernetes(_) => {}
         }
         let mut last = String::new();
         for seq in 0..PREFLIGHT_TRIES {
@@ -353,7 +377,7 @@ impl Probe {
         match self {
             Probe::Postgres(p) => p.keeps_ledger(),
             Probe::Http(p) => p.keeps_ledger(),
-            Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => false,
+            Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) | Probe::Kubernetes(_) => false,
         }
     }
 
@@ -362,7 +386,7 @@ impl Probe {
         match self {
             Probe::Postgres(p) => p.write_outcome(seq, ok),
             Probe::Http(p) => p.write_outcome(seq, ok),
-            Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => None,
+            Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) | Probe::Kubernetes(_) => None,
         }
     }
 
@@ -375,7 +399,7 @@ impl Probe {
         match self {
             Probe::Postgres(p) => p.verify_writes(name, t_us).await,
             Probe::Http(p) => p.verify_writes(name, t_us).await,
-            Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) => None,
+            Probe::Tcp(_) | Probe::Prometheus(_) | Probe::Exec(_) | Probe::Kubernetes(_) => None,
         }
     }
 
@@ -402,6 +426,14 @@ impl Probe {
                     value: None,
                 },
             },
+            Probe::Kubernetes(p) => {
+                let (value, result) = p.check().await;
+                Outcome {
+                    failure: result.err(),
+                    value,
+                    output: None,
+                }
+            }
         }
     }
 }

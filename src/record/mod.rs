@@ -22,6 +22,10 @@ pub enum Event {
     FaultInjected {
         fault: String,
         t_us: u64,
+        /// What the fault did, when it chose its targets itself (the pods a
+        /// Kubernetes fault removed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
     FaultReverted {
         fault: String,

@@ -547,7 +547,55 @@ fn faults(r: &Report) -> Option<Section> {
         blocks.push(Block::Paragraph(vec![intro]));
         blocks.push(Block::List(left));
     }
+    blocks.extend(fault_details(r));
+    blocks.extend(capacity(r));
     Some(section("Faults", blocks))
+}
+
+/// What each fault that chose its own targets did (the pods it removed), by name.
+fn fault_details(r: &Report) -> Vec<Block> {
+    r.faults
+        .iter()
+        .filter_map(|f| {
+            let detail = f.detail.as_ref()?;
+            Some(Block::Paragraph(vec![
+                Inline::Code(f.name.clone()),
+                Inline::Text(format!(": {detail}")),
+            ]))
+        })
+        .collect()
+}
+
+/// How each capacity probe's count (ready pods) fell and came back around each fault.
+fn capacity(r: &Report) -> Option<Block> {
+    let rows: Vec<Vec<Cell>> = r
+        .faults
+        .iter()
+        .flat_map(|f| {
+            f.per_probe.iter().filter_map(|p| {
+                let c = p.capacity.as_ref()?;
+                Some(vec![
+                    text(f.name.clone()),
+                    text(p.probe.clone()),
+                    text(fmt_num(c.before)),
+                    text(fmt_num(c.lowest)),
+                    text(c.back_ms.map_or_else(|| "not back".into(), fmt_dur)),
+                ])
+            })
+        })
+        .collect();
+    (!rows.is_empty()).then(|| {
+        Block::Table(Table {
+            columns: vec![
+                col("Fault", Align::Left),
+                col("Capacity probe", Align::Left),
+                col("Ready before", Align::Right),
+                col("Lowest", Align::Right),
+                col("Full capacity back after", Align::Figure),
+            ],
+            rows,
+        })
+    })
 }
 
 fn fault_row(f: &FaultAnalysis, stopped_early: bool) -> Vec<Cell> {

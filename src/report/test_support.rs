@@ -85,6 +85,7 @@ pub fn fixture_named(api: &str, db: &str) -> Fixture {
         rec.push(Event::FaultInjected {
             fault: n.to_string(),
             t_us: at * MS,
+            detail: None,
         });
         if n == "slow-disk" {
             rec.push(Event::FaultCheck {

@@ -33,6 +33,11 @@ impl<'a> Errors<'a> {
         });
     }
 
+    /// How many errors so far (a compile step compares before and after its checks).
+    pub fn count(&self) -> usize {
+        self.list.len()
+    }
+
     /// The errors sorted by position, or `Ok(value)` when there are none.
     pub fn finish<T>(mut self, value: impl FnOnce() -> T) -> Result<T, Vec<SpecError>> {
         if self.list.is_empty() {

@@ -3,6 +3,7 @@
 
 pub mod experiment;
 pub mod gameday;
+pub mod k8s;
 pub mod moto;
 pub mod net;
 pub mod patroni;
