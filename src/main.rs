@@ -396,7 +396,8 @@ fn refuse_destructive(loaded: &shakeout::suite::Loaded) -> Option<i32> {
     };
     say!(
         "error: refusing to run: fault `{first}` {why}{more}; nothing was changed. \
-         Check the targets above, then add --allow-destructive to `shakeout run`."
+         `shakeout plan --preflight FILE` lists every target it would touch; then add \
+         --allow-destructive to `shakeout run`."
     );
     Some(exit::INVALID)
 }

@@ -14,9 +14,9 @@ const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/k8s_api/server.
 const KUBECTL: &str = "kubectl";
 
 /// Whether `tool` runs; under CI=true its absence fails the test.
-pub fn have(tool: &str, version_arg: &str) -> bool {
+pub fn have(tool: &str, version_args: &[&str]) -> bool {
     let ok = Command::new(tool)
-        .arg(version_arg)
+        .args(version_args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -61,7 +61,7 @@ pub struct FakeCluster {
 impl FakeCluster {
     /// Start the server on `fixture`; None when python3 is missing outside CI.
     pub fn start(fixture: &Value) -> Option<FakeCluster> {
-        if !have("python3", "--version") {
+        if !have("python3", &["--version"]) {
             return None;
         }
         let dir = tempfile::tempdir().expect("tempdir");
@@ -205,7 +205,7 @@ impl FakeCluster {
 
     /// Run the real kubectl against this server; None when kubectl is missing outside CI.
     pub fn kubectl(&self, args: &[&str]) -> Option<Output> {
-        if !have(KUBECTL, "version") {
+        if !have(KUBECTL, &["version", "--client"]) {
             return None;
         }
         Some(
