@@ -246,20 +246,14 @@ impl Timeline {
         Ok(())
     }
 
-    /// Start the fault's asked-vs-achieved watcher, if it has one: it records a
-    /// `FaultCheck` per measurement.
+    /// Start the fault's asked-vs-achieved watcher, if it has one: its notes are
+    /// recorded like the ones `inject` gives, timestamped as each arrives.
     fn watch(&self, f: &FaultPlan, undo: &Undo) -> Option<tokio::task::JoinHandle<()>> {
         let watching = fault::watch(&f.kind, undo, Instant::now())?;
-        let (tx, start, name) = (self.tx.clone(), self.start, f.name.clone());
+        let sink = self.notes_sink(&f.name);
         Some(tokio::spawn(async move {
-            for a in watching.await {
-                let _ = tx.send(Event::FaultCheck {
-                    fault: name.clone(),
-                    t_us: start.elapsed().as_micros() as u64,
-                    metric: a.metric,
-                    asked: Some(a.asked),
-                    achieved: a.achieved,
-                });
+            for note in watching.await {
+                sink(note);
             }
         }))
     }

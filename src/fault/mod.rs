@@ -488,21 +488,15 @@ pub async fn inject(
     }
 }
 
-/// A measurement of what a fault did while it was applied (asked vs achieved).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Achieved {
-    pub metric: String,
-    pub asked: f64,
-    pub achieved: f64,
-}
-
 /// What the fault achieved, watched from just before its injection (`began`) while it
-/// is applied; bounded in time. `None` for faults that measure nothing this way.
+/// is applied; bounded in time. The notes are the same [`FaultNote`]s `inject` gives,
+/// so the engine records both the same way. `None` for faults that measure nothing
+/// this way.
 pub fn watch(
     kind: &FaultKind,
     undo: &Undo,
     began: std::time::Instant,
-) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Achieved>> + Send>>> {
+) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = Vec<FaultNote>> + Send>>> {
     match (kind, undo) {
         (FaultKind::Patroni(p), Undo::Patroni(u)) => {
             let (p, u) = (p.clone(), u.clone());

@@ -5,7 +5,7 @@
 use super::cluster::{self, Before};
 use super::compile::PatroniFault;
 use super::undo::PatroniUndo;
-use crate::fault::Achieved;
+use crate::fault::FaultNote;
 use std::time::{Duration, Instant};
 
 /// What the new leader turned out to be.
@@ -15,7 +15,7 @@ struct NewLeader {
     timeline: i64,
 }
 
-pub async fn achieved(f: &PatroniFault, undo: &PatroniUndo, began: Instant) -> Vec<Achieved> {
+pub async fn achieved(f: &PatroniFault, undo: &PatroniUndo, began: Instant) -> Vec<FaultNote> {
     let before = undo.before();
     let Some(bound_ms) = before.bound_ms else {
         // A replica killed: the leader must stay.
@@ -51,10 +51,10 @@ pub async fn achieved(f: &PatroniFault, undo: &PatroniUndo, began: Instant) -> V
     out
 }
 
-fn check(metric: &str, asked: f64, achieved: f64) -> Achieved {
-    Achieved {
+fn check(metric: &str, asked: f64, achieved: f64) -> FaultNote {
+    FaultNote::Check {
         metric: metric.to_string(),
-        asked,
+        asked: Some(asked),
         achieved,
     }
 }
